@@ -1,0 +1,205 @@
+package okta
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/oktaq/oktaq/tasks"
+)
+
+// Secret is a credential. Its printed and logged forms are redacted.
+type Secret string
+
+func (Secret) String() string       { return "[redacted]" }
+func (Secret) GoString() string     { return `"[redacted]"` }
+func (Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
+func (s Secret) MarshalText() ([]byte, error) {
+	if s == "" {
+		return nil, nil
+	}
+	return []byte("[redacted]"), nil
+}
+
+// Reveal returns the secret itself, for the one place that sends it.
+func (s Secret) Reveal() string { return string(s) }
+
+// AuthMode is how a connection authenticates to Okta.
+type AuthMode string
+
+// Authentication modes.
+const (
+	// AuthClientSecret: OAuth 2.0 client credentials, client_secret_basic
+	// (an API Service Integration).
+	AuthClientSecret AuthMode = "client_secret"
+	// AuthPrivateKey: OAuth 2.0 client credentials, private_key_jwt.
+	AuthPrivateKey AuthMode = "private_key"
+	// AuthAPIToken: an SSWS API token.
+	AuthAPIToken AuthMode = "api_token"
+)
+
+// Credentials of a connection; which fields are set decides the mode.
+type Credentials struct {
+	ClientID     string
+	ClientSecret Secret
+	// PrivateKeyPEM is the PEM of an RSA or EC private key.
+	PrivateKeyPEM Secret
+	PrivateKeyID  string
+	APIToken      Secret
+}
+
+// Mode reports the authentication mode, or an error naming what is missing.
+func (c Credentials) Mode() (AuthMode, error) {
+	switch {
+	case c.APIToken != "" && (c.ClientSecret != "" || c.PrivateKeyPEM != ""):
+		return "", errors.New("set either an API token or OAuth client credentials, not both")
+	case c.APIToken != "":
+		return AuthAPIToken, nil
+	case c.ClientID == "":
+		return "", errors.New("no credentials: set a client id with a client secret or a private key, or an API token")
+	case c.ClientSecret != "" && c.PrivateKeyPEM != "":
+		return "", errors.New("set either a client secret or a private key, not both")
+	case c.ClientSecret != "":
+		return AuthClientSecret, nil
+	case c.PrivateKeyPEM != "":
+		return AuthPrivateKey, nil
+	default:
+		return "", errors.New("client id is set but neither a client secret nor a private key is")
+	}
+}
+
+// Connection is one Okta org and what oktaq may do in it.
+type Connection struct {
+	Name string
+	// BaseURL is https://acme.okta.com (or http://127.0.0.1:port for the
+	// simulator), without a trailing slash.
+	BaseURL     string
+	Credentials Credentials
+	// Scopes are the OAuth scopes enabled for the connection. An API token
+	// has no scopes of its own; Scopes then still says what oktaq may do.
+	Scopes []string
+	Policy Policy
+}
+
+// LogValue shows a connection without its secrets.
+func (c *Connection) LogValue() slog.Value {
+	mode, _ := c.Credentials.Mode()
+	return slog.GroupValue(slog.String("name", c.Name), slog.String("url", c.BaseURL),
+		slog.String("auth", string(mode)), slog.String("client_id", c.Credentials.ClientID),
+		slog.String("scopes", strings.Join(c.Scopes, " ")))
+}
+
+// Check verifies a connection is usable: credentials present, scopes known,
+// okta.users.read enabled (nothing can be done without reading the user).
+func (c *Connection) Check() error {
+	if _, err := c.Credentials.Mode(); err != nil {
+		return fmt.Errorf("connection %q: %w", c.Name, err)
+	}
+	for _, s := range c.Scopes {
+		if !slices.Contains(tasks.KnownScopes, s) {
+			return fmt.Errorf("connection %q: unknown scope %q; known: %s", c.Name, s, strings.Join(tasks.KnownScopes, ", "))
+		}
+	}
+	if !c.HasScope(tasks.ScopeUsersRead) {
+		return fmt.Errorf("connection %q: scope %s must be enabled: oktaq cannot find or show a user without it", c.Name, tasks.ScopeUsersRead)
+	}
+	return nil
+}
+
+// HasScope reports whether want is enabled, directly or through its manage
+// scope.
+func (c *Connection) HasScope(want string) bool {
+	return slices.ContainsFunc(c.Scopes, func(have string) bool { return tasks.ManageScope(have, want) })
+}
+
+// MissingScope returns the first scope the action needs that is not
+// enabled, or "".
+func (c *Connection) MissingScope(a tasks.Action) string {
+	for _, s := range a.Scopes() {
+		if !c.HasScope(s) {
+			return s
+		}
+	}
+	return ""
+}
+
+// NotAllowedError says why a connection refuses an action.
+type NotAllowedError struct {
+	Connection string
+	Action     tasks.Action
+	// Scope is set when the scope is not enabled; Role when the requester's
+	// role may not trigger the action.
+	Scope string
+	Role  string
+}
+
+func (e *NotAllowedError) Error() string {
+	if e.Scope != "" {
+		return fmt.Sprintf("%s needs Okta scope %s, which is not enabled for connection %q", e.Action, e.Scope, e.Connection)
+	}
+	return fmt.Sprintf("role %q may not trigger %s on connection %q", e.Role, e.Action, e.Connection)
+}
+
+// Code is the error code recorded in results and API answers.
+func (e *NotAllowedError) Code() string {
+	if e.Scope != "" {
+		return "scope_not_enabled"
+	}
+	return "role_not_allowed"
+}
+
+// Authorize returns nil when role may trigger the action on this
+// connection and the scope it needs is enabled, or a *NotAllowedError
+// naming the missing scope or the role. The API checks it before enqueue
+// and the worker again before execute.
+func (c *Connection) Authorize(a tasks.Action, role string) error {
+	if s := c.MissingScope(a); s != "" {
+		return &NotAllowedError{Connection: c.Name, Action: a, Scope: s}
+	}
+	if !c.Policy.Allows(a, role) {
+		return &NotAllowedError{Connection: c.Name, Action: a, Role: role}
+	}
+	return nil
+}
+
+// ParseDomain turns what an admin copies from the Okta console
+// ("acme.okta.com", "https://acme.okta.com/") into a base URL. Plain http
+// is accepted only for a loopback host and only when allowHTTP is set (the
+// simulator).
+func ParseDomain(s string, allowHTTP bool) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", errors.New("is empty; want the org's host name, like acme.okta.com")
+	}
+	if !strings.Contains(s, "://") {
+		s = "https://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", fmt.Errorf("is not a host name or URL: %w", err)
+	}
+	switch {
+	case u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
+		return "", fmt.Errorf("%q must be a host name like acme.okta.com, with no path, user or query", s)
+	case u.Scheme == "https":
+	case u.Scheme == "http" && !allowHTTP:
+		return "", errors.New("plain http is refused; use https (http is allowed only for the simulator on a loopback address with OKTAQ_OKTA_ALLOW_HTTP=true)")
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		return "", fmt.Errorf("plain http is allowed only to a loopback address, not %s", u.Hostname())
+	case u.Scheme != "http":
+		return "", fmt.Errorf("scheme %q is not https", u.Scheme)
+	}
+	return u.Scheme + "://" + u.Host, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

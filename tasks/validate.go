@@ -1,0 +1,206 @@
+package tasks
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Limits on request fields. They are generous for real data and keep a
+// hostile payload from filling Redis or logs.
+const (
+	MaxGroups       = 100 // groups (or apps) changed by one request
+	maxUserLen      = 256
+	maxIDLen        = 128
+	maxNameLen      = 255
+	maxURLLen       = 2048
+	maxEmailLen     = 254
+	maxFutureSkew   = 5 * time.Minute
+	oktaUserIDShape = `^00u[0-9A-Za-z]{17}$`
+)
+
+var (
+	connectionRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	roleRe       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	keyRe        = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+	userIDRe     = regexp.MustCompile(oktaUserIDShape)
+)
+
+// FieldError is one bad field and why.
+type FieldError struct {
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+}
+
+// ValidationError lists every bad field of a request.
+type ValidationError struct {
+	Fields []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.Field + ": " + f.Reason
+	}
+	return "invalid request: " + strings.Join(parts, "; ")
+}
+
+type validator struct{ errs []FieldError }
+
+func (v *validator) add(field, format string, args ...any) {
+	v.errs = append(v.errs, FieldError{Field: field, Reason: fmt.Sprintf(format, args...)})
+}
+
+// text checks a free string: length and no control characters.
+func (v *validator) text(field, s string, max int, required bool) bool {
+	switch {
+	case s == "" && required:
+		v.add(field, "is required")
+	case len(s) > max:
+		v.add(field, "is %d bytes long; at most %d allowed", len(s), max)
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		v.add(field, "contains a control character")
+	case s != strings.TrimSpace(s):
+		v.add(field, "has leading or trailing spaces")
+	default:
+		return true
+	}
+	return false
+}
+
+// Validate checks a request and returns a *ValidationError naming every bad
+// field, or nil. It does not change the request; call Normalize first to
+// fill defaults.
+func Validate(a Args, now time.Time) error {
+	v := &validator{}
+	r := a.Base()
+	if r.Version != PayloadVersion {
+		v.add("v", "payload version %d is not supported; want %d", r.Version, PayloadVersion)
+	}
+	if r.Connection != "" && !connectionRe.MatchString(r.Connection) {
+		v.add("connection", "must be 1-63 lower-case letters, digits, '-' or '_'")
+	}
+	validateUser(v, r.User)
+	v.text("requester.id", r.Requester.ID, maxIDLen, true)
+	if v.text("requester.role", r.Requester.Role, 64, true) && !roleRe.MatchString(r.Requester.Role) {
+		v.add("requester.role", "must be letters, digits, '.', '_' or '-'")
+	}
+	if v.text("requester.email", r.Requester.Email, maxEmailLen, false) && r.Requester.Email != "" &&
+		(strings.Count(r.Requester.Email, "@") != 1 || strings.ContainsAny(r.Requester.Email, " \t")) {
+		v.add("requester.email", "is not an email address")
+	}
+	validateTicket(v, r.Ticket)
+	if r.IdempotencyKey != "" && !keyRe.MatchString(r.IdempotencyKey) {
+		v.add("idempotency_key", "must be 1-128 letters, digits, '.', '_', ':' or '-'")
+	}
+	switch {
+	case r.RequestedAt.IsZero():
+		v.add("requested_at", "is required")
+	case r.RequestedAt.After(now.Add(maxFutureSkew)):
+		v.add("requested_at", "is in the future")
+	}
+	v.text("producer", r.Producer, maxIDLen, false)
+	validateResultKey(v, a)
+	a.validateOptions(v)
+	if len(v.errs) > 0 {
+		return &ValidationError{Fields: v.errs}
+	}
+	return nil
+}
+
+func validateUser(v *validator, user string) {
+	if !v.text("user", user, maxUserLen, true) {
+		return
+	}
+	switch {
+	case userIDRe.MatchString(user):
+	case strings.ContainsAny(user, " \t"):
+		v.add("user", "a login cannot contain spaces")
+	case strings.Contains(user, "/"):
+		v.add("user", "a login containing '/' cannot be looked up in Okta; use the user's Okta id")
+	}
+}
+
+func validateTicket(v *validator, t Ticket) {
+	v.text("ticket.system", t.System, 64, false)
+	v.text("ticket.id", t.ID, maxIDLen, false)
+	if v.text("ticket.url", t.URL, maxURLLen, false) && t.URL != "" {
+		u, err := url.Parse(t.URL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			v.add("ticket.url", "must be an absolute http(s) URL")
+		}
+	}
+}
+
+func validateResultKey(v *validator, a Args) {
+	key := a.Base().ResultKey
+	if key == "" {
+		if a.ReturnsSecret() {
+			v.add("result_key", "is required: with these options Okta returns a secret, which oktaq seals to this key")
+		}
+		return
+	}
+	if b, err := base64.StdEncoding.DecodeString(key); err != nil || len(b) != 32 {
+		v.add("result_key", "must be a base64 X25519 public key (32 bytes)")
+	}
+}
+
+// validateNames checks a list of group or app names/ids, and reports a name
+// that appears twice in it or in other.
+func validateNames(v *validator, field string, names []string, seen map[string]string) {
+	for i, n := range names {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		if !v.text(f, n, maxNameLen, true) {
+			continue
+		}
+		k := strings.ToLower(n)
+		if prev, ok := seen[k]; ok {
+			v.add(f, "%q is already listed in %s", n, prev)
+			continue
+		}
+		seen[k] = f
+	}
+}
+
+func (*Activate) validateOptions(*validator)      {}
+func (*Reactivate) validateOptions(*validator)    {}
+func (*Deactivate) validateOptions(*validator)    {}
+func (*Suspend) validateOptions(*validator)       {}
+func (*Unsuspend) validateOptions(*validator)     {}
+func (*Unlock) validateOptions(*validator)        {}
+func (*ResetPassword) validateOptions(*validator) {}
+func (*ResetMFA) validateOptions(*validator)      {}
+func (*ClearSessions) validateOptions(*validator) {}
+
+func (a *ExpirePassword) validateOptions(v *validator) {
+	if a.Options.RevokeSessions && !a.Options.TempPassword {
+		v.add("options.revoke_sessions", "applies only with temp_password: Okta revokes sessions only when it issues a temporary password")
+	}
+}
+
+func (a *UpdateGroups) validateOptions(v *validator) {
+	validateChanges(v, "groups", "add", "remove", a.Groups.Add, a.Groups.Remove)
+}
+
+func (a *UpdateApps) validateOptions(v *validator) {
+	validateChanges(v, "apps", "assign", "unassign", a.Apps.Assign, a.Apps.Unassign)
+}
+
+func validateChanges(v *validator, field, in, out string, add, remove []string) {
+	n := len(add) + len(remove)
+	switch {
+	case n == 0:
+		v.add(field, "%s.%s and %s.%s are both empty: nothing to change", field, in, field, out)
+		return
+	case n > MaxGroups:
+		v.add(field, "changes %d items; at most %d per request", n, MaxGroups)
+		return
+	}
+	seen := map[string]string{}
+	validateNames(v, field+"."+in, add, seen)
+	validateNames(v, field+"."+out, remove, seen)
+}
