@@ -1,0 +1,116 @@
+// Package config reads oktaq's configuration from OKTAQ_* environment
+// variables (and <VAR>_FILE for secrets), checks it, and builds the typed
+// values the commands need. A wrong value stops the process at start with
+// a message naming the variable and what is expected.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/oktaq/oktaq/okta"
+)
+
+// Prefix of every variable.
+const Prefix = "OKTAQ"
+
+// Env is the raw configuration as envconfig reads it. The desc tags feed
+// the README's configuration table (a test keeps them in step).
+type Env struct {
+	RedisURL      okta.Secret `envconfig:"REDIS_URL" default:"redis://127.0.0.1:6379/0" desc:"Redis for queues, results, tokens and rate-limit state: redis://, rediss:// or redis-sentinel:// (may hold a password: treated as a secret)" secret:"true"`
+	RedisPassword okta.Secret `envconfig:"REDIS_PASSWORD" desc:"Redis password, when not in the URL" secret:"true"`
+
+	OktaDomain         string        `envconfig:"OKTA_DOMAIN" desc:"the Okta org, as copied from the console (acme.okta.com) or a full https URL"`
+	OktaAllowHTTP      bool          `envconfig:"OKTA_ALLOW_HTTP" desc:"accept a plain http:// domain on a loopback address (the simulator only)"`
+	OktaClientID       string        `envconfig:"OKTA_CLIENT_ID" desc:"client id of the API Service Integration or service app"`
+	OktaClientSecret   okta.Secret   `envconfig:"OKTA_CLIENT_SECRET" desc:"its client secret (client_secret_basic)" secret:"true"`
+	OktaPrivateKeyFile string        `envconfig:"OKTA_PRIVATE_KEY_FILE" desc:"PEM private key for private_key_jwt, instead of a client secret"`
+	OktaPrivateKeyID   string        `envconfig:"OKTA_PRIVATE_KEY_ID" desc:"key id (kid) registered for that private key"`
+	OktaAPIToken       okta.Secret   `envconfig:"OKTA_API_TOKEN" desc:"an SSWS API token, instead of OAuth client credentials" secret:"true"`
+	OktaScopes         string        `envconfig:"OKTA_SCOPES" default:"okta.users.read,okta.users.manage" desc:"the OAuth scopes enabled for the connection, comma separated; okta.users.read is required"`
+	OktaRequestTimeout time.Duration `envconfig:"OKTA_REQUEST_TIMEOUT" default:"30s" desc:"timeout of one Okta call"`
+
+	Roles       string      `envconfig:"ROLES" desc:"who may do what: action=role|role;... with * for every action, e.g. *=it-admin;user.reset_password=helpdesk"`
+	SigningKeys okta.Secret `envconfig:"SIGNING_KEYS" desc:"task signing keys kid=secret,kid2=secret2 (secrets of 16+ bytes); the first signs, all verify" secret:"true"`
+	APITokens   string      `envconfig:"API_TOKENS" desc:"producers allowed to call the HTTP API: producer-id=sha256hex(token),..."`
+
+	Concurrency     int           `envconfig:"CONCURRENCY" default:"10" desc:"actions a worker process runs at once"`
+	Queues          string        `envconfig:"QUEUES" default:"critical=6,default=3,low=1" desc:"queue weights; critical holds suspend, deactivate, clear sessions and reset MFA"`
+	StrictPriority  bool          `envconfig:"STRICT_PRIORITY" default:"true" desc:"serve a queue only when every higher-weight queue is empty"`
+	MaxAttempts     int           `envconfig:"MAX_ATTEMPTS" default:"12" desc:"attempts for transient failures (capped exponential backoff; 12 spans about an hour)"`
+	TaskDeadline    time.Duration `envconfig:"TASK_DEADLINE" default:"2h" desc:"an action not done this long after it was enqueued is given up, rate limits included"`
+	ResultRetention time.Duration `envconfig:"RESULT_RETENTION" default:"168h" desc:"how long results stay readable after completion"`
+	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"time in-flight actions get to finish on shutdown"`
+
+	RateReserve     float64 `envconfig:"RATE_RESERVE" default:"0.1" desc:"share of each Okta rate-limit bucket left for humans and other integrations"`
+	OktaMaxInFlight int     `envconfig:"OKTA_MAX_IN_FLIGHT" default:"8" desc:"Okta calls in flight per connection across all workers"`
+
+	APIAddr           string      `envconfig:"API_ADDR" default:"127.0.0.1:8080" desc:"listen address of the HTTP API"`
+	AdminAddr         string      `envconfig:"ADMIN_ADDR" default:"127.0.0.1:9090" desc:"listen address for /metrics, /healthz, /readyz and the dashboard"`
+	MaxBodyBytes      int64       `envconfig:"MAX_BODY_BYTES" default:"65536" desc:"largest accepted API request body"`
+	AdminUser         string      `envconfig:"ADMIN_USER" default:"admin" desc:"user name for the dashboard (basic auth)"`
+	AdminPassword     okta.Secret `envconfig:"ADMIN_PASSWORD" desc:"password for the dashboard; without it the dashboard is off" secret:"true"`
+	DashboardReadOnly bool        `envconfig:"DASHBOARD_READ_ONLY" default:"true" desc:"dashboard may not delete, retry or archive tasks"`
+	PrometheusURL     string      `envconfig:"PROMETHEUS_URL" desc:"Prometheus address the dashboard links its charts to"`
+
+	LogLevel  string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	LogFormat string `envconfig:"LOG_FORMAT" default:"json" desc:"json or text"`
+}
+
+// Read reads the environment, taking each secret from <VAR>_FILE when
+// that is set.
+func Read() (*Env, error) {
+	if err := loadSecretFiles(); err != nil {
+		return nil, err
+	}
+	var e Env
+	if err := envconfig.Process(Prefix, &e); err != nil {
+		return nil, explain(err)
+	}
+	return &e, nil
+}
+
+// loadSecretFiles sets VAR from VAR_FILE for each secret variable, so that
+// envconfig sees one value. Setting both is an error.
+func loadSecretFiles() error {
+	for _, v := range SecretVars() {
+		path, ok := os.LookupEnv(v + "_FILE")
+		if !ok || path == "" {
+			continue
+		}
+		if val, set := os.LookupEnv(v); set && val != "" {
+			return fmt.Errorf("%s and %s_FILE are both set; use one", v, v)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("%s_FILE: cannot read the secret file: %w", v, unwrapPath(err))
+		}
+		if err := os.Setenv(v, strings.TrimRight(string(b), "\r\n")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
+	}
+	return err
+}
+
+// explain rewrites envconfig's parse errors so that they name the
+// variable and never echo its value (it may be a secret).
+func explain(err error) error {
+	var pe *envconfig.ParseError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s_%s: cannot read the value as %s", Prefix, pe.KeyName, pe.TypeName)
+	}
+	return err
+}
