@@ -1,0 +1,114 @@
+// Command oktaq is the one binary of oktaq: the worker, the HTTP API, the
+// producer CLI, the Okta simulator and the all-in-one demo.
+//
+// Exit codes: 0 ok, 1 failure, 2 usage error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// command is one subcommand. run gets the arguments after the command
+// name; it returns a usageError for bad usage.
+type command struct {
+	summary string
+	run     func(ctx context.Context, env *cmdEnv, args []string) error
+}
+
+// cmdEnv is what a command may touch of the process, so tests can run
+// commands in-process.
+type cmdEnv struct {
+	stdout, stderr io.Writer
+}
+
+var commands = map[string]command{}
+
+// register adds a subcommand; each lives in its own file.
+func register(name, summary string, run func(context.Context, *cmdEnv, []string) error) {
+	commands[name] = command{summary: summary, run: run}
+}
+
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, &cmdEnv{stdout: os.Stdout, stderr: os.Stderr}, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, env *cmdEnv, args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		printUsage(env.stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(env.stderr, "oktaq: unknown command %q\n\n", args[0])
+		printUsage(env.stderr)
+		return 2
+	}
+	err := cmd.run(ctx, env, args[1:])
+	var ue usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(env.stderr, "oktaq %s: %s\nRun 'oktaq %s --help' for usage.\n", args[0], ue.msg, args[0])
+		return 2
+	default:
+		fmt.Fprintf(env.stderr, "oktaq %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: oktaq COMMAND [flags]\n\nCommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'oktaq COMMAND --help' for a command's flags. Configuration: OKTAQ_* variables (see README).")
+}
+
+// newFlags makes a FlagSet whose errors and help go to the command's
+// stderr and whose parse errors become usage errors.
+func newFlags(env *cmdEnv, name, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(env.stderr, "Usage: oktaq %s %s\n\nFlags:\n", name, usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args, turning a flag error into a usage error.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	return nil
+}
