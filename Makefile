@@ -1,0 +1,41 @@
+# oktaq: build, run, test. `make run` starts the whole system with embedded
+# defaults; `make test` runs every test against a real Redis when one answers.
+GO          ?= go
+GOBIN       := $(shell $(GO) env GOPATH)/bin
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+PKGS        := ./...
+
+.PHONY: build run test lint bench bench-ratelimit fmt promtool-test clean
+
+build:
+	$(GO) build -trimpath -o bin/oktaq ./cmd/oktaq
+
+run:
+	$(GO) run ./cmd/oktaq dev
+
+test:
+	$(GO) test -race -count=1 $(PKGS)
+	@if command -v promtool >/dev/null 2>&1; then $(MAKE) --no-print-directory promtool-test; \
+	else echo "promtool not installed: alert rule tests skipped here (.ci/run installs it)"; fi
+
+promtool-test:
+	promtool check rules deploy/prometheus/rules.yml
+	promtool test rules deploy/prometheus/rules_test.yml
+
+lint:
+	$(GO) vet $(PKGS)
+	@test -x $(GOBIN)/staticcheck || $(GO) install $(STATICCHECK)
+	$(GOBIN)/staticcheck $(PKGS)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./tasks/ ./worker/ ./enqueue/
+	$(MAKE) --no-print-directory bench-ratelimit
+
+bench-ratelimit:
+	$(GO) run ./cmd/oktaq bench-ratelimit
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin
