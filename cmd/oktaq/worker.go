@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/oktaq/oktaq/cmd/oktaq/internal/config"
+	"github.com/oktaq/oktaq/okta"
+	"github.com/oktaq/oktaq/worker"
+)
+
+func init() {
+	register("worker", "run a worker: take actions from Redis and perform them in Okta", runWorker)
+}
+
+func runWorker(ctx context.Context, env *cmdEnv, args []string) error {
+	fs := newFlags(env, "worker", "")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("takes no arguments")
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
+	conn, err := cfg.Connection()
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, env.stderr)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := worker.NewMetrics(reg)
+	rdb := cfg.Redis.MakeRedisClient().(redis.UniversalClient)
+	defer rdb.Close()
+	exec, err := okta.NewExecutor(conn, okta.ExecutorOptions{Redis: rdb, Logger: log,
+		RequestTimeout: cfg.Env.OktaRequestTimeout, OnCall: metrics.OnCall})
+	if err != nil {
+		return err
+	}
+	w, err := worker.New(worker.Options{
+		Redis: cfg.Redis, Keyring: cfg.Keyring,
+		Connections:     map[string]*worker.Connection{conn.Name: {Conn: conn, Exec: exec}},
+		Concurrency:     cfg.Env.Concurrency,
+		Queues:          cfg.Queues,
+		StrictPriority:  cfg.Env.StrictPriority,
+		TaskDeadline:    cfg.Env.TaskDeadline,
+		ShutdownTimeout: cfg.Env.ShutdownTimeout,
+		Metrics:         metrics, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	reg.MustRegister(worker.QueueCollector(cfg.Redis))
+	log.Info("worker starting", "config", cfg.Env, "connection", conn)
+	admin := adminMux(reg, w.Ready)
+	return serveWithAdmin(ctx, cfg.Env.AdminAddr, admin, cfg.Env.ShutdownTimeout, w.Run)
+}
+
+// adminMux serves /metrics, /healthz and /readyz.
+func adminMux(reg *prometheus.Registry, ready func(context.Context) error) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	worker.HealthHandlers(mux, ready)
+	return mux
+}
+
+// serveWithAdmin runs main and the admin listener until ctx ends or one of
+// them fails, then shuts both down.
+func serveWithAdmin(ctx context.Context, addr string, admin http.Handler, grace time.Duration, main func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	srv := &http.Server{Addr: addr, Handler: admin, ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
+	errc := make(chan error, 2)
+	go func() {
+		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("admin listener %s: %w", addr, err)
+			cancel()
+		}
+	}()
+	go func() { errc <- main(ctx); cancel() }()
+	<-ctx.Done()
+	sctx, scancel := context.WithTimeout(context.Background(), grace)
+	defer scancel()
+	_ = srv.Shutdown(sctx)
+	return <-errc
+}

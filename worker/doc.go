@@ -1,0 +1,15 @@
+// Package worker is the asynq server that turns queued actions into done
+// actions. Each task passes a chain of middleware, each link one job:
+//
+//	verify (decode, check the signature) -> validate -> authorize (scope
+//	and role, again: config may have changed while the task waited) ->
+//	gate (reschedule without calling Okta when the bucket is known empty)
+//	-> execute
+//
+// wrapped by record, which runs last: it writes the result (asynq's
+// ResultWriter), the metrics and one audit line per attempt.
+//
+// Retry policy lives in asynq's hooks (RetryDelayFunc, IsFailure,
+// SkipRetry), not in a loop of ours; a handler never sleeps to wait for a
+// rate limit.
+package worker

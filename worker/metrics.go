@@ -1,0 +1,83 @@
+package worker
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/oktaq/oktaq/okta"
+)
+
+// Metrics are the worker's Prometheus metrics. Create them first and pass
+// OnCall to the executors, so Okta traffic is counted, then hand them to
+// the worker in Options.Metrics.
+type Metrics struct {
+	actions     *prometheus.CounterVec
+	attempts    *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	okta        *prometheus.CounterVec
+	oktaSeconds *prometheus.HistogramVec
+	remaining   *prometheus.GaugeVec
+	rateLimited *prometheus.CounterVec
+	gateDelayed *prometheus.CounterVec
+	up          *prometheus.GaugeVec
+}
+
+// NewMetrics registers the metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "oktaq_actions_total",
+			Help: "Actions that reached a final outcome (succeeded, no_op, failed, rejected)."},
+			[]string{"action", "connection", "outcome"}),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "oktaq_action_attempts_total",
+			Help: "Processing attempts by result (ok, permanent, rejected, rate_limited, unauthorized, transient)."},
+			[]string{"action", "connection", "result"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "oktaq_action_duration_seconds",
+			Help: "Time one attempt of an action took, Okta calls included.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)},
+			[]string{"action"}),
+		okta: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "oktaq_okta_requests_total",
+			Help: "Calls to the Okta API by bucket and HTTP status class (2xx, 4xx, 429, 5xx, error)."},
+			[]string{"connection", "bucket", "code_class"}),
+		oktaSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "oktaq_okta_request_duration_seconds",
+			Help: "Latency of Okta API calls.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)},
+			[]string{"connection", "bucket"}),
+		remaining: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "oktaq_okta_rate_limit_remaining",
+			Help: "X-Rate-Limit-Remaining of the bucket's last response."}, []string{"connection", "bucket"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "oktaq_rate_limited_total",
+			Help: "429 responses from Okta."}, []string{"connection", "bucket"}),
+		gateDelayed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "oktaq_rate_limit_delayed_total",
+			Help: "Attempts rescheduled without calling Okta because the bucket was known empty."}, []string{"connection", "bucket"}),
+		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "oktaq_connection_up",
+			Help: "1 when the connection's credentials work, 0 when Okta refuses them."}, []string{"connection"}),
+	}
+	reg.MustRegister(m.actions, m.attempts, m.duration, m.okta, m.oktaSeconds, m.remaining, m.rateLimited, m.gateDelayed, m.up)
+	return m
+}
+
+// OnCall is the executor's per-call hook: pass it as
+// okta.ExecutorOptions.OnCall so Okta traffic shows in the metrics.
+func (m *Metrics) OnCall(c okta.CallInfo) {
+	m.okta.WithLabelValues(c.Connection, c.Bucket, codeClass(c.Status)).Inc()
+	m.oktaSeconds.WithLabelValues(c.Connection, c.Bucket).Observe(c.Duration.Seconds())
+	if c.Limit > 0 {
+		m.remaining.WithLabelValues(c.Connection, c.Bucket).Set(float64(c.Remaining))
+	}
+	if c.Status == 429 {
+		m.rateLimited.WithLabelValues(c.Connection, c.Bucket).Inc()
+	}
+}
+
+func codeClass(status int) string {
+	switch {
+	case status == 0:
+		return "error"
+	case status == 429:
+		return "429"
+	case status >= 500:
+		return "5xx"
+	case status >= 400:
+		return "4xx"
+	case status >= 300:
+		return "3xx"
+	default:
+		return "2xx"
+	}
+}

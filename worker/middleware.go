@@ -1,0 +1,150 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/oktaq/oktaq/okta"
+	"github.com/oktaq/oktaq/tasks"
+)
+
+// attempt is what the links of the chain learn about one processing of a
+// task; record reads it when the chain returns.
+type attempt struct {
+	taskID   string
+	action   tasks.Action
+	args     tasks.Args
+	conn     *Connection
+	result   *tasks.Result
+	rejected *tasks.ErrorInfo
+	started  time.Time
+}
+
+type attemptKey struct{}
+
+func attemptFrom(ctx context.Context) *attempt {
+	a, _ := ctx.Value(attemptKey{}).(*attempt)
+	return a
+}
+
+// reject ends the task at once: archived with outcome rejected, no Okta
+// call made.
+func reject(at *attempt, code, summary string, fields []tasks.FieldError) error {
+	at.rejected = &tasks.ErrorInfo{Code: code, Summary: summary, Fields: fields}
+	return fmt.Errorf("rejected (%s): %s: %w", code, summary, asynq.SkipRetry)
+}
+
+// verify decodes the task and checks its signature: a task not signed by a
+// key of ours never goes further.
+func (w *Worker) verify(next asynq.Handler) asynq.Handler {
+	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+		at := attemptFrom(ctx)
+		if err := w.opts.Keyring.Verify(t.Type(), t.Payload(), t.Headers()); err != nil {
+			return reject(at, "signature", err.Error(), nil)
+		}
+		args, err := tasks.DecodeTask(t.Type(), t.Payload())
+		if err != nil {
+			var ve *tasks.ValidationError
+			errors.As(err, &ve)
+			return reject(at, "invalid", err.Error(), fieldsOf(ve))
+		}
+		at.args = args
+		return next.ProcessTask(ctx, t)
+	})
+}
+
+// validate applies the same rules the producer did.
+func (w *Worker) validate(next asynq.Handler) asynq.Handler {
+	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+		at := attemptFrom(ctx)
+		if err := tasks.Validate(at.args, w.now()); err != nil {
+			var ve *tasks.ValidationError
+			errors.As(err, &ve)
+			return reject(at, "invalid", err.Error(), fieldsOf(ve))
+		}
+		return next.ProcessTask(ctx, t)
+	})
+}
+
+// authorize checks scope and role again: the policy may have changed
+// while the task waited.
+func (w *Worker) authorize(next asynq.Handler) asynq.Handler {
+	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+		at := attemptFrom(ctx)
+		r := at.args.Base()
+		conn, ok := w.opts.Connections[r.ConnectionName()]
+		if !ok {
+			return reject(at, "unknown_connection", fmt.Sprintf("connection %q is not configured on this worker", r.ConnectionName()), nil)
+		}
+		at.conn = conn
+		if err := conn.Conn.Authorize(at.action, r.Requester.Role); err != nil {
+			var na *okta.NotAllowedError
+			errors.As(err, &na)
+			at.rejected = &tasks.ErrorInfo{Code: na.Code(), Summary: err.Error(), Scope: na.Scope}
+			return fmt.Errorf("rejected: %w: %w", err, asynq.SkipRetry)
+		}
+		return next.ProcessTask(ctx, t)
+	})
+}
+
+// gate reschedules without calling Okta when the last known state of a
+// bucket the action needs says it is empty, so that a 429 seen by one
+// worker stops the others. It also gives up on a task past its deadline.
+func (w *Worker) gate(next asynq.Handler) asynq.Handler {
+	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+		at := attemptFrom(ctx)
+		giveUp := at.args.Base().RequestedAt.Add(w.opts.TaskDeadline)
+		if w.now().After(giveUp) {
+			return w.expired(at, giveUp)
+		}
+		until, bucket, err := at.conn.Exec.Blocked(ctx, at.args)
+		if err != nil {
+			w.opts.Logger.Warn("rate-limit state unreadable; calling Okta anyway", "error", err)
+		}
+		if until.After(w.now()) {
+			if until.After(giveUp) {
+				return w.expired(at, giveUp)
+			}
+			w.metrics.gateDelayed.WithLabelValues(at.conn.Conn.Name, bucket).Inc()
+			return &okta.RateLimitedError{Until: until, Bucket: bucket}
+		}
+		return next.ProcessTask(ctx, t)
+	})
+}
+
+func (w *Worker) expired(at *attempt, giveUp time.Time) error {
+	at.result = w.baseResult(at)
+	at.result.Error = &tasks.ErrorInfo{Code: "deadline_exceeded",
+		Summary: fmt.Sprintf("not done by %s (%s after it was requested)", giveUp.Format(time.RFC3339), w.opts.TaskDeadline)}
+	return fmt.Errorf("task deadline passed: %w", asynq.SkipRetry)
+}
+
+// execute performs the action. A permanent error ends the task at once;
+// every other error goes back to asynq's retry hooks.
+func (w *Worker) execute(ctx context.Context, t *asynq.Task) error {
+	at := attemptFrom(ctx)
+	res, err := at.conn.Exec.Execute(ctx, at.args)
+	at.result = res
+	if err == nil {
+		return nil
+	}
+	var perm *okta.PermanentError
+	if errors.As(err, &perm) {
+		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	}
+	if ctx.Err() != nil && !errors.As(err, new(*okta.TransientError)) {
+		return &okta.TransientError{Err: err}
+	}
+	return err
+}
+
+func fieldsOf(ve *tasks.ValidationError) []tasks.FieldError {
+	if ve == nil {
+		return nil
+	}
+	return ve.Fields
+}

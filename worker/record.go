@@ -1,0 +1,180 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/oktaq/oktaq/okta"
+	"github.com/oktaq/oktaq/tasks"
+)
+
+// record wraps the chain: it runs the links, then classifies what
+// happened, writes the result of a final outcome, counts it and logs one
+// audit line. It is the last link to act on an attempt.
+func (w *Worker) record(next asynq.Handler) asynq.Handler {
+	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+		action, _ := tasks.ActionFromType(t.Type())
+		id, _ := asynq.GetTaskID(ctx)
+		at := &attempt{taskID: id, action: action, started: w.now()}
+		err := next.ProcessTask(context.WithValue(ctx, attemptKey{}, at), t)
+		kind, final := w.classify(ctx, err)
+		res := at.result
+		if res == nil {
+			res = w.baseResult(at)
+		}
+		res.Attempts = attemptNumber(ctx)
+		res.StartedAt, res.FinishedAt = at.started, w.now()
+		if final {
+			res.Outcome = outcomeOf(kind, res)
+			if res.Error == nil && err != nil && kind != "ok" {
+				res.Error = errorInfo(at, err)
+			}
+			if werr := w.writeResult(t, res); werr != nil {
+				w.opts.Logger.Error("result not written", "task_id", id, "error", werr)
+			}
+			w.metrics.actions.WithLabelValues(string(action), res.Connection, string(res.Outcome)).Inc()
+		}
+		w.metrics.attempts.WithLabelValues(string(action), res.Connection, kind).Inc()
+		w.metrics.duration.WithLabelValues(string(action)).Observe(res.FinishedAt.Sub(at.started).Seconds())
+		w.health.observe(res.Connection, err)
+		w.audit(at, res, kind, final, err)
+		return err
+	})
+}
+
+// classify names what an attempt's error means and whether the task ends
+// with it.
+func (w *Worker) classify(ctx context.Context, err error) (kind string, final bool) {
+	var (
+		perm *okta.PermanentError
+		rl   *okta.RateLimitedError
+		ua   *okta.UnauthorizedError
+	)
+	lastAttempt := retried(ctx) >= maxRetry(ctx)
+	switch {
+	case err == nil:
+		return "ok", true
+	case errors.As(err, &perm):
+		return "permanent", true
+	case errors.Is(err, asynq.SkipRetry):
+		return "rejected", true
+	case errors.As(err, &rl):
+		return "rate_limited", false
+	case errors.As(err, &ua):
+		return "unauthorized", lastAttempt
+	default:
+		return "transient", lastAttempt
+	}
+}
+
+func outcomeOf(kind string, res *tasks.Result) tasks.Outcome {
+	switch kind {
+	case "ok":
+		if res.Outcome == tasks.OutcomeNoOp {
+			return tasks.OutcomeNoOp
+		}
+		return tasks.OutcomeSucceeded
+	case "rejected":
+		if res.Error != nil && res.Error.Code == "deadline_exceeded" {
+			return tasks.OutcomeFailed
+		}
+		return tasks.OutcomeRejected
+	default:
+		return tasks.OutcomeFailed
+	}
+}
+
+func errorInfo(at *attempt, err error) *tasks.ErrorInfo {
+	if at.rejected != nil {
+		return at.rejected
+	}
+	var (
+		perm *okta.PermanentError
+		ua   *okta.UnauthorizedError
+	)
+	switch {
+	case errors.As(err, &perm):
+		return &tasks.ErrorInfo{Code: perm.Code, Summary: perm.Summary, Scope: perm.Scope}
+	case errors.As(err, &ua):
+		return &tasks.ErrorInfo{Code: "unauthorized", Summary: ua.Error()}
+	default:
+		return &tasks.ErrorInfo{Code: "transient", Summary: err.Error()}
+	}
+}
+
+func (w *Worker) baseResult(at *attempt) *tasks.Result {
+	res := &tasks.Result{Action: at.action, Connection: tasks.DefaultConnection}
+	if at.args != nil {
+		res.Connection = at.args.Base().ConnectionName()
+	}
+	if at.rejected != nil {
+		res.Error = at.rejected
+	}
+	return res
+}
+
+func (w *Worker) writeResult(t *asynq.Task, res *tasks.Result) error {
+	b, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	rw := t.ResultWriter()
+	if rw == nil {
+		return errors.New("task has no result writer")
+	}
+	_, err = rw.Write(b)
+	return err
+}
+
+// audit logs one line per attempt, and marks the final one. It names who
+// asked, for which ticket, what was done to whom and what Okta said; it
+// never holds a secret (results carry them only sealed, and Sealed is not
+// logged).
+func (w *Worker) audit(at *attempt, res *tasks.Result, kind string, final bool, err error) {
+	attrs := []any{
+		slog.String("task_id", at.taskID), slog.String("action", string(at.action)),
+		slog.String("connection", res.Connection), slog.String("result", kind),
+		slog.Bool("final", final), slog.Int("attempt", res.Attempts),
+		slog.Duration("duration", res.FinishedAt.Sub(at.started)),
+	}
+	if final {
+		attrs = append(attrs, slog.String("outcome", string(res.Outcome)))
+	}
+	if at.args != nil {
+		r := at.args.Base()
+		attrs = append(attrs, slog.String("user", r.User), slog.String("user_id", res.UserID),
+			slog.Group("requester", "id", r.Requester.ID, "role", r.Requester.Role),
+			slog.String("producer", r.Producer),
+			slog.Group("ticket", "system", r.Ticket.System, "id", r.Ticket.ID))
+	}
+	attrs = append(attrs, slog.String("status_before", res.Okta.StatusBefore), slog.String("status_after", res.Okta.StatusAfter),
+		slog.Any("okta_request_ids", res.Okta.RequestIDs), slog.Int("okta_calls", res.Okta.Calls))
+	level := slog.LevelInfo
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+		if final && kind != "ok" {
+			level = slog.LevelWarn
+		}
+	}
+	w.opts.Logger.Log(context.Background(), level, "audit", attrs...)
+}
+
+func attemptNumber(ctx context.Context) int { return retried(ctx) + 1 }
+
+func retried(ctx context.Context) int {
+	n, _ := asynq.GetRetryCount(ctx)
+	return n
+}
+
+func maxRetry(ctx context.Context) int {
+	n, _ := asynq.GetMaxRetry(ctx)
+	return n
+}
+
+// now is the worker's clock.
+func (w *Worker) now() time.Time { return w.opts.Clock() }

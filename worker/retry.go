@@ -1,0 +1,62 @@
+package worker
+
+import (
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/oktaq/oktaq/okta"
+)
+
+// RetryPolicy maps the executor's error classes onto asynq's hooks.
+type RetryPolicy struct {
+	// Base and Cap bound the exponential backoff of transient failures:
+	// attempt n waits a uniformly random time in [0, min(Cap, Base*2^n)]
+	// ("full jitter"), so retries of many tasks spread out.
+	Base, Cap time.Duration
+	// Unauthorized is the wait after Okta refused the credentials: slow, so
+	// a dead credential is not hammered while an operator fixes it.
+	Unauthorized time.Duration
+	// Jitter is added to a rate-limit reschedule, so the tasks that waited
+	// for one reset do not all wake in the same second.
+	Jitter time.Duration
+	// Now is the clock.
+	Now func() time.Time
+}
+
+// DefaultRetryPolicy: with 12 attempts the transient backoff spans about
+// an hour (expected 50 minutes, at most 100).
+func DefaultRetryPolicy() RetryPolicy {
+	return RetryPolicy{Base: 10 * time.Second, Cap: 20 * time.Minute, Unauthorized: 5 * time.Minute,
+		Jitter: 2 * time.Second, Now: time.Now}
+}
+
+// Delay is asynq's RetryDelayFunc.
+func (p RetryPolicy) Delay(n int, err error, _ *asynq.Task) time.Duration {
+	var rl *okta.RateLimitedError
+	var ua *okta.UnauthorizedError
+	switch {
+	case errors.As(err, &rl):
+		d := rl.Until.Sub(p.Now())
+		if d < 0 {
+			d = 0
+		}
+		return d + rand.N(p.Jitter+1)
+	case errors.As(err, &ua):
+		return p.Unauthorized + rand.N(p.Unauthorized/10+1)
+	}
+	ceil := p.Cap
+	if n < 30 && p.Base<<n < p.Cap {
+		ceil = p.Base << n
+	}
+	return rand.N(ceil + 1)
+}
+
+// IsFailure is asynq's IsFailure: a rate-limit reschedule is not a failed
+// attempt and does not spend one.
+func IsFailure(err error) bool {
+	var rl *okta.RateLimitedError
+	return !errors.As(err, &rl)
+}

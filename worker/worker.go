@@ -1,0 +1,147 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/oktaq/oktaq/tasks"
+)
+
+// Options configure a Worker. Redis, Keyring and Connections are required.
+type Options struct {
+	Redis       asynq.RedisConnOpt
+	Keyring     *tasks.Keyring
+	Connections map[string]*Connection
+	// Concurrency is how many actions run at once (default 10).
+	Concurrency int
+	// Queues and their weights (default critical=6, default=3, low=1);
+	// with StrictPriority a queue is served only when higher ones are
+	// empty.
+	Queues         map[string]int
+	StrictPriority bool
+	// TaskDeadline: a task not done this long after it was requested is
+	// given up (default 2h), rate-limit waits included.
+	TaskDeadline time.Duration
+	// ShutdownTimeout is what in-flight actions get to finish (default 30s).
+	ShutdownTimeout time.Duration
+	// CredentialCheck is how often credentials are checked (default 1m).
+	CredentialCheck time.Duration
+	Retry           RetryPolicy
+	// Metrics, from NewMetrics; nil makes them on a private registry.
+	Metrics *Metrics
+	Logger  *slog.Logger
+	Clock   func() time.Time
+}
+
+// Worker is the asynq server with oktaq's handlers.
+type Worker struct {
+	opts    Options
+	srv     *asynq.Server
+	mux     *asynq.ServeMux
+	rdb     redis.UniversalClient
+	metrics *Metrics
+	health  *health
+}
+
+// New builds a worker; Run starts it.
+func New(opts Options) (*Worker, error) {
+	if opts.Redis == nil || opts.Keyring == nil || len(opts.Connections) == 0 {
+		return nil, errors.New("worker: Redis, Keyring and at least one connection are required")
+	}
+	setDefaults(&opts)
+	rdb, ok := opts.Redis.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return nil, errors.New("worker: unsupported Redis connection option")
+	}
+	w := &Worker{opts: opts, rdb: rdb, metrics: opts.Metrics}
+	w.health = &health{down: map[string]string{}, w: w}
+	for name := range opts.Connections {
+		w.metrics.up.WithLabelValues(name).Set(1)
+	}
+	w.mux = asynq.NewServeMux()
+	w.mux.Use(w.record, w.verify, w.validate, w.authorize, w.gate)
+	for _, a := range tasks.Actions() {
+		w.mux.HandleFunc(a.TypeName(), w.execute)
+	}
+	w.srv = asynq.NewServerFromRedisClient(rdb, asynq.Config{
+		Concurrency:     opts.Concurrency,
+		Queues:          opts.Queues,
+		StrictPriority:  opts.StrictPriority,
+		RetryDelayFunc:  opts.Retry.Delay,
+		IsFailure:       IsFailure,
+		ShutdownTimeout: opts.ShutdownTimeout,
+		Logger:          asynqLogger{opts.Logger},
+		LogLevel:        asynq.WarnLevel,
+		// Tasks of an unknown type (a producer newer than this worker)
+		// are rejected by verify; nothing else is routed here.
+	})
+	return w, nil
+}
+
+func setDefaults(o *Options) {
+	if o.Concurrency == 0 {
+		o.Concurrency = 10
+	}
+	if o.Queues == nil {
+		o.Queues = map[string]int{tasks.QueueCritical: 6, tasks.QueueDefault: 3, tasks.QueueLow: 1}
+	}
+	if o.TaskDeadline == 0 {
+		o.TaskDeadline = 2 * time.Hour
+	}
+	if o.ShutdownTimeout == 0 {
+		o.ShutdownTimeout = 30 * time.Second
+	}
+	if o.CredentialCheck == 0 {
+		o.CredentialCheck = time.Minute
+	}
+	if o.Retry.Now == nil {
+		o.Retry = DefaultRetryPolicy()
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(prometheus.NewRegistry())
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+}
+
+// Handler is the whole chain, for running a task in-process (tests and
+// the benchmark use it through asynq itself; this is for inspection).
+func (w *Worker) Handler() asynq.Handler { return w.mux }
+
+// Run serves tasks until ctx ends, then lets in-flight actions finish
+// within ShutdownTimeout.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := w.srv.Start(w.mux); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	hctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); w.health.checkCredentials(hctx, w.opts.CredentialCheck) }()
+	<-ctx.Done()
+	cancel()
+	w.srv.Shutdown()
+	<-done
+	return nil
+}
+
+// asynqLogger sends asynq's own logs to slog.
+type asynqLogger struct{ l *slog.Logger }
+
+func (a asynqLogger) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Fatal(args ...any) {
+	a.l.Error(fmt.Sprint(args...), "component", "asynq", "fatal", true)
+}
