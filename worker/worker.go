@@ -34,6 +34,9 @@ type Options struct {
 	// CredentialCheck is how often credentials are checked (default 1m).
 	CredentialCheck time.Duration
 	Retry           RetryPolicy
+	// PollInterval is how often asynq looks for new, scheduled and retry
+	// tasks when idle (default 1s; tests use less).
+	PollInterval time.Duration
 	// Metrics, from NewMetrics; nil makes them on a private registry.
 	Metrics *Metrics
 	Logger  *slog.Logger
@@ -71,14 +74,16 @@ func New(opts Options) (*Worker, error) {
 		w.mux.HandleFunc(a.TypeName(), w.execute)
 	}
 	w.srv = asynq.NewServerFromRedisClient(rdb, asynq.Config{
-		Concurrency:     opts.Concurrency,
-		Queues:          opts.Queues,
-		StrictPriority:  opts.StrictPriority,
-		RetryDelayFunc:  opts.Retry.Delay,
-		IsFailure:       IsFailure,
-		ShutdownTimeout: opts.ShutdownTimeout,
-		Logger:          asynqLogger{opts.Logger},
-		LogLevel:        asynq.WarnLevel,
+		Concurrency:              opts.Concurrency,
+		Queues:                   opts.Queues,
+		StrictPriority:           opts.StrictPriority,
+		RetryDelayFunc:           opts.Retry.Delay,
+		IsFailure:                IsFailure,
+		ShutdownTimeout:          opts.ShutdownTimeout,
+		Logger:                   asynqLogger{opts.Logger},
+		LogLevel:                 asynq.WarnLevel,
+		TaskCheckInterval:        opts.PollInterval,
+		DelayedTaskCheckInterval: opts.PollInterval,
 		// Tasks of an unknown type (a producer newer than this worker)
 		// are rejected by verify; nothing else is routed here.
 	})
@@ -97,6 +102,9 @@ func setDefaults(o *Options) {
 	}
 	if o.ShutdownTimeout == 0 {
 		o.ShutdownTimeout = 30 * time.Second
+	}
+	if o.PollInterval == 0 {
+		o.PollInterval = time.Second
 	}
 	if o.CredentialCheck == 0 {
 		o.CredentialCheck = time.Minute

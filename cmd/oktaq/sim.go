@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/oktaq/oktaq/okta/oktasim"
+)
+
+func init() {
+	register("sim", "serve the Okta simulator (for tests, demos and benchmarks)", runSim)
+}
+
+func runSim(ctx context.Context, env *cmdEnv, args []string) error {
+	fs := newFlags(env, "sim", "[--addr HOST:PORT] [--seed FILE]")
+	addr := fs.String("addr", "127.0.0.1:8180", "listen address")
+	seedFile := fs.String("seed", "", "JSON seed of users, groups, apps, clients and API tokens (default: a small demo org)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("takes no arguments")
+	}
+	seed := oktasim.DemoSeed()
+	if *seedFile != "" {
+		f, err := os.Open(*seedFile)
+		if err != nil {
+			return fmt.Errorf("--seed: %w", err)
+		}
+		seed, err = oktasim.LoadSeed(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("--seed %s: %w", *seedFile, err)
+		}
+	}
+	log := slog.New(slog.NewTextHandler(env.stderr, nil))
+	sim := oktasim.New(oktasim.Options{Logger: log})
+	if err := sim.Load(seed); err != nil {
+		return fmt.Errorf("--seed: %w", err)
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	sim.SetBaseURL("http://" + ln.Addr().String())
+	fmt.Fprintf(env.stdout, "okta simulator at http://%s (%d users)\n", ln.Addr(), len(seed.Users))
+	return serveHTTP(ctx, ln, sim.Handler(), 5*time.Second)
+}
+
+// serveHTTP serves h on ln until ctx ends, then shuts down gracefully.
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, grace time.Duration) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
