@@ -1,0 +1,186 @@
+package enqueue
+
+import (
+	"context"
+	_ "embed"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// OpenAPI is the OpenAPI 3.1 document of the HTTP API, served at
+// /openapi.yaml.
+//
+//go:embed openapi.yaml
+var OpenAPI []byte
+
+// APIOptions configure the HTTP API.
+type APIOptions struct {
+	// MaxBodyBytes bounds a POST /v1/actions body (default 64 KiB).
+	MaxBodyBytes int64
+	// MaxBatchBytes bounds a POST /v1/actions:batch body (default 4 MiB).
+	MaxBatchBytes int64
+	// Registerer takes the API's metrics (default: a new registry).
+	Registerer prometheus.Registerer
+	// Gatherer is what /metrics serves (default: Registerer, when it is
+	// also a Gatherer).
+	Gatherer prometheus.Gatherer
+	// Logger gets the audit line of every accepted action (default: none).
+	Logger *slog.Logger
+	// Ready reports readiness for /readyz (default: Redis answers a ping).
+	Ready func(context.Context) error
+}
+
+// MaxBatch is the most actions one POST /v1/actions:batch may hold.
+const MaxBatch = 500
+
+type api struct {
+	c         *Client
+	producers []Producer
+	opts      APIOptions
+	log       *slog.Logger
+}
+
+// route is one pattern the API serves; the OpenAPI test walks this table.
+type route struct {
+	pattern string
+	auth    bool
+	handler func(a *api, w http.ResponseWriter, r *http.Request, producer string)
+}
+
+var routes = []route{
+	{"POST /v1/actions", true, (*api).postAction},
+	{"POST /v1/actions:batch", true, (*api).postBatch},
+	{"GET /v1/actions/{id}", true, (*api).getAction},
+	{"GET /v1/capabilities", true, (*api).getCapabilities},
+	{"GET /healthz", false, (*api).healthz},
+	{"GET /readyz", false, (*api).readyz},
+	{"GET /openapi.yaml", false, (*api).openapi},
+}
+
+// NewAPI returns the HTTP API on c for the producers. Every /v1 route
+// needs a producer's bearer token.
+func NewAPI(c *Client, producers []Producer, opts APIOptions) http.Handler {
+	opts = apiDefaults(c, opts)
+	a := &api{c: c, producers: producers, opts: opts, log: opts.Logger}
+	mux := http.NewServeMux()
+	for _, rt := range routes {
+		mux.Handle(rt.pattern, a.wrap(rt))
+	}
+	mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
+	return instrument(mux, opts.Registerer)
+}
+
+// NewAdminHandler serves /healthz, /readyz and /metrics alone, for the
+// admin address.
+func NewAdminHandler(c *Client, opts APIOptions) http.Handler {
+	opts = apiDefaults(c, opts)
+	a := &api{c: c, opts: opts, log: opts.Logger}
+	mux := http.NewServeMux()
+	for _, rt := range routes {
+		if rt.pattern == "GET /healthz" || rt.pattern == "GET /readyz" {
+			mux.Handle(rt.pattern, a.wrap(rt))
+		}
+	}
+	mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
+	return mux
+}
+
+func apiDefaults(c *Client, opts APIOptions) APIOptions {
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 64 << 10
+	}
+	if opts.MaxBatchBytes <= 0 {
+		opts.MaxBatchBytes = 4 << 20
+	}
+	if opts.Registerer == nil {
+		reg := prometheus.NewRegistry()
+		opts.Registerer, opts.Gatherer = reg, reg
+	}
+	if opts.Gatherer == nil {
+		if g, ok := opts.Registerer.(prometheus.Gatherer); ok {
+			opts.Gatherer = g
+		} else {
+			opts.Gatherer = prometheus.NewRegistry()
+		}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Ready == nil {
+		opts.Ready = c.Ping
+	}
+	return opts
+}
+
+func (a *api) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var producer string
+		if rt.auth {
+			var ok bool
+			if producer, ok = a.authenticate(r); !ok {
+				writeProblem(w, newProblem(http.StatusUnauthorized, "unauthorized", "send a producer token: Authorization: Bearer TOKEN"))
+				return
+			}
+		}
+		rt.handler(a, w, r, producer)
+	})
+}
+
+func (a *api) authenticate(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return matchProducer(a.producers, strings.TrimSpace(token))
+}
+
+// instrument counts requests by route pattern and status class; the
+// pattern keeps the label set small (never an id).
+func instrument(next http.Handler, reg prometheus.Registerer) http.Handler {
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "oktaq_api_requests_total", Help: "HTTP API requests by route and status class.",
+	}, []string{"route", "code_class"})
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "oktaq_api_request_duration_seconds", Help: "HTTP API request latency by route.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	}, []string{"route"})
+	reg.MustRegister(requests, duration)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		requests.WithLabelValues(route, strconv.Itoa(sw.status/100)+"xx").Inc()
+		duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,222 @@
+package enqueue
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/oktaq/oktaq/okta"
+	"github.com/oktaq/oktaq/tasks"
+)
+
+// actionRef answers an accepted action.
+type actionRef struct {
+	ID     string `json:"id"`
+	Action string `json:"action"`
+	State  string `json:"state"`
+	Links  links  `json:"links"`
+}
+
+type links struct {
+	Self string `json:"self"`
+}
+
+// actionStatus answers GET /v1/actions/{id}.
+type actionStatus struct {
+	ID          string        `json:"id"`
+	Action      string        `json:"action"`
+	State       string        `json:"state"`
+	Attempts    int           `json:"attempts"`
+	MaxAttempts int           `json:"max_attempts"`
+	LastError   string        `json:"last_error"`
+	Result      *tasks.Result `json:"result"`
+}
+
+// batchItem answers one action of a batch.
+type batchItem struct {
+	Index   int      `json:"index"`
+	Status  int      `json:"status"`
+	ID      string   `json:"id,omitempty"`
+	State   string   `json:"state,omitempty"`
+	Problem *Problem `json:"problem,omitempty"`
+}
+
+func refOf(info *Info) actionRef {
+	return actionRef{ID: info.ID, Action: string(info.Action), State: info.State,
+		Links: links{Self: "/v1/actions/" + url.PathEscape(info.ID)}}
+}
+
+// readJSON reads a JSON body of at most limit bytes.
+func readJSON(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *Problem) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return nil, newProblem(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as Content-Type: application/json")
+	}
+	tooLarge := newProblem(http.StatusRequestEntityTooLarge, "too_large", "the body is larger than the limit")
+	if r.ContentLength > limit {
+		return nil, tooLarge
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return nil, tooLarge
+	case err != nil:
+		return nil, fieldProblem("payload", "could not be read")
+	}
+	return b, nil
+}
+
+func fieldProblem(field, reason string) *Problem { return problemFor(fieldError(field, reason)) }
+
+// enqueueBody decodes and enqueues one action for producer.
+func (a *api) enqueueBody(r *http.Request, body []byte, producer string) (*Info, *Problem) {
+	ab, err := decodeActionBody(body)
+	if err != nil {
+		return nil, problemFor(err)
+	}
+	ab.args.Base().Producer = producer
+	var opts []EnqueueOption
+	if !ab.runAt.IsZero() {
+		opts = append(opts, RunAt(ab.runAt))
+	}
+	info, err := a.c.Enqueue(r.Context(), ab.args, opts...)
+	if err != nil {
+		p := problemFor(err)
+		if p.Status >= 500 {
+			a.log.ErrorContext(r.Context(), "enqueue failed", "producer", producer, "action", ab.args.Action(), "err", err)
+		}
+		return nil, p
+	}
+	req := ab.args.Base()
+	a.log.InfoContext(r.Context(), "action enqueued", "id", info.ID, "action", info.Action, "state", info.State,
+		"existing", info.Existing, "producer", producer, "connection", req.ConnectionName(),
+		slog.Group("requester", "id", req.Requester.ID, "role", req.Requester.Role),
+		slog.Group("ticket", "system", req.Ticket.System, "id", req.Ticket.ID))
+	return info, nil
+}
+
+func (a *api) postAction(w http.ResponseWriter, r *http.Request, producer string) {
+	body, p := readJSON(w, r, a.opts.MaxBodyBytes)
+	if p != nil {
+		writeProblem(w, p)
+		return
+	}
+	info, p := a.enqueueBody(r, body, producer)
+	if p != nil {
+		writeProblem(w, p)
+		return
+	}
+	status := http.StatusAccepted
+	if info.Existing {
+		status = http.StatusOK
+	}
+	w.Header().Set("Location", refOf(info).Links.Self)
+	writeJSON(w, status, refOf(info))
+}
+
+func (a *api) postBatch(w http.ResponseWriter, r *http.Request, producer string) {
+	body, p := readJSON(w, r, a.opts.MaxBatchBytes)
+	if p != nil {
+		writeProblem(w, p)
+		return
+	}
+	var batch struct {
+		Actions []json.RawMessage `json:"actions"`
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&batch); err != nil || dec.More() {
+		writeProblem(w, fieldProblem("actions", "the body must be {\"actions\": [ ... ]}"))
+		return
+	}
+	switch n := len(batch.Actions); {
+	case n == 0:
+		writeProblem(w, fieldProblem("actions", "is empty"))
+		return
+	case n > MaxBatch:
+		writeProblem(w, fieldProblem("actions", "holds more than 500 actions; split the batch"))
+		return
+	}
+	results := make([]batchItem, len(batch.Actions))
+	for i, raw := range batch.Actions {
+		results[i].Index = i
+		info, p := a.enqueueBody(r, raw, producer)
+		if p != nil {
+			results[i].Status, results[i].Problem = p.Status, p
+			continue
+		}
+		results[i].Status, results[i].ID, results[i].State = http.StatusAccepted, info.ID, info.State
+		if info.Existing {
+			results[i].Status = http.StatusOK
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"results": results})
+}
+
+func (a *api) getAction(w http.ResponseWriter, r *http.Request, producer string) {
+	info, err := a.c.StatusFor(r.Context(), producer, r.PathValue("id"))
+	if err != nil {
+		writeProblem(w, problemFor(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, actionStatus{ID: info.ID, Action: string(info.Action), State: info.State,
+		Attempts: info.Attempts, MaxAttempts: info.MaxAttempts, LastError: info.LastError, Result: info.Result})
+}
+
+type capability struct {
+	Action       string `json:"action"`
+	Allowed      bool   `json:"allowed"`
+	Reason       string `json:"reason,omitempty"`
+	Code         string `json:"code,omitempty"`
+	MissingScope string `json:"missing_scope,omitempty"`
+}
+
+func (a *api) getCapabilities(w http.ResponseWriter, r *http.Request, _ string) {
+	q := r.URL.Query()
+	name, role := q.Get("connection"), q.Get("role")
+	if name == "" {
+		name = tasks.DefaultConnection
+	}
+	if role == "" {
+		writeProblem(w, fieldProblem("role", "is required: the requester role to check, like ?role=it-admin"))
+		return
+	}
+	conn, ok := a.c.Connection(name)
+	if !ok {
+		writeProblem(w, fieldProblem("connection", "unknown connection"))
+		return
+	}
+	caps := make([]capability, 0, len(tasks.Actions()))
+	for _, act := range tasks.Actions() {
+		c := capability{Action: string(act), Allowed: true}
+		var na *okta.NotAllowedError
+		if err := conn.Authorize(act, role); errors.As(err, &na) {
+			c.Allowed, c.Reason, c.Code, c.MissingScope = false, na.Error(), na.Code(), na.Scope
+		}
+		caps = append(caps, c)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"connection": name, "role": role, "actions": caps})
+}
+
+func (a *api) healthz(w http.ResponseWriter, _ *http.Request, _ string) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (a *api) readyz(w http.ResponseWriter, r *http.Request, _ string) {
+	if err := a.opts.Ready(r.Context()); err != nil {
+		writeProblem(w, newProblem(http.StatusServiceUnavailable, "unavailable", "not ready: the task store does not answer"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (a *api) openapi(w http.ResponseWriter, _ *http.Request, _ string) {
+	w.Header().Set("Content-Type", "application/yaml")
+	w.Write(OpenAPI)
+}

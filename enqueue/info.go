@@ -1,0 +1,124 @@
+package enqueue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/oktaq/oktaq/tasks"
+)
+
+// Task states, as the API reports them.
+const (
+	StatePending   = "pending"
+	StateScheduled = "scheduled"
+	StateActive    = "active"
+	StateRetry     = "retry"
+	StateCompleted = "completed"
+	StateArchived  = "archived"
+)
+
+// Info is what is known of one task.
+type Info struct {
+	ID     string
+	Action tasks.Action
+	Queue  string
+	// State is one of the State constants.
+	State string
+	// Existing is set when Enqueue found the task already enqueued under
+	// the same idempotency key.
+	Existing    bool
+	Attempts    int
+	MaxAttempts int
+	LastError   string
+	// Result is the worker's record, once the task has finished.
+	Result   *tasks.Result
+	Producer string
+	// NextProcessAt is when a pending, scheduled or retry task runs next.
+	NextProcessAt time.Time
+}
+
+// Final reports whether the task will not run again.
+func (i *Info) Final() bool { return i.State == StateCompleted || i.State == StateArchived }
+
+// Status returns the task with the id, or ErrNotFound.
+func (c *Client) Status(ctx context.Context, id string) (*Info, error) {
+	if id == "" {
+		return nil, ErrNotFound
+	}
+	for _, q := range Queues {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		ti, err := c.inspector.GetTaskInfo(q, id)
+		switch {
+		case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("%w: read task %q: %w", ErrUnavailable, id, err)
+		}
+		var producer string
+		if args, err := tasks.DecodeTask(ti.Type, ti.Payload); err == nil {
+			producer = args.Base().Producer
+		}
+		return c.infoFrom(ti, &producer), nil
+	}
+	return nil, ErrNotFound
+}
+
+// StatusFor is Status as producer sees it: another producer's task is
+// ErrNotFound too, so that its existence does not leak.
+func (c *Client) StatusFor(ctx context.Context, producer, id string) (*Info, error) {
+	info, err := c.Status(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if info.Producer != producer {
+		return nil, ErrNotFound
+	}
+	return info, nil
+}
+
+func (c *Client) infoFrom(ti *asynq.TaskInfo, producer *string) *Info {
+	action, _ := tasks.ActionFromType(ti.Type)
+	info := &Info{ID: ti.ID, Action: action, Queue: ti.Queue, State: stateName(ti.State),
+		Attempts: ti.Retried, MaxAttempts: ti.MaxRetry + 1, LastError: ti.LastErr, NextProcessAt: ti.NextProcessAt}
+	switch ti.State {
+	case asynq.TaskStateActive, asynq.TaskStateCompleted, asynq.TaskStateArchived:
+		info.Attempts++ // the running or last attempt is not a retry
+	}
+	if producer != nil {
+		info.Producer = *producer
+	}
+	if len(ti.Result) > 0 {
+		var r tasks.Result
+		if err := json.Unmarshal(ti.Result, &r); err == nil {
+			info.Result = &r
+			if r.Attempts > 0 {
+				info.Attempts = r.Attempts
+			}
+		}
+	}
+	return info
+}
+
+func stateName(s asynq.TaskState) string {
+	switch s {
+	case asynq.TaskStateActive:
+		return StateActive
+	case asynq.TaskStateScheduled:
+		return StateScheduled
+	case asynq.TaskStateRetry:
+		return StateRetry
+	case asynq.TaskStateCompleted:
+		return StateCompleted
+	case asynq.TaskStateArchived:
+		return StateArchived
+	default: // pending, aggregating (oktaq does not group tasks)
+		return StatePending
+	}
+}
