@@ -1,0 +1,267 @@
+package okta
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	oktasdk "github.com/okta/okta-sdk-golang/v5/okta"
+
+	"github.com/oktaq/oktaq/tasks"
+)
+
+// user.groups.update costs
+//
+//	1                      GET user (resolve, status_before)
+//	+ 1 per group          GET group by id, or one search by exact name
+//	+ 1 (+1 per 200 more)  GET the user's groups: decides no_op per group
+//	+ 1 per change         PUT or DELETE membership
+//
+// A group named by its name is found with search=profile.name eq "X" (an
+// exact, if case-insensitive, match; q= is a prefix match that also returns
+// APP_GROUPs) and then compared to profile.name exactly, keeping only
+// OKTA_GROUPs: Okta refuses membership changes to app and built-in groups.
+// Each group is reported on its own; a group that fails does not stop the
+// others, so a retry finds the done ones as no-ops and does only the rest.
+// A rate limit or transient error stops the update at once.
+
+type oktaGroup struct {
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Profile struct {
+		Name string `json:"name"`
+	} `json:"profile"`
+}
+
+const groupOkta = "OKTA_GROUP"
+
+// isOktaID reports whether ref looks like an Okta object id with prefix
+// (00g groups, 0oa apps, 00u users): 20 characters, letters and digits.
+func isOktaID(ref, prefix string) bool {
+	if len(ref) != 20 || !strings.HasPrefix(ref, prefix) {
+		return false
+	}
+	for _, r := range ref {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+func (e *Executor) updateGroups(ctx context.Context, a *tasks.UpdateGroups, res *tasks.Result) error {
+	u, err := e.getUser(ctx, a.Base().User)
+	if err != nil {
+		return err
+	}
+	res.UserID, res.Okta.StatusBefore, res.Okta.StatusAfter = u.ID, u.Status, u.Status
+	type change struct {
+		op, ref string
+		g       *oktaGroup
+	}
+	var changes []change
+	var firstPermanent error
+	fail := func(op, ref, id string, err error) {
+		res.Items = append(res.Items, tasks.ItemResult{Op: op, Ref: ref, ID: id, Outcome: tasks.OutcomeFailed, Error: ErrorInfo(err)})
+		if firstPermanent == nil {
+			firstPermanent = err
+		}
+	}
+	for _, ops := range []struct {
+		op   string
+		refs []string
+	}{{"add", a.Groups.Add}, {"remove", a.Groups.Remove}} {
+		for _, ref := range ops.refs {
+			g, err := e.resolveGroup(ctx, ref)
+			if err != nil {
+				if !isPermanent(err) {
+					return err
+				}
+				fail(ops.op, ref, "", err)
+				continue
+			}
+			changes = append(changes, change{ops.op, ref, g})
+		}
+	}
+	if len(changes) > 0 {
+		member, err := e.userGroups(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		for _, ch := range changes {
+			in := member[ch.g.ID]
+			if (ch.op == "add") == in {
+				res.Items = append(res.Items, tasks.ItemResult{Op: ch.op, Ref: ch.ref, ID: ch.g.ID, Outcome: tasks.OutcomeNoOp})
+				continue
+			}
+			gid := ch.g.ID
+			_, err := e.do(ctx, func(ctx context.Context) (*oktasdk.APIResponse, error) {
+				if ch.op == "add" {
+					return e.api.GroupAPI.AssignUserToGroup(ctx, gid, u.ID).Execute()
+				}
+				return e.api.GroupAPI.UnassignUserFromGroup(ctx, gid, u.ID).Execute()
+			})
+			if err != nil {
+				if !isPermanent(err) {
+					return err
+				}
+				fail(ch.op, ch.ref, gid, err)
+				continue
+			}
+			res.Items = append(res.Items, tasks.ItemResult{Op: ch.op, Ref: ch.ref, ID: gid, Outcome: tasks.OutcomeSucceeded})
+		}
+	}
+	res.Outcome = itemsOutcome(res.Items)
+	if firstPermanent != nil {
+		return partial(firstPermanent, res.Items)
+	}
+	return nil
+}
+
+// resolveGroup finds one OKTA_GROUP by id or exact name. 1 call.
+func (e *Executor) resolveGroup(ctx context.Context, ref string) (*oktaGroup, error) {
+	if isOktaID(ref, "00g") {
+		c, err := e.do(ctx, func(ctx context.Context) (*oktasdk.APIResponse, error) {
+			_, r, err := e.api.GroupAPI.GetGroup(ctx, ref).Execute()
+			return r, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		var g oktaGroup
+		if json.Unmarshal(c.body, &g) != nil || g.ID == "" {
+			return nil, &TransientError{Err: errors.New("unreadable group"), Status: c.Status}
+		}
+		if g.Type != groupOkta {
+			return nil, &PermanentError{Code: "not_okta_group", Summary: fmt.Sprintf("group %s (%q) is a %s; only OKTA_GROUP memberships can be changed", g.ID, g.Profile.Name, g.Type)}
+		}
+		return &g, nil
+	}
+	search := fmt.Sprintf(`profile.name eq "%s"`, strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(ref))
+	c, err := e.do(ctx, func(ctx context.Context) (*oktasdk.APIResponse, error) {
+		_, r, err := e.api.GroupAPI.ListGroups(ctx).Search(search).Limit(200).Execute()
+		return r, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var found []oktaGroup
+	if json.Unmarshal(c.body, &found) != nil {
+		return nil, &TransientError{Err: errors.New("unreadable group list"), Status: c.Status}
+	}
+	var exact []oktaGroup
+	var others []string
+	for _, g := range found {
+		if g.Profile.Name == ref && g.Type == groupOkta {
+			exact = append(exact, g)
+		} else {
+			others = append(others, fmt.Sprintf("%s %q (%s)", g.ID, g.Profile.Name, g.Type))
+		}
+	}
+	switch len(exact) {
+	case 1:
+		return &exact[0], nil
+	case 0:
+		msg := fmt.Sprintf("no OKTA_GROUP is named exactly %q", ref)
+		if len(others) > 0 {
+			msg += "; candidates: " + strings.Join(others, ", ")
+		}
+		return nil, &PermanentError{Code: "not_found", Summary: msg}
+	default:
+		ids := make([]string, len(exact))
+		for i, g := range exact {
+			ids[i] = g.ID
+		}
+		return nil, &PermanentError{Code: "ambiguous", Summary: fmt.Sprintf("%d OKTA_GROUPs are named %q: %s; name the group by id", len(exact), ref, strings.Join(ids, ", "))}
+	}
+}
+
+// userGroups returns the ids of the user's groups, following Link next.
+func (e *Executor) userGroups(ctx context.Context, uid string) (map[string]bool, error) {
+	out := map[string]bool{}
+	after := ""
+	for page := 0; page < 100; page++ {
+		c, err := e.do(ctx, func(ctx context.Context) (*oktasdk.APIResponse, error) {
+			req := e.api.UserAPI.ListUserGroups(ctx, uid).Limit(200)
+			if after != "" {
+				req = req.After(after)
+			}
+			_, r, err := req.Execute()
+			return r, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		var gs []oktaGroup
+		if json.Unmarshal(c.body, &gs) != nil {
+			return nil, &TransientError{Err: errors.New("unreadable group list"), Status: c.Status}
+		}
+		for _, g := range gs {
+			out[g.ID] = true
+		}
+		if after = nextCursor(c.link); after == "" {
+			return out, nil
+		}
+	}
+	return out, nil
+}
+
+// nextCursor extracts the after= cursor of Link rel="next".
+func nextCursor(link string) string {
+	for _, part := range strings.Split(link, ",") {
+		if !strings.Contains(part, `rel="next"`) {
+			continue
+		}
+		start, end := strings.Index(part, "<"), strings.Index(part, ">")
+		if start < 0 || end <= start {
+			return ""
+		}
+		u, err := url.Parse(part[start+1 : end])
+		if err != nil {
+			return ""
+		}
+		return u.Query().Get("after")
+	}
+	return ""
+}
+
+func isPermanent(err error) bool {
+	var p *PermanentError
+	return errors.As(err, &p)
+}
+
+// itemsOutcome: succeeded if anything changed, no_op if nothing needed to.
+func itemsOutcome(items []tasks.ItemResult) tasks.Outcome {
+	out := tasks.OutcomeNoOp
+	for _, it := range items {
+		switch it.Outcome {
+		case tasks.OutcomeSucceeded:
+			return tasks.OutcomeSucceeded
+		case tasks.OutcomeFailed:
+			out = tasks.OutcomeFailed
+		}
+	}
+	return out
+}
+
+// partial is the error of an update where some items failed for good.
+func partial(first error, items []tasks.ItemResult) error {
+	var p *PermanentError
+	errors.As(first, &p)
+	failed, done := 0, 0
+	for _, it := range items {
+		if it.Outcome == tasks.OutcomeFailed {
+			failed++
+		} else {
+			done++
+		}
+	}
+	if done == 0 && failed == 1 {
+		return p
+	}
+	return &PermanentError{Code: p.Code, Scope: p.Scope, Status: p.Status, RequestID: p.RequestID,
+		Summary: fmt.Sprintf("%d of %d items failed (see items); first: %s", failed, failed+done, p.Summary)}
+}

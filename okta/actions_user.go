@@ -1,0 +1,363 @@
+package okta
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	oktasdk "github.com/okta/okta-sdk-golang/v5/okta"
+
+	"github.com/oktaq/oktaq/tasks"
+)
+
+// Calls per single-user action, on every path (id or login alike: Okta's
+// GET /users/{idOrLogin} takes both):
+//
+//	no-op (end state already holds)        1  GET user
+//	done                                   2  GET user, lifecycle call
+//	answer lost, end state confirmed       3  GET user, call, GET user
+//	answer lost, call repeated (secret     3-4  (reset_password with send_email=false,
+//	  that must be delivered)                   temp password)
+//
+// The GET is needed to resolve a login, to decide no_op from status,
+// transitioningToStatus and _links (never from an error code), and to
+// report status_before. No action re-reads after success: the call's own
+// answer (200/204, or the User that expire_password returns) confirms it.
+
+// oktaUser is the part of a user the executor reads, decoded from the raw
+// body rather than the SDK model (whose decoders are strict about shapes).
+type oktaUser struct {
+	ID                    string                     `json:"id"`
+	Status                string                     `json:"status"`
+	TransitioningToStatus string                     `json:"transitioningToStatus"`
+	Links                 map[string]json.RawMessage `json:"_links"`
+}
+
+func (u *oktaUser) has(link string) bool { _, ok := u.Links[link]; return ok }
+
+func (u *oktaUser) statusIn(set ...string) bool {
+	for _, s := range set {
+		if u.Status == s {
+			return true
+		}
+	}
+	return false
+}
+
+const (
+	statusStaged          = "STAGED"
+	statusProvisioned     = "PROVISIONED"
+	statusActive          = "ACTIVE"
+	statusRecovery        = "RECOVERY"
+	statusPasswordExpired = "PASSWORD_EXPIRED"
+	statusLockedOut       = "LOCKED_OUT"
+	statusSuspended       = "SUSPENDED"
+	statusDeprovisioned   = "DEPROVISIONED"
+)
+
+// getUser reads a user by id or login (the SDK path-escapes it, so + and @
+// arrive intact). 1 call.
+func (e *Executor) getUser(ctx context.Context, ref string) (*oktaUser, error) {
+	c, err := e.do(ctx, func(ctx context.Context) (*oktasdk.APIResponse, error) {
+		_, r, err := e.api.UserAPI.GetUser(ctx, ref).Execute()
+		return r, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var u oktaUser
+	if err := json.Unmarshal(c.body, &u); err != nil || u.ID == "" {
+		return nil, &TransientError{Err: errors.New("okta answered a user read with an unreadable body"), Status: c.Status}
+	}
+	return &u, nil
+}
+
+// step is one lifecycle action, described for lifecycle().
+type step struct {
+	noop    func(u *oktaUser) bool
+	invoke  func(ctx context.Context, id string) (*oktasdk.APIResponse, error)
+	after   func(before *oktaUser) string    // status after success
+	applied func(before, now *oktaUser) bool // after a lost answer: did the call apply?
+	secret  func(body []byte) *tasks.Secret
+	// repeatable: a lost answer held a secret no email delivers, so the
+	// call is made once more (it sends no email).
+	repeatable bool
+	// blind reports that from this starting state a re-read cannot show
+	// whether the call applied.
+	blind func(before *oktaUser) bool
+}
+
+func (e *Executor) lifecycle(ctx context.Context, a tasks.Args, res *tasks.Result) error {
+	st, err := e.stepFor(a)
+	if err != nil {
+		return err
+	}
+	u, err := e.getUser(ctx, a.Base().User)
+	if err != nil {
+		return err
+	}
+	res.UserID, res.Okta.StatusBefore = u.ID, u.Status
+	if st.noop != nil && st.noop(u) {
+		res.Outcome, res.Okta.StatusAfter = tasks.OutcomeNoOp, u.Status
+		if u.TransitioningToStatus != "" {
+			res.Okta.StatusAfter = u.TransitioningToStatus
+		}
+		return nil
+	}
+	c, err := e.do(ctx, func(ctx context.Context) (*oktasdk.APIResponse, error) { return st.invoke(ctx, u.ID) })
+	if err != nil && c != nil && c.err != nil {
+		c, err = e.afterLostAnswer(ctx, a, st, u)
+	}
+	if err != nil {
+		return err
+	}
+	res.Outcome = tasks.OutcomeSucceeded
+	res.Okta.StatusAfter = st.after(u)
+	if c != nil && st.secret != nil {
+		if s := st.secret(c.body); s != nil {
+			sealed, err := tasks.Seal(a.Base().ResultKey, *s)
+			if err != nil {
+				return &PermanentError{Code: "seal", Summary: "the secret Okta returned could not be sealed: " + err.Error()}
+			}
+			res.Sealed = sealed
+		}
+	}
+	return nil
+}
+
+// afterLostAnswer decides what to do when a call's answer never came (the
+// connection dropped or timed out): the call may or may not have been
+// applied. It re-reads the user first and never repeats a call that sends
+// an email. It returns the call whose body holds the secret, if any.
+func (e *Executor) afterLostAnswer(ctx context.Context, a tasks.Args, st step, before *oktaUser) (*call, error) {
+	again := func() (*call, error) {
+		return e.do(ctx, func(ctx context.Context) (*oktasdk.APIResponse, error) { return st.invoke(ctx, before.ID) })
+	}
+	unconfirmed := &PermanentError{Code: "unconfirmed", Summary: "the answer was lost and the user's state cannot show whether Okta applied the call; " +
+		"it is not repeated, so that the user does not get a second email. Check the user and request again if needed"}
+	if st.applied == nil { // nothing a re-read could show
+		if st.repeatable {
+			return again()
+		}
+		return nil, unconfirmed
+	}
+	now, err := e.getUser(ctx, before.ID)
+	if err != nil {
+		return nil, err
+	}
+	done := st.applied(before, now)
+	switch {
+	case !done && st.blind != nil && st.blind(before) && !st.repeatable:
+		return nil, unconfirmed
+	case !done && st.repeatable:
+		return again()
+	case !done:
+		return nil, &TransientError{Err: errors.New("the answer to the call was lost and it was not applied")}
+	case st.secret == nil || !a.ReturnsSecret():
+		return nil, nil // applied; nothing to deliver
+	case st.repeatable:
+		return again()
+	default:
+		return nil, &PermanentError{Code: "response_lost", Summary: "Okta applied the call but its answer, with the link, was lost; " +
+			"request user.reactivate with send_email=false for a new link"}
+	}
+}
+
+func statusIs(s string) func(*oktaUser) string { return func(*oktaUser) string { return s } }
+func same(u *oktaUser) string                  { return u.Status }
+
+func reached(statuses ...string) func(before, now *oktaUser) bool {
+	return func(_, now *oktaUser) bool {
+		for _, s := range statuses {
+			if now.Status == s || now.TransitioningToStatus == s {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func activationSecret(body []byte) *tasks.Secret {
+	var raw struct {
+		URL   string `json:"activationUrl"`
+		Token string `json:"activationToken"`
+	}
+	if json.Unmarshal(body, &raw) != nil || raw.URL == "" {
+		return nil
+	}
+	return &tasks.Secret{Kind: "activation", Value: raw.URL, Token: raw.Token}
+}
+
+func (e *Executor) stepFor(a tasks.Args) (step, error) {
+	users := e.api.UserAPI
+	switch a := a.(type) {
+	case *tasks.Activate:
+		send := a.Options.SendsEmail()
+		return step{
+			noop: func(u *oktaUser) bool {
+				return u.statusIn(statusActive, statusProvisioned) ||
+					u.TransitioningToStatus == statusActive || u.TransitioningToStatus == statusProvisioned
+			},
+			invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
+				_, r, err := users.ActivateUser(ctx, id).SendEmail(send).Execute()
+				return r, err
+			},
+			after:   func(*oktaUser) string { return "" }, // PROVISIONED or ACTIVE, decided by Okta asynchronously
+			applied: reached(statusProvisioned, statusActive),
+			secret:  activationSecret,
+		}, nil
+	case *tasks.Reactivate:
+		send := a.Options.SendsEmail()
+		return step{
+			noop: func(u *oktaUser) bool { return u.Status == statusActive || u.TransitioningToStatus == statusActive },
+			invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
+				_, r, err := users.ReactivateUser(ctx, id).SendEmail(send).Execute()
+				return r, err
+			},
+			after: same, secret: activationSecret, repeatable: !send,
+			// reactivate changes nothing visible: applied stays nil.
+		}, nil
+	case *tasks.Deactivate:
+		notify := a.Options.NotifyAdmins
+		return step{
+			noop: func(u *oktaUser) bool {
+				return u.Status == statusDeprovisioned || u.TransitioningToStatus == statusDeprovisioned
+			},
+			// Never DELETE /users/{id}: a second DELETE deletes for good.
+			invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
+				return users.DeactivateUser(ctx, id).SendEmail(notify).Execute()
+			},
+			after: statusIs(statusDeprovisioned), applied: reached(statusDeprovisioned),
+		}, nil
+	case *tasks.Suspend:
+		return step{
+			noop: func(u *oktaUser) bool { return u.Status == statusSuspended },
+			invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
+				return users.SuspendUser(ctx, id).Execute()
+			},
+			after: statusIs(statusSuspended), applied: reached(statusSuspended),
+		}, nil
+	case *tasks.Unsuspend:
+		return step{
+			// Not suspended and activated: the end state holds.
+			noop: func(u *oktaUser) bool {
+				return u.statusIn(statusActive, statusRecovery, statusPasswordExpired, statusLockedOut)
+			},
+			invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
+				return users.UnsuspendUser(ctx, id).Execute()
+			},
+			after: statusIs(statusActive), applied: reached(statusActive),
+		}, nil
+	case *tasks.Unlock:
+		return step{
+			// An ACTIVE user blocked from unknown devices still shows the
+			// unlock link: then it is not a no-op.
+			noop: func(u *oktaUser) bool {
+				return !u.has("unlock") && u.statusIn(statusActive, statusRecovery, statusPasswordExpired)
+			},
+			invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
+				return users.UnlockUser(ctx, id).Execute()
+			},
+			after: statusIs(statusActive),
+			applied: func(before, now *oktaUser) bool {
+				return before.Status == statusLockedOut && now.Status != statusLockedOut
+			},
+		}, nil
+	case *tasks.ResetPassword:
+		return e.resetPasswordStep(a), nil
+	case *tasks.ExpirePassword:
+		return e.expirePasswordStep(a), nil
+	case *tasks.ResetMFA:
+		remove := a.Options.RemoveRecoveryEnrollment
+		return step{
+			// resetFactors is shown only when factors are enrolled.
+			noop: func(u *oktaUser) bool {
+				return !u.has("resetFactors") && !u.statusIn(statusStaged, statusDeprovisioned) && u.TransitioningToStatus == ""
+			},
+			invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
+				return users.ResetFactors(ctx, id).RemoveRecoveryEnrollment(remove).Execute()
+			},
+			after:   same,
+			applied: func(before, now *oktaUser) bool { return before.has("resetFactors") && !now.has("resetFactors") },
+		}, nil
+	case *tasks.ClearSessions:
+		tokens := a.Options.OAuthTokens
+		return step{
+			invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
+				return users.RevokeUserSessions(ctx, id).OauthTokens(tokens).Execute()
+			},
+			// Repeating is harmless (204 again), so a lost answer is
+			// simply retried by the worker.
+			after: same, applied: func(*oktaUser, *oktaUser) bool { return false },
+		}, nil
+	}
+	return step{}, &PermanentError{Code: "invalid", Summary: fmt.Sprintf("action %s is not a user lifecycle action", a.Action())}
+}
+
+// resetPasswordStep: the user moves to RECOVERY. After a lost answer, a
+// user now in RECOVERY (and not before) shows it was applied: with an email
+// that is success, and no second call (no second email); with
+// send_email=false the link is lost, so it is called once more (no email;
+// the new link replaces the lost one). From RECOVERY a lost answer cannot
+// be told apart: with email it is reported unconfirmed, not repeated.
+func (e *Executor) resetPasswordStep(a *tasks.ResetPassword) step {
+	send, revoke := a.Options.SendsEmail(), a.Options.RevokeSessions
+	return step{
+		invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
+			_, r, err := e.api.UserAPI.GenerateResetPasswordToken(ctx, id).SendEmail(send).RevokeSessions(revoke).Execute()
+			return r, err
+		},
+		after: statusIs(statusRecovery),
+		applied: func(before, now *oktaUser) bool {
+			return before.Status != statusRecovery && now.Status == statusRecovery
+		},
+		secret: func(body []byte) *tasks.Secret {
+			var v struct {
+				URL string `json:"resetPasswordUrl"`
+			}
+			if json.Unmarshal(body, &v) != nil || v.URL == "" {
+				return nil
+			}
+			return &tasks.Secret{Kind: "reset_password_url", Value: v.URL}
+		},
+		repeatable: !send,
+		blind:      func(before *oktaUser) bool { return before.Status == statusRecovery },
+	}
+}
+
+// expirePasswordStep: PASSWORD_EXPIRED is a no-op unless a temporary
+// password is asked for; each temp-password call issues a new one, and a
+// lost one cannot be recovered, so after a lost answer it is called once
+// more and the new password (which replaces the lost one) is delivered.
+func (e *Executor) expirePasswordStep(a *tasks.ExpirePassword) step {
+	users := e.api.UserAPI
+	if a.Options.TempPassword {
+		revoke := a.Options.RevokeSessions
+		return step{
+			invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
+				_, r, err := users.ExpirePasswordAndGetTemporaryPassword(ctx, id).RevokeSessions(revoke).Execute()
+				return r, err
+			},
+			after: statusIs(statusPasswordExpired),
+			secret: func(body []byte) *tasks.Secret {
+				var v struct {
+					P string `json:"tempPassword"`
+				}
+				if json.Unmarshal(body, &v) != nil || v.P == "" {
+					return nil
+				}
+				return &tasks.Secret{Kind: "temp_password", Value: v.P}
+			},
+			repeatable: true,
+		}
+	}
+	return step{
+		noop: func(u *oktaUser) bool { return u.Status == statusPasswordExpired },
+		invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
+			_, r, err := users.ExpirePassword(ctx, id).Execute()
+			return r, err
+		},
+		after: statusIs(statusPasswordExpired), applied: reached(statusPasswordExpired),
+	}
+}

@@ -1,0 +1,256 @@
+package okta
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	oktasdk "github.com/okta/okta-sdk-golang/v5/okta"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/oktaq/oktaq/tasks"
+)
+
+// ExecutorOptions configure an Executor. The zero value works: in-process
+// token cache and rate state, default transport, 30 s per call.
+type ExecutorOptions struct {
+	// Redis shares tokens and rate-limit state between workers; nil keeps
+	// both in this process.
+	Redis  redis.UniversalClient
+	Logger *slog.Logger
+	// Transport is the base round tripper; nil is a clone of
+	// http.DefaultTransport without a proxy.
+	Transport http.RoundTripper
+	// RequestTimeout bounds each call to Okta; 0 means 30 s.
+	RequestTimeout time.Duration
+	// Clock is the local clock; nil is time.Now.
+	Clock func() time.Time
+	// OnCall is told about every call to Okta (for metrics). It must not
+	// block.
+	OnCall func(CallInfo)
+}
+
+// CallInfo describes one call to Okta, for metrics.
+type CallInfo struct {
+	Connection, Bucket, Method string
+	// Status is the HTTP status, 0 when no answer came.
+	Status           int
+	Duration         time.Duration
+	Limit, Remaining int
+	// Reset is when the bucket resets, on the local clock; zero if Okta
+	// sent no rate-limit headers.
+	Reset time.Time
+}
+
+// Executor performs actions on one connection's Okta org. It is safe for
+// concurrent use; create one per connection and share it.
+type Executor struct {
+	conn    *Connection
+	api     *oktasdk.APIClient
+	auth    authorizer
+	rates   *rateState
+	log     *slog.Logger
+	clock   func() time.Time
+	timeout time.Duration
+	hc      *http.Client
+}
+
+// NewExecutor checks the connection and builds the SDK client, the token
+// source of its auth mode and the rate state. It does not call Okta; see
+// CheckCredentials.
+func NewExecutor(conn *Connection, opts ExecutorOptions) (*Executor, error) {
+	if conn == nil {
+		return nil, errors.New("okta: nil connection")
+	}
+	if err := conn.Check(); err != nil {
+		return nil, err
+	}
+	mode, _ := conn.Credentials.Mode()
+	e := &Executor{conn: conn, log: opts.Logger, clock: opts.Clock, timeout: opts.RequestTimeout}
+	if e.log == nil {
+		e.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	e.log = e.log.With("connection", conn.Name)
+	if e.clock == nil {
+		e.clock = time.Now
+	}
+	if e.timeout <= 0 {
+		e.timeout = 30 * time.Second
+	}
+	base := opts.Transport
+	if base == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.Proxy = nil
+		base = t
+	}
+	// Token requests go through the base transport alone: they have no
+	// recorder and no Authorization header of ours.
+	tokenHTTP := &http.Client{Transport: base, Timeout: e.timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	switch mode {
+	case AuthAPIToken:
+		e.auth = apiTokenAuth{token: conn.Credentials.APIToken}
+	case AuthClientSecret:
+		e.auth = &oauthAuth{cache: newTokenCache(conn, clientSecretFetcher(conn, tokenHTTP, e.clock), opts.Redis, e.clock, e.log)}
+	case AuthPrivateKey:
+		fetch, err := privateKeyFetcher(conn, tokenHTTP, e.clock)
+		if err != nil {
+			return nil, fmt.Errorf("connection %q: %w", conn.Name, err)
+		}
+		e.auth = &oauthAuth{cache: newTokenCache(conn, fetch, opts.Redis, e.clock, e.log)}
+	}
+	e.rates = &rateState{rdb: opts.Redis, clock: e.clock, log: e.log}
+	onCall := opts.OnCall
+	e.hc = &http.Client{
+		Transport: &transport{base: base, auth: e.auth, clock: e.clock, observed: func(ctx context.Context, c *call) {
+			e.rates.record(ctx, conn.Name, c)
+			e.log.DebugContext(ctx, "okta call", "method", c.Method, "bucket", c.Bucket, "status", c.Status,
+				"request_id", c.RequestID, "duration", c.Duration, "limit", c.Limit, "remaining", c.Remaining)
+			if onCall != nil {
+				info := CallInfo{Connection: conn.Name, Bucket: c.Bucket, Method: c.Method, Status: c.Status,
+					Duration: c.Duration, Limit: c.Limit, Remaining: c.Remaining}
+				if c.HasLimit {
+					info.Reset = c.resetLocal()
+				}
+				onCall(info)
+			}
+		}},
+		// Okta does not redirect API calls; following one could send the
+		// token elsewhere.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	api, err := newAPIClient(conn.BaseURL, mode, e.hc, e.timeout)
+	if err != nil {
+		return nil, fmt.Errorf("connection %q: %w", conn.Name, err)
+	}
+	e.api = api
+	return e, nil
+}
+
+// Close releases idle connections.
+func (e *Executor) Close() { e.hc.CloseIdleConnections() }
+
+// Connection is the connection the executor acts on.
+func (e *Executor) Connection() *Connection { return e.conn }
+
+// CheckCredentials proves the credentials work, for readiness: with OAuth
+// it gets a token (from memory, Redis or Okta); with an API token, which
+// has nothing to fetch, it lists one user (1 call, okta.users.read). It
+// returns a classified error.
+func (e *Executor) CheckCredentials(ctx context.Context) error {
+	if a, ok := e.auth.(*oauthAuth); ok {
+		_, err := a.cache.get(ctx)
+		return err
+	}
+	ctx = withRecorder(ctx, &recorder{})
+	_, err := e.do(ctx, func(ctx context.Context) (*oktasdk.APIResponse, error) {
+		_, r, err := e.api.UserAPI.ListUsers(ctx).Limit(1).Execute()
+		return r, err
+	})
+	return err
+}
+
+// do runs one SDK call under the request timeout and classifies it from
+// what the transport recorded. The SDK's own error is used only when the
+// request never left (a bug of ours, not Okta's answer).
+func (e *Executor) do(ctx context.Context, fn func(ctx context.Context) (*oktasdk.APIResponse, error)) (*call, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	rec := recorderFrom(ctx)
+	n := rec.len()
+	_, sdkErr := fn(ctx)
+	c := rec.last(n)
+	if c == nil {
+		if sdkErr == nil {
+			return nil, errors.New("okta sdk: no request was sent")
+		}
+		return nil, &PermanentError{Code: "client", Summary: "building the request failed: " + sdkErr.Error()}
+	}
+	return c, classify(c)
+}
+
+// Execute performs one action and reports what happened. The Result is
+// never nil: on error it says what was done before the error (status
+// before, request ids, the items of an update already done). The error is
+// one of *PermanentError, *TransientError, *RateLimitedError,
+// *UnauthorizedError. Execute never retries: the worker does, on the
+// classified error. Secrets Okta returns go only into Result.Sealed.
+func (e *Executor) Execute(ctx context.Context, a tasks.Args) (*tasks.Result, error) {
+	rec := &recorder{}
+	ctx = withRecorder(ctx, rec)
+	res := &tasks.Result{Action: a.Action(), Connection: e.conn.Name, StartedAt: e.clock()}
+	err := e.execute(ctx, a, res)
+	for _, c := range rec.snapshot() {
+		if c.authErr != nil {
+			continue
+		}
+		res.Okta.Calls++
+		if c.RequestID != "" {
+			res.Okta.RequestIDs = append(res.Okta.RequestIDs, c.RequestID)
+		}
+	}
+	res.FinishedAt = e.clock()
+	if err != nil {
+		res.Outcome = tasks.OutcomeFailed
+		res.Error = ErrorInfo(err)
+		e.log.InfoContext(ctx, "okta action failed", "action", a.Action(), "user_id", res.UserID,
+			"calls", res.Okta.Calls, "code", res.Error.Code, "summary", res.Error.Summary)
+		return res, err
+	}
+	e.log.InfoContext(ctx, "okta action done", "action", a.Action(), "user_id", res.UserID,
+		"outcome", res.Outcome, "calls", res.Okta.Calls, "status_before", res.Okta.StatusBefore,
+		"status_after", res.Okta.StatusAfter)
+	return res, nil
+}
+
+func (e *Executor) execute(ctx context.Context, a tasks.Args, res *tasks.Result) error {
+	if name := a.Base().ConnectionName(); name != e.conn.Name {
+		return &PermanentError{Code: "wrong_connection", Summary: fmt.Sprintf("task is for connection %q, executor for %q", name, e.conn.Name)}
+	}
+	if s := e.conn.MissingScope(a.Action()); s != "" {
+		return &PermanentError{Code: "scope_not_enabled", Scope: s, Summary: (&NotAllowedError{Connection: e.conn.Name, Action: a.Action(), Scope: s}).Error()}
+	}
+	if a.ReturnsSecret() {
+		// Fail before acting if the secret could not be sealed afterwards.
+		if _, err := tasks.Seal(a.Base().ResultKey, tasks.Secret{}); err != nil {
+			return &PermanentError{Code: "invalid", Summary: err.Error()}
+		}
+	}
+	if a.Base().User == "" {
+		return &PermanentError{Code: "invalid", Summary: "no user given"}
+	}
+	switch a := a.(type) {
+	case *tasks.UpdateGroups:
+		return e.updateGroups(ctx, a, res)
+	case *tasks.UpdateApps:
+		return e.updateApps(ctx, a, res)
+	default:
+		return e.lifecycle(ctx, a, res)
+	}
+}
+
+// ErrorInfo turns a classified error into what the result records.
+func ErrorInfo(err error) *tasks.ErrorInfo {
+	var (
+		p *PermanentError
+		u *UnauthorizedError
+		r *RateLimitedError
+		t *TransientError
+	)
+	switch {
+	case errors.As(err, &p):
+		return &tasks.ErrorInfo{Code: p.Code, Summary: p.Summary, Scope: p.Scope}
+	case errors.As(err, &u):
+		return &tasks.ErrorInfo{Code: "unauthorized", Summary: u.Error()}
+	case errors.As(err, &r):
+		return &tasks.ErrorInfo{Code: "rate_limited", Summary: r.Error()}
+	case errors.As(err, &t):
+		return &tasks.ErrorInfo{Code: "transient", Summary: t.Error()}
+	default:
+		return &tasks.ErrorInfo{Code: "error", Summary: err.Error()}
+	}
+}

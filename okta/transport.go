@@ -1,0 +1,206 @@
+package okta
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// call is what the transport saw of one HTTP exchange with Okta. The SDK
+// loses the response on 429 and transport errors (nil *http.Response) and
+// drains the body; the executor classifies from this record instead.
+type call struct {
+	Method, Path, Bucket string
+	Status               int
+	Limit, Remaining     int
+	HasLimit             bool
+	Reset                time.Time // X-Rate-Limit-Reset, Okta's clock
+	Date                 time.Time // Date header, Okta's clock
+	Local                time.Time // local clock when the answer arrived
+	RequestID            string
+	Duration             time.Duration
+
+	wwwAuthenticate string
+	link            string
+	body            []byte
+	err             error // transport error: no answer
+	authErr         error // no token: classified already
+}
+
+// resetLocal is when the bucket resets on the local clock: the wait Okta
+// gives (Reset - Date) added to the local time of the answer.
+func (c *call) resetLocal() time.Time {
+	if c.Reset.IsZero() {
+		return c.Local.Add(time.Minute)
+	}
+	if c.Date.IsZero() {
+		return c.Reset
+	}
+	return c.Local.Add(c.Reset.Sub(c.Date))
+}
+
+// recorder collects the calls of one Execute; it rides in the request
+// context so the transport can find it.
+type recorder struct {
+	mu    sync.Mutex
+	calls []*call
+}
+
+type recorderKey struct{}
+
+func withRecorder(ctx context.Context, r *recorder) context.Context {
+	return context.WithValue(ctx, recorderKey{}, r)
+}
+
+func recorderFrom(ctx context.Context) *recorder {
+	r, _ := ctx.Value(recorderKey{}).(*recorder)
+	return r
+}
+
+func (r *recorder) add(c *call) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	r.calls = append(r.calls, c)
+	r.mu.Unlock()
+}
+
+func (r *recorder) len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.calls)
+}
+
+// last returns the last call made after the first n, or nil.
+func (r *recorder) last(n int) *call {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.calls) <= n {
+		return nil
+	}
+	return r.calls[len(r.calls)-1]
+}
+
+func (r *recorder) snapshot() []*call {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*call(nil), r.calls...)
+}
+
+// noRetry hides the cause of a transport failure from the SDK: it retries
+// (and replays POSTs) on anything that unwraps to io.EOF. The cause stays
+// in the call record.
+type noRetry struct{ msg string }
+
+func (e *noRetry) Error() string { return e.msg }
+
+const maxBody = 4 << 20
+
+// transport authenticates every request and records the exchange.
+type transport struct {
+	base     http.RoundTripper
+	auth     authorizer
+	clock    func() time.Time
+	observed func(ctx context.Context, c *call)
+}
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	rec := recorderFrom(ctx)
+	header, err := t.auth.authorization(ctx)
+	if err != nil {
+		c := &call{Method: req.Method, Path: req.URL.Path, Bucket: BucketToken, authErr: err, Local: t.clock()}
+		rec.add(c)
+		return nil, &noRetry{msg: "no access token"}
+	}
+	resp, err := t.send(req, header, rec)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized || !t.auth.refreshable() {
+		return resp, err
+	}
+	// A 401 with an OAuth token: it may have expired or been revoked early.
+	// Drop it, fetch one more, and try once more; a 401 means nothing was done,
+	// so the replay is safe.
+	t.auth.invalidate(ctx, header)
+	header, err = t.auth.authorization(ctx)
+	if err != nil {
+		rec.add(&call{Method: req.Method, Path: req.URL.Path, Bucket: BucketToken, authErr: err, Local: t.clock()})
+		return nil, &noRetry{msg: "no access token"}
+	}
+	if req.Body != nil && req.GetBody == nil {
+		return resp, nil
+	}
+	retry := req.Clone(ctx)
+	if req.GetBody != nil {
+		if retry.Body, err = req.GetBody(); err != nil {
+			return resp, nil
+		}
+	}
+	return t.send(retry, header, rec)
+}
+
+func (t *transport) send(req *http.Request, header string, rec *recorder) (*http.Response, error) {
+	r := req.Clone(req.Context())
+	r.Header.Set("Authorization", header)
+	r.Header.Del("Cookie")
+	c := &call{Method: req.Method, Path: req.URL.Path, Bucket: Bucket(req.Method, req.URL.Path)}
+	start := time.Now()
+	resp, err := t.base.RoundTrip(r)
+	c.Duration = time.Since(start)
+	c.Local = t.clock()
+	defer func() {
+		rec.add(c)
+		if t.observed != nil {
+			t.observed(req.Context(), c)
+		}
+	}()
+	if err != nil {
+		c.err = err
+		return nil, &noRetry{msg: fmt.Sprintf("%s %s: %v", req.Method, req.URL.Path, sanitize(err))}
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	resp.Body.Close()
+	if err != nil {
+		c.err = err
+		return nil, &noRetry{msg: fmt.Sprintf("%s %s: reading answer: %v", req.Method, req.URL.Path, sanitize(err))}
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	c.body = body
+	c.Status = resp.StatusCode
+	h := resp.Header
+	c.RequestID = h.Get("X-Okta-Request-Id")
+	c.wwwAuthenticate = h.Get("WWW-Authenticate")
+	c.link = h.Get("Link")
+	if v, err := strconv.Atoi(h.Get("X-Rate-Limit-Limit")); err == nil {
+		c.Limit, c.HasLimit = v, true
+	}
+	if v, err := strconv.Atoi(h.Get("X-Rate-Limit-Remaining")); err == nil {
+		c.Remaining = v
+	}
+	if v, err := strconv.ParseInt(h.Get("X-Rate-Limit-Reset"), 10, 64); err == nil {
+		c.Reset = time.Unix(v, 0)
+	}
+	if d, err := http.ParseTime(h.Get("Date")); err == nil {
+		c.Date = d
+	}
+	return resp, nil
+}
+
+// sanitize keeps the kind of a transport error but not a URL that could
+// carry a query.
+func sanitize(err error) error {
+	var ue interface{ Timeout() bool }
+	if errors.As(err, &ue) && ue.Timeout() {
+		return errors.New("timeout")
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return errors.New("connection closed before the answer")
+	}
+	return errors.New("connection failed")
+}
