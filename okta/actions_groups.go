@@ -58,33 +58,37 @@ func (e *Executor) updateGroups(ctx context.Context, a *tasks.UpdateGroups, res 
 		return err
 	}
 	res.UserID, res.Okta.StatusBefore, res.Okta.StatusAfter = u.ID, u.Status, u.Status
+	// Items keep the order of the request: adds, then removes.
 	type change struct {
-		op, ref string
-		g       *oktaGroup
+		item *tasks.ItemResult
+		g    *oktaGroup
 	}
 	var changes []change
 	var firstPermanent error
-	fail := func(op, ref, id string, err error) {
-		res.Items = append(res.Items, tasks.ItemResult{Op: op, Ref: ref, ID: id, Outcome: tasks.OutcomeFailed, Error: ErrorInfo(err)})
+	fail := func(it *tasks.ItemResult, err error) {
+		it.Outcome, it.Error = tasks.OutcomeFailed, ErrorInfo(err)
 		if firstPermanent == nil {
 			firstPermanent = err
 		}
 	}
-	for _, ops := range []struct {
-		op   string
-		refs []string
-	}{{"add", a.Groups.Add}, {"remove", a.Groups.Remove}} {
-		for _, ref := range ops.refs {
-			g, err := e.resolveGroup(ctx, ref)
-			if err != nil {
-				if !isPermanent(err) {
-					return err
-				}
-				fail(ops.op, ref, "", err)
-				continue
+	for _, ref := range a.Groups.Add {
+		res.Items = append(res.Items, tasks.ItemResult{Op: "add", Ref: ref})
+	}
+	for _, ref := range a.Groups.Remove {
+		res.Items = append(res.Items, tasks.ItemResult{Op: "remove", Ref: ref})
+	}
+	for i := range res.Items {
+		it := &res.Items[i]
+		g, err := e.resolveGroup(ctx, it.Ref)
+		if err != nil {
+			if !isPermanent(err) {
+				return err
 			}
-			changes = append(changes, change{ops.op, ref, g})
+			fail(it, err)
+			continue
 		}
+		it.ID = g.ID
+		changes = append(changes, change{it, g})
 	}
 	if len(changes) > 0 {
 		member, err := e.userGroups(ctx, u.ID)
@@ -92,14 +96,13 @@ func (e *Executor) updateGroups(ctx context.Context, a *tasks.UpdateGroups, res 
 			return err
 		}
 		for _, ch := range changes {
-			in := member[ch.g.ID]
-			if (ch.op == "add") == in {
-				res.Items = append(res.Items, tasks.ItemResult{Op: ch.op, Ref: ch.ref, ID: ch.g.ID, Outcome: tasks.OutcomeNoOp})
+			if (ch.item.Op == "add") == member[ch.g.ID] {
+				ch.item.Outcome = tasks.OutcomeNoOp
 				continue
 			}
-			gid := ch.g.ID
+			gid, op := ch.g.ID, ch.item.Op
 			_, err := e.do(ctx, func(ctx context.Context) (*oktasdk.APIResponse, error) {
-				if ch.op == "add" {
+				if op == "add" {
 					return e.api.GroupAPI.AssignUserToGroup(ctx, gid, u.ID).Execute()
 				}
 				return e.api.GroupAPI.UnassignUserFromGroup(ctx, gid, u.ID).Execute()
@@ -108,10 +111,11 @@ func (e *Executor) updateGroups(ctx context.Context, a *tasks.UpdateGroups, res 
 				if !isPermanent(err) {
 					return err
 				}
-				fail(ch.op, ch.ref, gid, err)
+				fail(ch.item, err)
 				continue
 			}
-			res.Items = append(res.Items, tasks.ItemResult{Op: ch.op, Ref: ch.ref, ID: gid, Outcome: tasks.OutcomeSucceeded})
+			ch.item.Outcome = tasks.OutcomeSucceeded
+			member[gid] = op == "add"
 		}
 	}
 	res.Outcome = itemsOutcome(res.Items)
