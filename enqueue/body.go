@@ -63,6 +63,12 @@ func decodeActionBody(body []byte) (actionBody, error) {
 		return out, fieldError("payload", "cannot be re-encoded")
 	}
 	out.args, err = tasks.Decode(action, payload)
+	if ve, ok := err.(*tasks.ValidationError); ok {
+		// encoding/json names a field of the embedded Request by its Go path.
+		for i := range ve.Fields {
+			ve.Fields[i].Field = strings.TrimPrefix(ve.Fields[i].Field, "Request.")
+		}
+	}
 	return out, err
 }
 

@@ -34,17 +34,28 @@ const lockPrefix = "oktaq:redistest:db:"
 // New returns an isolated database for t, cleaned up when t ends.
 func New(tb testing.TB) *DB {
 	tb.Helper()
-	if base, ok := realRedis(); ok {
-		if db := lockDB(tb, base); db != nil {
-			return db
-		}
-		tb.Logf("redistest: all 15 test databases of %s are taken; using miniredis", base.Addr)
+	db, cleanup, err := Start(tb.Name())
+	if err != nil {
+		tb.Fatalf("redistest: %v", err)
 	}
-	m := miniredis.RunT(tb)
-	opt := asynq.RedisClientOpt{Addr: m.Addr()}
+	tb.Cleanup(cleanup)
+	return db
+}
+
+// Start is New for code without a testing.TB (examples, TestMain): the
+// caller runs cleanup when done. name shows who holds the database.
+func Start(name string) (*DB, func(), error) {
+	if base, ok := realRedis(); ok {
+		if db, cleanup, err := lockDB(name, base); db != nil || err != nil {
+			return db, cleanup, err
+		}
+	}
+	m, err := miniredis.Run()
+	if err != nil {
+		return nil, nil, err
+	}
 	rc := redis.NewClient(&redis.Options{Addr: m.Addr()})
-	tb.Cleanup(func() { rc.Close() })
-	return &DB{Opt: opt, Client: rc}
+	return &DB{Opt: asynq.RedisClientOpt{Addr: m.Addr()}, Client: rc}, func() { rc.Close(); m.Close() }, nil
 }
 
 // realRedis reports the Redis to use, if one answers.
@@ -68,10 +79,10 @@ func realRedis() (*redis.Options, bool) {
 
 // lockDB takes the first free DB index, waiting a little when all are in
 // use. The lock expires by itself if the test process dies.
-func lockDB(tb testing.TB, base *redis.Options) *DB {
+func lockDB(name string, base *redis.Options) (*DB, func(), error) {
 	ctx := context.Background()
 	admin := redis.NewClient(base)
-	owner := strconv.Itoa(os.Getpid()) + ":" + tb.Name()
+	owner := strconv.Itoa(os.Getpid()) + ":" + name
 	start := (os.Getpid() % 15)
 	for wait := 0; wait < 100; wait++ {
 		for i := range 15 {
@@ -85,23 +96,24 @@ func lockDB(tb testing.TB, base *redis.Options) *DB {
 			opt.DB = n
 			opt.PoolSize = 64
 			rc := redis.NewClient(&opt)
-			if err := rc.FlushDB(ctx).Err(); err != nil {
-				tb.Fatalf("redistest: flush db %d: %v", n, err)
-			}
-			tb.Cleanup(func() {
+			cleanup := func() {
 				rc.FlushDB(ctx)
 				rc.Close()
 				admin.Del(ctx, key)
 				admin.Close()
-			})
+			}
+			if err := rc.FlushDB(ctx).Err(); err != nil {
+				cleanup()
+				return nil, nil, fmt.Errorf("flush db %d: %w", n, err)
+			}
 			return &DB{Client: rc, Real: true, Opt: asynq.RedisClientOpt{
 				Addr: opt.Addr, Username: opt.Username, Password: opt.Password, DB: n, PoolSize: 64,
-			}}
+			}}, cleanup, nil
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	admin.Close()
-	return nil
+	return nil, nil, nil
 }
 
 // URL is the redis:// URL of the database, for code that takes one.
