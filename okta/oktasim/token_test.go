@@ -158,7 +158,7 @@ func TestTokenPrivateKeyJWTChecks(t *testing.T) {
 	for _, tc := range cases {
 		a := postToken(t, srv, url.Values{"grant_type": {"client_credentials"}, "scope": {"okta.users.read"},
 			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
-			"client_assertion": {tc.jwt}}, "", "")
+			"client_assertion":      {tc.jwt}}, "", "")
 		if a.status != tc.status {
 			t.Errorf("%s: %d %+v", tc.name, a.status, a.body)
 		}
