@@ -200,7 +200,7 @@ func countTasks(tb testing.TB, db *redistest.DB) int {
 // openAPISpec is the parsed openapi.yaml: path -> method -> status codes.
 func openAPISpec(tb testing.TB) map[string]map[string]map[string]bool {
 	var doc struct {
-		OpenAPI string                                      `yaml:"openapi"`
+		OpenAPI string `yaml:"openapi"`
 		Paths   map[string]map[string]struct {
 			Responses map[string]any `yaml:"responses"`
 		} `yaml:"paths"`
