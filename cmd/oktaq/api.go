@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/oktaq/oktaq/cmd/oktaq/internal/config"
+	"github.com/oktaq/oktaq/enqueue"
+)
+
+func init() {
+	register("api", "serve the HTTP API for producers (ticketing systems)", runAPI)
+}
+
+func runAPI(ctx context.Context, env *cmdEnv, args []string) error {
+	fs := newFlags(env, "api", "")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("takes no arguments")
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
+	if cfg.Env.APITokens == "" {
+		return fmt.Errorf("OKTAQ_API_TOKENS: is required: producer-id=sha256hex(token),... (at least one producer)")
+	}
+	producers, err := enqueue.ParseProducers(cfg.Env.APITokens)
+	if err != nil {
+		return fmt.Errorf("OKTAQ_API_TOKENS: %w", err)
+	}
+	log := newLogger(cfg, env.stderr)
+	c := newEnqueueClient(cfg)
+	defer c.Close()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	opts := enqueue.APIOptions{MaxBodyBytes: cfg.Env.MaxBodyBytes, Registerer: reg, Logger: log}
+	apiHandler := enqueue.NewAPI(c, producers, opts)
+	adminHandler := enqueue.NewAdminHandler(c, opts)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	serve := func(name, addr string, h http.Handler) {
+		log.Info("listening", "server", name, "addr", addr)
+		err := enqueue.Serve(ctx, addr, h, cfg.Env.ShutdownTimeout)
+		if err != nil {
+			err = fmt.Errorf("%s server on %s: %w", name, addr, err)
+		}
+		errc <- err
+	}
+	go serve("api", cfg.Env.APIAddr, apiHandler)
+	go serve("admin", cfg.Env.AdminAddr, adminHandler)
+	err = <-errc
+	cancel() // one server stopped: stop the other too
+	if err2 := <-errc; err == nil {
+		err = err2
+	}
+	log.Info("stopped", slog.Any("err", err))
+	return err
+}

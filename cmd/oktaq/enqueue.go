@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/oktaq/oktaq/cmd/oktaq/internal/config"
+	"github.com/oktaq/oktaq/enqueue"
+	"github.com/oktaq/oktaq/okta"
+	"github.com/oktaq/oktaq/tasks"
+)
+
+func init() {
+	register("enqueue", "enqueue one action (talks to Redis directly)", runEnqueue)
+}
+
+// newEnqueueClient builds the producer client from the worker's
+// configuration: same Redis, keys, policy, attempts and deadlines.
+func newEnqueueClient(cfg *config.Config) *enqueue.Client {
+	return enqueue.New(cfg.Redis, enqueue.Options{
+		Keyring: cfg.Keyring,
+		Connections: map[string]*okta.Connection{tasks.DefaultConnection: {
+			Name: tasks.DefaultConnection, Scopes: cfg.Scopes, Policy: cfg.Policy}},
+		Retention: cfg.Env.ResultRetention, Deadline: cfg.Env.TaskDeadline, MaxAttempts: cfg.Env.MaxAttempts,
+	})
+}
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
+
+type enqueueFlags struct {
+	user, role, requester, ticket, connection, key, resultKey string
+	addGroups, removeGroups, assignApps, unassignApps         listFlag
+	bulk, sendEmail, revokeSessions, tempPassword, oauth      bool
+	notifyAdmins, removeRecovery, wait, asJSON                bool
+	timeout                                                   time.Duration
+}
+
+func runEnqueue(ctx context.Context, env *cmdEnv, args []string) error {
+	fs := newFlags(env, "enqueue", "ACTION --user LOGIN_OR_ID --role ROLE [flags]")
+	var f enqueueFlags
+	fs.StringVar(&f.user, "user", "", "target user: Okta id (00u...) or login (required)")
+	fs.StringVar(&f.role, "role", "", "requester's role, checked against OKTAQ_ROLES (required)")
+	fs.StringVar(&f.requester, "requester", defaultRequester(), "requester id")
+	fs.StringVar(&f.ticket, "ticket", "", "ticket id")
+	fs.StringVar(&f.connection, "connection", "", "connection name (default \"default\")")
+	fs.StringVar(&f.key, "key", "", "idempotency key: a repeat returns the existing task")
+	fs.StringVar(&f.resultKey, "result-key", "", "base64 X25519 public key to seal returned secrets to")
+	fs.Var(&f.addGroups, "add-group", "group to add the user to, by id or exact name (repeatable)")
+	fs.Var(&f.removeGroups, "remove-group", "group to remove the user from (repeatable)")
+	fs.Var(&f.assignApps, "assign-app", "app to assign, by id or exact label (repeatable)")
+	fs.Var(&f.unassignApps, "unassign-app", "app to unassign (repeatable)")
+	fs.BoolVar(&f.bulk, "bulk", false, "bulk work: waits behind interactive requests")
+	fs.BoolVar(&f.sendEmail, "send-email", true, "activate, reactivate, reset_password: Okta emails the user")
+	fs.BoolVar(&f.revokeSessions, "revoke-sessions", false, "reset_password, expire_password: end the user's sessions")
+	fs.BoolVar(&f.tempPassword, "temp-password", false, "expire_password: return a temporary password (needs --result-key)")
+	fs.BoolVar(&f.oauth, "oauth-tokens", false, "clear_sessions: revoke OAuth tokens too")
+	fs.BoolVar(&f.notifyAdmins, "notify-admins", false, "deactivate: email the org's admins")
+	fs.BoolVar(&f.removeRecovery, "remove-recovery", false, "reset_mfa: remove the recovery enrollment too")
+	fs.BoolVar(&f.wait, "wait", false, "wait for the final state and print the result")
+	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "how long --wait waits")
+	fs.BoolVar(&f.asJSON, "json", false, "print JSON")
+	var action string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		action, args = args[0], args[1:]
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if action == "" && fs.NArg() == 1 {
+		action = fs.Arg(0)
+	} else if fs.NArg() > 0 {
+		return usagef("unexpected arguments %q", fs.Args())
+	}
+	if action == "" {
+		return usagef("name an action, one of: %s", actionNames())
+	}
+	a, err := buildArgs(tasks.Action(action), &f, fs)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
+	c := newEnqueueClient(cfg)
+	defer c.Close()
+	var opts []enqueue.EnqueueOption
+	if f.bulk {
+		opts = append(opts, enqueue.Bulk())
+	}
+	info, err := c.Enqueue(ctx, a, opts...)
+	if err != nil {
+		return err
+	}
+	if !f.wait {
+		if f.asJSON {
+			return printJSON(env.stdout, statusView(info))
+		}
+		fmt.Fprintln(env.stdout, info.ID)
+		return nil
+	}
+	fmt.Fprintln(env.stderr, "enqueued", info.ID, "- waiting")
+	info, err = waitFinal(ctx, c, info.ID, f.timeout)
+	if err != nil {
+		return err
+	}
+	return reportFinal(env.stdout, info, f.asJSON)
+}
+
+func defaultRequester() string {
+	if u := os.Getenv("USER"); u != "" {
+		return "cli:" + u
+	}
+	return "cli"
+}
+
+func actionNames() string {
+	var names []string
+	for _, a := range tasks.Actions() {
+		names = append(names, string(a))
+	}
+	return strings.Join(names, ", ")
+}
+
+// buildArgs makes the action's typed request from the flags, refusing a
+// flag that does not apply to the action.
+func buildArgs(action tasks.Action, f *enqueueFlags, fs *flag.FlagSet) (tasks.Args, error) {
+	a, ok := tasks.New(action)
+	if !ok {
+		return nil, usagef("unknown action %q; one of: %s", action, actionNames())
+	}
+	*a.Base() = tasks.Request{User: f.user, Connection: f.connection, IdempotencyKey: f.key, ResultKey: f.resultKey,
+		Requester: tasks.Requester{ID: f.requester, Role: f.role}, Producer: "cli"}
+	if f.ticket != "" {
+		a.Base().Ticket = tasks.Ticket{System: "cli", ID: f.ticket}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	used := map[string]bool{}
+	sendEmail := func() *bool {
+		used["send-email"] = true
+		if set["send-email"] {
+			return tasks.Bool(f.sendEmail)
+		}
+		return nil
+	}
+	switch t := a.(type) {
+	case *tasks.Activate:
+		t.Options.SendEmail = sendEmail()
+	case *tasks.Reactivate:
+		t.Options.SendEmail = sendEmail()
+	case *tasks.Deactivate:
+		t.Options.NotifyAdmins, used["notify-admins"] = f.notifyAdmins, true
+	case *tasks.ResetPassword:
+		t.Options.SendEmail = sendEmail()
+		t.Options.RevokeSessions, used["revoke-sessions"] = f.revokeSessions, true
+	case *tasks.ExpirePassword:
+		t.Options.TempPassword, used["temp-password"] = f.tempPassword, true
+		t.Options.RevokeSessions, used["revoke-sessions"] = f.revokeSessions, true
+	case *tasks.ResetMFA:
+		t.Options.RemoveRecoveryEnrollment, used["remove-recovery"] = f.removeRecovery, true
+	case *tasks.ClearSessions:
+		t.Options.OAuthTokens, used["oauth-tokens"] = f.oauth, true
+	case *tasks.UpdateGroups:
+		t.Groups = tasks.GroupChanges{Add: f.addGroups, Remove: f.removeGroups}
+		used["add-group"], used["remove-group"] = true, true
+	case *tasks.UpdateApps:
+		t.Apps = tasks.AppChanges{Assign: f.assignApps, Unassign: f.unassignApps}
+		used["assign-app"], used["unassign-app"] = true, true
+	}
+	for _, name := range []string{"send-email", "notify-admins", "revoke-sessions", "temp-password", "remove-recovery",
+		"oauth-tokens", "add-group", "remove-group", "assign-app", "unassign-app"} {
+		if set[name] && !used[name] {
+			return nil, usagef("--%s does not apply to %s", name, action)
+		}
+	}
+	return a, nil
+}
+
+// waitFinal polls until the task is completed or archived.
+func waitFinal(ctx context.Context, c *enqueue.Client, id string, timeout time.Duration) (*enqueue.Info, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		info, err := c.Status(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if info.Final() {
+			return info, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("task %s is still %s after %v; check later with: oktaq status %s", id, info.State, timeout, id)
+		case <-tick.C:
+		}
+	}
+}
+
+// reportFinal prints a finished task; the error makes the exit code 1
+// when the action failed or was rejected.
+func reportFinal(w io.Writer, info *enqueue.Info, asJSON bool) error {
+	if asJSON {
+		if err := printJSON(w, statusView(info)); err != nil {
+			return err
+		}
+	} else {
+		printStatus(w, info)
+	}
+	if info.Result != nil && (info.Result.Outcome == tasks.OutcomeSucceeded || info.Result.Outcome == tasks.OutcomeNoOp) {
+		return nil
+	}
+	return fmt.Errorf("task %s did not succeed", info.ID)
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/oktaq/oktaq/cmd/oktaq/internal/config"
+	"github.com/oktaq/oktaq/enqueue"
+	"github.com/oktaq/oktaq/tasks"
+)
+
+func init() {
+	register("status", "print the state and result of a task", runStatus)
+}
+
+func runStatus(ctx context.Context, env *cmdEnv, args []string) error {
+	fs := newFlags(env, "status", "ID [--json]")
+	asJSON := fs.Bool("json", false, "print JSON, as GET /v1/actions/{id} does")
+	var id string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		id, args = args[0], args[1:]
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if id == "" && fs.NArg() == 1 {
+		id = fs.Arg(0)
+	} else if fs.NArg() > 0 || id == "" {
+		return usagef("give one task id")
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
+	c := newEnqueueClient(cfg)
+	defer c.Close()
+	info, err := c.Status(ctx, id)
+	if err != nil {
+		return fmt.Errorf("task %q: %w", id, err)
+	}
+	if *asJSON {
+		return printJSON(env.stdout, statusView(info))
+	}
+	printStatus(env.stdout, info)
+	return nil
+}
+
+// taskStatus is the JSON of a task, the same shape as the API's
+// GET /v1/actions/{id}.
+type taskStatus struct {
+	ID          string        `json:"id"`
+	Action      string        `json:"action"`
+	State       string        `json:"state"`
+	Attempts    int           `json:"attempts"`
+	MaxAttempts int           `json:"max_attempts"`
+	LastError   string        `json:"last_error"`
+	Result      *tasks.Result `json:"result"`
+}
+
+func statusView(i *enqueue.Info) taskStatus {
+	return taskStatus{ID: i.ID, Action: string(i.Action), State: i.State, Attempts: i.Attempts,
+		MaxAttempts: i.MaxAttempts, LastError: i.LastError, Result: i.Result}
+}
+
+func printStatus(w io.Writer, i *enqueue.Info) {
+	fmt.Fprintf(w, "id:       %s\naction:   %s\nstate:    %s\nattempts: %d of %d\n", i.ID, i.Action, i.State, i.Attempts, i.MaxAttempts)
+	if i.LastError != "" {
+		fmt.Fprintf(w, "last error: %s\n", i.LastError)
+	}
+	r := i.Result
+	if r == nil {
+		return
+	}
+	fmt.Fprintf(w, "outcome:  %s\n", r.Outcome)
+	if r.Okta.StatusBefore != "" || r.Okta.StatusAfter != "" {
+		fmt.Fprintf(w, "user:     %s -> %s\n", r.Okta.StatusBefore, r.Okta.StatusAfter)
+	}
+	for _, it := range r.Items {
+		fmt.Fprintf(w, "  %s %s: %s\n", it.Op, it.Ref, it.Outcome)
+	}
+	if r.Error != nil {
+		fmt.Fprintf(w, "error:    %s: %s\n", r.Error.Code, r.Error.Summary)
+	}
+	if len(r.Okta.RequestIDs) > 0 {
+		fmt.Fprintf(w, "okta request ids: %s\n", strings.Join(r.Okta.RequestIDs, " "))
+	}
+	if r.Sealed != nil {
+		fmt.Fprintln(w, "sealed secret: present (open it with the result key's private key)")
+	}
+}
