@@ -2,6 +2,7 @@ package okta_test
 
 import (
 	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -64,7 +65,8 @@ type execOpts struct {
 	name   string
 	logger *slog.Logger
 	clock  func() time.Time
-	onCall func(okta.CallInfo)
+	onCall    func(okta.CallInfo)
+	transport http.RoundTripper
 }
 
 // newExecutor connects to sim, with the client secret by default.
@@ -84,7 +86,7 @@ func newExecutor(t *testing.T, sim *oktasim.Sim, o execOpts) *okta.Executor {
 	}
 	conn := &okta.Connection{Name: o.name, BaseURL: sim.URL(), Credentials: *o.creds, Scopes: o.scopes}
 	e, err := okta.NewExecutor(conn, okta.ExecutorOptions{Redis: o.rdb, Logger: o.logger, Clock: o.clock,
-		OnCall: o.onCall, RequestTimeout: 5 * time.Second})
+		OnCall: o.onCall, Transport: o.transport, RequestTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
