@@ -170,7 +170,7 @@ func tokenError(status int, h http.Header, code, desc string, now time.Time) err
 	switch {
 	case status == http.StatusTooManyRequests:
 		c := &call{Bucket: BucketToken, Local: now}
-		if v, err := time.Parse(time.RFC1123, h.Get("Date")); err == nil {
+		if v, err := http.ParseTime(h.Get("Date")); err == nil {
 			c.Date = v
 		}
 		var reset int64
