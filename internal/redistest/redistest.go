@@ -50,7 +50,7 @@ func New(t testing.TB) *Redis {
 		t.Fatal("redistest: OKTAQ_TEST_REQUIRE_REDIS=1 but no Redis answers at OKTAQ_TEST_REDIS_URL / 127.0.0.1:6379")
 	}
 	m := miniredis.RunT(t)
-	m.SetTime(time.Now())
+	m.ClockTTL(true)
 	r := &Redis{Opt: asynq.RedisClientOpt{Addr: m.Addr()}, Mini: m, URL: "redis://" + m.Addr() + "/0"}
 	r.Client = redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { r.Client.Close() })

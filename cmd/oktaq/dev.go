@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/oktaq/oktaq/cmd/oktaq/internal/config"
+	"github.com/oktaq/oktaq/enqueue"
+	"github.com/oktaq/oktaq/okta"
+	"github.com/oktaq/oktaq/okta/oktasim"
+	"github.com/oktaq/oktaq/tasks"
+	"github.com/oktaq/oktaq/worker"
+)
+
+// The demo's fixed settings: they are printed, and meant to be.
+const (
+	devSigningKeys = "dev=oktaq-dev-signing-key-demo-only"
+	devToken       = "oktaq-dev-token"
+	devProducer    = "demo-helpdesk"
+	devAdminPass   = "oktaq-dev"
+	devRoles       = "*=it-admin;user.reset_password|user.unlock|user.clear_sessions|user.reset_mfa=helpdesk"
+)
+
+func init() {
+	register("dev", "run everything in one process with an embedded Redis and a demo Okta org (make run)", runDev)
+}
+
+type devFlags struct {
+	apiAddr, adminAddr, simAddr, redisAddr string
+	quiet                                  bool
+}
+
+func runDev(ctx context.Context, env *cmdEnv, args []string) error {
+	var f devFlags
+	fs := newFlags(env, "dev", "[flags]")
+	fs.StringVar(&f.apiAddr, "api-addr", "127.0.0.1:8080", "HTTP API listen address")
+	fs.StringVar(&f.adminAddr, "admin-addr", "127.0.0.1:9090", "metrics, health and dashboard listen address")
+	fs.StringVar(&f.simAddr, "sim-addr", "127.0.0.1:8180", "Okta simulator listen address")
+	fs.StringVar(&f.redisAddr, "redis-addr", "127.0.0.1:6390", "embedded Redis listen address (unless OKTAQ_REDIS_URL is set)")
+	fs.BoolVar(&f.quiet, "quiet", false, "log warnings only")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("takes no arguments")
+	}
+	level := slog.LevelInfo
+	if f.quiet {
+		level = slog.LevelWarn
+	}
+	log := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: level}))
+	d, err := startDev(ctx, f, log)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	d.printBanner(env.stdout)
+	<-ctx.Done()
+	log.Info("stopping")
+	return d.wait()
+}
+
+// dev is the running demo: every part of oktaq in one process.
+type dev struct {
+	redisURL string
+	redis    asynq.RedisConnOpt
+	mini     *miniredis.Miniredis
+	rdb      redis.UniversalClient
+	simURL   string
+	f        devFlags
+	errc     chan error
+	running  int
+	closers  []func()
+}
+
+func startDev(ctx context.Context, f devFlags, log *slog.Logger) (*dev, error) {
+	d := &dev{f: f, errc: make(chan error, 4)}
+	if err := d.startRedis(); err != nil {
+		return nil, err
+	}
+	sim := oktasim.New(oktasim.Options{Logger: log.With("component", "okta-sim")})
+	if err := sim.Load(oktasim.DemoSeed()); err != nil {
+		d.close()
+		return nil, err
+	}
+	simLn, err := net.Listen("tcp", f.simAddr)
+	if err != nil {
+		d.close()
+		return nil, fmt.Errorf("--sim-addr: %w", err)
+	}
+	d.simURL = "http://" + simLn.Addr().String()
+	sim.SetBaseURL(d.simURL)
+	d.serve(ctx, func(ctx context.Context) error { return serveHTTP(ctx, simLn, sim.Handler(), time.Second) })
+
+	policy, _ := okta.ParsePolicy(devRoles)
+	conn := &okta.Connection{Name: tasks.DefaultConnection, BaseURL: d.simURL, Scopes: oktasim.ManageScopes, Policy: policy,
+		Credentials: okta.Credentials{ClientID: oktasim.DemoClientID, ClientSecret: oktasim.DemoClientSecret}}
+	keyring, _ := tasks.ParseKeyring(devSigningKeys)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), worker.QueueCollector(d.redis))
+	metrics := worker.NewMetrics(reg)
+	exec, err := okta.NewExecutor(conn, okta.ExecutorOptions{Redis: d.rdb, Logger: log, OnCall: metrics.OnCall})
+	if err != nil {
+		d.close()
+		return nil, err
+	}
+	w, err := worker.New(worker.Options{Redis: d.redis, Keyring: keyring, Metrics: metrics, Logger: log,
+		Connections: map[string]*worker.Connection{conn.Name: {Conn: conn, Exec: exec}}, StrictPriority: true,
+		PollInterval: 200 * time.Millisecond})
+	if err != nil {
+		d.close()
+		return nil, err
+	}
+	d.serve(ctx, w.Run)
+
+	client := enqueue.NewFromRedisClient(d.rdb, enqueue.Options{Keyring: keyring,
+		Connections: map[string]*okta.Connection{conn.Name: conn}})
+	d.closers = append(d.closers, func() { client.Close() })
+	opts := enqueue.APIOptions{Registerer: reg, Logger: log}
+	api := enqueue.NewAPI(client, []enqueue.Producer{enqueue.NewProducer(devProducer, devToken)}, opts)
+	admin := adminMux(reg, w.Ready)
+	admin.Handle(dashboardPath+"/", dashboard(d.redis, "admin", devAdminPass, false, ""))
+	for _, s := range []struct {
+		addr string
+		h    http.Handler
+	}{{f.apiAddr, api}, {f.adminAddr, admin}} {
+		ln, err := net.Listen("tcp", s.addr)
+		if err != nil {
+			d.close()
+			return nil, err
+		}
+		h := s.h
+		d.serve(ctx, func(ctx context.Context) error { return serveHTTP(ctx, ln, h, 5*time.Second) })
+	}
+	return d, nil
+}
+
+// startRedis uses OKTAQ_REDIS_URL when it is set and answers, and an
+// embedded miniredis otherwise.
+func (d *dev) startRedis() error {
+	if u := os.Getenv("OKTAQ_REDIS_URL"); u != "" {
+		opt, err := config.ParseRedisURL(u, os.Getenv("OKTAQ_REDIS_PASSWORD"))
+		if err != nil {
+			return fmt.Errorf("OKTAQ_REDIS_URL: %w", err)
+		}
+		rdb := opt.MakeRedisClient().(redis.UniversalClient)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			rdb.Close()
+			return fmt.Errorf("OKTAQ_REDIS_URL: Redis does not answer: %w", err)
+		}
+		d.redis, d.rdb, d.redisURL = opt, rdb, u
+		d.closers = append(d.closers, func() { rdb.Close() })
+		return nil
+	}
+	m := miniredis.NewMiniRedis()
+	m.ClockTTL(true)
+	if err := m.StartAddr(d.f.redisAddr); err != nil {
+		return fmt.Errorf("--redis-addr: embedded Redis cannot listen: %w", err)
+	}
+	d.mini = m
+	d.redis = asynq.RedisClientOpt{Addr: m.Addr()}
+	d.rdb = redis.NewClient(&redis.Options{Addr: m.Addr()})
+	d.redisURL = "redis://" + m.Addr() + "/0"
+	d.closers = append(d.closers, func() { d.rdb.Close(); m.Close() })
+	return nil
+}
+
+func (d *dev) serve(ctx context.Context, run func(context.Context) error) {
+	d.running++
+	go func() { d.errc <- run(ctx) }()
+}
+
+// wait collects every part's exit.
+func (d *dev) wait() error {
+	var errs []error
+	for range d.running {
+		if err := <-d.errc; err != nil && !errors.Is(err, context.Canceled) {
+			errs = append(errs, err)
+		}
+	}
+	d.running = 0
+	return errors.Join(errs...)
+}
+
+func (d *dev) close() {
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		d.closers[i]()
+	}
+	d.closers = nil
+}
+
+// cliEnv is the environment `oktaq enqueue` and `oktaq status` need to
+// reach this demo.
+func (d *dev) cliEnv() string {
+	return fmt.Sprintf("OKTAQ_REDIS_URL=%s OKTAQ_SIGNING_KEYS=%s OKTAQ_OKTA_SCOPES=%s OKTAQ_ROLES='%s'",
+		d.redisURL, devSigningKeys, strings.Join(oktasim.ManageScopes, ","), devRoles)
+}
+
+func (d *dev) printBanner(w io.Writer) {
+	bin := "go run ./cmd/oktaq"
+	if exe, err := os.Executable(); err == nil && !strings.Contains(exe, "go-build") {
+		bin = exe
+	}
+	api := "http://" + d.f.apiAddr
+	fmt.Fprintf(w, `
+oktaq dev is running (demo only: fixed keys, embedded store, simulated Okta)
+
+  API         %[1]s   (producer token: %[2]s)
+  OpenAPI     %[1]s/openapi.yaml
+  dashboard   http://%[3]s%[4]s/   (user admin, password %[5]s)
+  metrics     http://%[3]s/metrics   health: /healthz /readyz
+  Okta (sim)  %[6]s
+  Redis       %[7]s
+
+Try:
+  curl -s -X POST %[1]s/v1/actions -H 'Authorization: Bearer %[2]s' -H 'Content-Type: application/json' \
+    -d '{"action":"user.suspend","user":"bob@example.com","requester":{"id":"agent-42","role":"it-admin"},"ticket":{"system":"demo","id":"REQ-1"}}'
+  export %[8]s
+  %[9]s enqueue user.reset_password --user carol@example.com --role helpdesk --ticket REQ-2 --wait
+  %[9]s status ID   (an id printed above)
+
+Ctrl-C stops everything.
+`, api, devToken, d.f.adminAddr, dashboardPath, devAdminPass, d.simURL, d.redisURL, d.cliEnv(), bin)
+}
