@@ -98,6 +98,17 @@ func (e *Executor) lifecycle(ctx context.Context, a tasks.Args, res *tasks.Resul
 		return err
 	}
 	res.UserID, res.Okta.StatusBefore = u.ID, u.Status
+	j := journalFrom(ctx)
+	if prev := pendingBefore(ctx, j, u.ID); prev != nil {
+		res.Okta.StatusBefore = prev.Status
+		if done, err := e.resumeAfterCrash(a, st, prev, u); done {
+			if err == nil {
+				res.Outcome, res.Okta.StatusAfter = tasks.OutcomeSucceeded, st.after(prev)
+				_ = j.Answered(ctx)
+			}
+			return err
+		}
+	}
 	if st.noop != nil && st.noop(u) {
 		res.Outcome, res.Okta.StatusAfter = tasks.OutcomeNoOp, u.Status
 		if u.TransitioningToStatus != "" {
@@ -105,9 +116,18 @@ func (e *Executor) lifecycle(ctx context.Context, a tasks.Args, res *tasks.Resul
 		}
 		return nil
 	}
+	if j != nil {
+		before, _ := json.Marshal(u)
+		if err := j.Sent(ctx, before); err != nil {
+			return &TransientError{Err: fmt.Errorf("journal: %w", err)}
+		}
+	}
 	c, err := e.do(ctx, func(ctx context.Context) (*oktasdk.APIResponse, error) { return st.invoke(ctx, u.ID) })
 	if err != nil && c != nil && c.err != nil {
 		c, err = e.afterLostAnswer(ctx, a, st, u)
+	}
+	if j != nil && !noAnswer(err) {
+		_ = j.Answered(ctx)
 	}
 	if err != nil {
 		return err

@@ -59,12 +59,12 @@ func startSim(t *testing.T, opts oktasim.Options) *oktasim.Sim {
 }
 
 type execOpts struct {
-	creds  *okta.Credentials
-	scopes []string
-	rdb    redis.UniversalClient
-	name   string
-	logger *slog.Logger
-	clock  func() time.Time
+	creds     *okta.Credentials
+	scopes    []string
+	rdb       redis.UniversalClient
+	name      string
+	logger    *slog.Logger
+	clock     func() time.Time
 	onCall    func(okta.CallInfo)
 	transport http.RoundTripper
 }

@@ -127,6 +127,7 @@ func (w *Worker) expired(at *attempt, giveUp time.Time) error {
 // every other error goes back to asynq's retry hooks.
 func (w *Worker) execute(ctx context.Context, t *asynq.Task) error {
 	at := attemptFrom(ctx)
+	ctx = okta.WithJournal(ctx, newJournal(w.rdb, at.taskID, w.opts.TaskDeadline+time.Hour))
 	res, err := at.conn.Exec.Execute(ctx, at.args)
 	at.result = res
 	if err == nil {

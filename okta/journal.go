@@ -1,0 +1,93 @@
+package okta
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/oktaq/oktaq/tasks"
+)
+
+// Journal carries, across the attempts of one task, the fact that a call
+// with side effects was sent and no answer came back. Within one attempt
+// the executor handles a lost answer itself (afterLostAnswer); the journal
+// covers the attempt that never finished: a worker killed between sending
+// the call and recording the result. The next attempt, in any process,
+// finds the entry and decides from the user's state whether the call took
+// effect, instead of sending it again (a second reset email, a second
+// temporary password).
+//
+// The worker provides one per task (in Redis, keyed by task id) through
+// WithJournal. Without one, the executor behaves as before.
+type Journal interface {
+	// Sent records, just before a call with side effects, the user as
+	// read before it.
+	Sent(ctx context.Context, before []byte) error
+	// Answered records that Okta answered that call (with any status): its
+	// fate is known and nothing is pending.
+	Answered(ctx context.Context) error
+	// Pending returns what an earlier attempt recorded with Sent and never
+	// closed with Answered.
+	Pending(ctx context.Context) (before []byte, ok bool, err error)
+}
+
+type journalKey struct{}
+
+// WithJournal makes the executor record side-effect calls in j.
+func WithJournal(ctx context.Context, j Journal) context.Context {
+	return context.WithValue(ctx, journalKey{}, j)
+}
+
+func journalFrom(ctx context.Context) Journal {
+	j, _ := ctx.Value(journalKey{}).(Journal)
+	return j
+}
+
+// pendingBefore returns the user as an unfinished earlier attempt saw it
+// before its call, or nil.
+func pendingBefore(ctx context.Context, j Journal, id string) *oktaUser {
+	if j == nil {
+		return nil
+	}
+	b, ok, err := j.Pending(ctx)
+	if err != nil || !ok {
+		return nil
+	}
+	var u oktaUser
+	if json.Unmarshal(b, &u) != nil || u.ID != id {
+		return nil
+	}
+	return &u
+}
+
+// noAnswer reports whether err means the call's answer never came, so its
+// fate is unknown.
+func noAnswer(err error) bool {
+	var te *TransientError
+	return errors.As(err, &te) && te.Status == 0
+}
+
+// resumeAfterCrash decides what an unfinished earlier attempt left: done
+// reports that the action needs no call now (with err nil: it took
+// effect; with err set: it cannot be known). With done false the normal
+// flow goes on, since the earlier call did not take effect.
+func (e *Executor) resumeAfterCrash(a tasks.Args, st step, prev, now *oktaUser) (done bool, err error) {
+	unconfirmed := &PermanentError{Code: "unconfirmed", Summary: "an earlier attempt sent the call and stopped before its answer; " +
+		"the user's state cannot show whether Okta applied it, so it is not repeated. Check the user and request again if needed"}
+	switch {
+	case st.applied == nil && st.repeatable:
+		return false, nil
+	case st.applied == nil:
+		return true, unconfirmed
+	case st.applied(prev, now) && st.secret != nil && a.ReturnsSecret() && st.repeatable:
+		return false, nil // the secret went with the lost answer: ask for a new one
+	case st.applied(prev, now) && st.secret != nil && a.ReturnsSecret():
+		return true, &PermanentError{Code: "response_lost", Summary: "Okta applied the call but the attempt that made it stopped before delivering the link; " +
+			"request user.reactivate with send_email=false for a new link"}
+	case st.applied(prev, now):
+		return true, nil
+	case st.blind != nil && st.blind(prev) && !st.repeatable:
+		return true, unconfirmed
+	}
+	return false, nil
+}
