@@ -38,6 +38,9 @@ func decodeActionBody(body []byte) (actionBody, error) {
 		return out, fieldError("action", fmt.Sprintf("unknown action %q; known: %s", name, actionList()))
 	}
 	delete(fields, "action")
+	if _, ok := fields[""]; ok {
+		return out, fieldError("payload", "has a field with an empty name")
+	}
 	for _, k := range []string{"v", "producer"} {
 		if _, ok := fields[k]; ok {
 			return out, fieldError(k, "is set by oktaq; leave it out")
@@ -67,6 +70,9 @@ func decodeActionBody(body []byte) (actionBody, error) {
 		// encoding/json names a field of the embedded Request by its Go path.
 		for i := range ve.Fields {
 			ve.Fields[i].Field = strings.TrimPrefix(ve.Fields[i].Field, "Request.")
+			if ve.Fields[i].Field == "" {
+				ve.Fields[i].Field = "payload"
+			}
 		}
 	}
 	return out, err

@@ -48,7 +48,7 @@ func ParseProducers(s string) ([]Producer, error) {
 		out = append(out, p)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no producers: want producer-id=sha256hex(token),...")
+		return nil, fmt.Errorf("no producers: want a list of producer-id=sha256hex(token)")
 	}
 	return out, nil
 }
