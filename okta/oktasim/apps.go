@@ -3,6 +3,7 @@ package oktasim
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 )
 
 func (c *call) app() (*app, response) {
@@ -83,4 +84,66 @@ func (s *Sim) unassignApp(c *call) response {
 		return notFound(c.params["uid"], "AppUser")
 	}
 	return noContent()
+}
+
+// appName is the catalogue name Okta gives a custom app: the label, lower
+// case, with non-alphanumerics replaced.
+func appName(label string) string {
+	b := []byte(strings.ToLower(label))
+	for i, c := range b {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+func (s *Sim) appBody(a *app) map[string]any {
+	base := s.baseURL + "/api/v1/apps/" + a.id
+	return map[string]any{
+		"id": a.id, "name": appName(a.label), "label": a.label, "status": "ACTIVE",
+		"created": oktaTime(a.created), "lastUpdated": oktaTime(a.created),
+		"signOnMode": "BOOKMARK", "accessibility": map[string]any{"selfService": false, "errorRedirectUrl": nil, "loginRedirectUrl": nil},
+		"visibility": map[string]any{"autoSubmitToolbar": false, "hide": map[string]bool{"iOS": false, "web": false}},
+		"features":   []string{}, "credentials": map[string]any{"userNameTemplate": map[string]string{"template": "${source.login}", "type": "BUILT_IN"}},
+		"settings": map[string]any{"app": map[string]any{"requestIntegration": false, "url": "https://example.com/" + appName(a.label)}},
+		"_links": map[string]any{
+			"users":      map[string]string{"href": base + "/users"},
+			"groups":     map[string]string{"href": base + "/groups"},
+			"self":       map[string]string{"href": base},
+			"deactivate": map[string]string{"href": base + "/lifecycle/deactivate"},
+		},
+	}
+}
+
+func (s *Sim) getApp(c *call) response {
+	a, r := c.app()
+	if a == nil {
+		return r
+	}
+	return ok(s.appBody(a))
+}
+
+// listApps answers GET /api/v1/apps: q is a case-insensitive prefix match
+// on name or label (as Okta's startsWith), paged with limit/after.
+func (s *Sim) listApps(c *call) response {
+	q := strings.ToLower(c.q.Get("q"))
+	var ids []string
+	for _, id := range s.org.appOrder {
+		a := s.org.apps[id]
+		if q == "" || strings.HasPrefix(strings.ToLower(a.label), q) || strings.HasPrefix(appName(a.label), q) {
+			ids = append(ids, id)
+		}
+	}
+	resp := ok(nil)
+	ids, bad := c.page(ids, 20, 200, &resp)
+	if bad != nil {
+		return *bad
+	}
+	out := make([]map[string]any, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, s.appBody(s.org.apps[id]))
+	}
+	resp.body = out
+	return resp
 }

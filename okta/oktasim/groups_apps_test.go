@@ -114,3 +114,28 @@ func TestAppAssignments(t *testing.T) {
 		t.Fatalf("get after unassign: %d %s", st, code)
 	}
 }
+
+// TestAppLookups: GET /apps?q= is a prefix match on label or name, and
+// the SDK decodes what the simulator answers.
+func TestAppLookups(t *testing.T) {
+	sim, srv := start(t, oktasim.Options{})
+	c := sswsClient(t, srv)
+	ctx := context.Background()
+	apps, _, err := c.ApplicationAPI.ListApplications(ctx).Q("sla").Execute()
+	if err != nil || len(apps) != 1 {
+		t.Fatalf("list q=sla: %v, %d apps", err, len(apps))
+	}
+	body := rawBody(t, srv, "GET", "/api/v1/apps/"+sim.AppID("Slack"))
+	keys := keysOf(t, body)
+	for _, k := range []string{"id", "name", "label", "status", "signOnMode", "_links"} {
+		if !keys[k] {
+			t.Errorf("app body lacks %q", k)
+		}
+	}
+	if resp := do(t, srv, "GET", "/api/v1/apps?q=nothing-like-it"); resp.StatusCode != 200 {
+		t.Fatalf("empty list: %d", resp.StatusCode)
+	}
+	if resp := do(t, srv, "GET", "/api/v1/apps/0oaNOPE"); resp.StatusCode != 404 {
+		t.Fatalf("unknown app: %d", resp.StatusCode)
+	}
+}

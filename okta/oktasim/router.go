@@ -43,6 +43,8 @@ func (s *Sim) routes() []route {
 		{"GET", "/api/v1/groups/{gid}/users", gr, "group.read", s.listGroupUsers},
 		{"PUT", "/api/v1/groups/{gid}/users/{uid}", gm, "user.groups.update", s.addMember},
 		{"DELETE", "/api/v1/groups/{gid}/users/{uid}", gm, "user.groups.update", s.removeMember},
+		{"GET", "/api/v1/apps", ar, "app.read", s.listApps},
+		{"GET", "/api/v1/apps/{aid}", ar, "app.read", s.getApp},
 		{"GET", "/api/v1/apps/{aid}/users", ar, "app.read", s.listAppUsers},
 		{"POST", "/api/v1/apps/{aid}/users", am, "user.apps.update", s.assignApp},
 		{"GET", "/api/v1/apps/{aid}/users/{uid}", ar, "app.read", s.getAppUser},
