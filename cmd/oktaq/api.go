@@ -43,7 +43,7 @@ func runAPI(ctx context.Context, env *cmdEnv, args []string) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	opts := enqueue.APIOptions{MaxBodyBytes: cfg.Env.MaxBodyBytes, Registerer: reg, Logger: log}
 	apiHandler := enqueue.NewAPI(c, producers, opts)
-	adminHandler := enqueue.NewAdminHandler(c, opts)
+	adminHandler := withDashboard(enqueue.NewAdminHandler(c, opts), cfg, log)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -65,4 +65,21 @@ func runAPI(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	log.Info("stopped", slog.Any("err", err))
 	return err
+}
+
+// withDashboard mounts the asynq dashboard at /monitoring/ beside admin's
+// routes when OKTAQ_ADMIN_PASSWORD is set; without a password it stays
+// off, since asynqmon has no authentication of its own.
+func withDashboard(admin http.Handler, cfg *config.Config, log *slog.Logger) http.Handler {
+	e := cfg.Env
+	if e.AdminPassword == "" {
+		log.Info("dashboard off: OKTAQ_ADMIN_PASSWORD is not set")
+		return admin
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", admin)
+	mux.Handle(dashboardPath+"/", dashboard(cfg.Redis, e.AdminUser, e.AdminPassword.Reveal(), e.DashboardReadOnly, e.PrometheusURL))
+	log.Info("dashboard on", "path", dashboardPath+"/", "user", e.AdminUser, "read_only", e.DashboardReadOnly,
+		"prometheus", e.PrometheusURL)
+	return mux
 }
