@@ -101,6 +101,8 @@ type oktaErrorBody struct {
 // SDK's error text.
 func classify(c *call) error {
 	switch {
+	case c.denied != nil:
+		return c.denied
 	case c.authErr != nil:
 		return c.authErr
 	case c.err != nil:

@@ -32,6 +32,10 @@ type ExecutorOptions struct {
 	// OnCall is told about every call to Okta (for metrics). It must not
 	// block.
 	OnCall func(CallInfo)
+	// Limiter grants every call to Okta first (a *Limiter shares the
+	// budget of all workers through Redis); nil calls freely and only
+	// reacts to 429s.
+	Limiter CallLimiter
 }
 
 // CallInfo describes one call to Okta, for metrics.
@@ -53,6 +57,7 @@ type Executor struct {
 	api     *oktasdk.APIClient
 	auth    authorizer
 	rates   *rateState
+	limiter CallLimiter
 	log     *slog.Logger
 	clock   func() time.Time
 	timeout time.Duration
@@ -70,7 +75,7 @@ func NewExecutor(conn *Connection, opts ExecutorOptions) (*Executor, error) {
 		return nil, err
 	}
 	mode, _ := conn.Credentials.Mode()
-	e := &Executor{conn: conn, log: opts.Logger, clock: opts.Clock, timeout: opts.RequestTimeout}
+	e := &Executor{conn: conn, log: opts.Logger, clock: opts.Clock, timeout: opts.RequestTimeout, limiter: opts.Limiter}
 	if e.log == nil {
 		e.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -106,7 +111,7 @@ func NewExecutor(conn *Connection, opts ExecutorOptions) (*Executor, error) {
 	e.rates = &rateState{rdb: opts.Redis, clock: e.clock, log: e.log}
 	onCall := opts.OnCall
 	e.hc = &http.Client{
-		Transport: &transport{base: base, auth: e.auth, clock: e.clock, observed: func(ctx context.Context, c *call) {
+		Transport: &transport{base: base, auth: e.auth, clock: e.clock, limiter: opts.Limiter, conn: conn.Name, observed: func(ctx context.Context, c *call) {
 			e.rates.record(ctx, conn.Name, c)
 			e.log.DebugContext(ctx, "okta call", "method", c.Method, "bucket", c.Bucket, "status", c.Status,
 				"request_id", c.RequestID, "duration", c.Duration, "limit", c.Limit, "remaining", c.Remaining)
@@ -185,7 +190,7 @@ func (e *Executor) Execute(ctx context.Context, a tasks.Args) (*tasks.Result, er
 	res := &tasks.Result{Action: a.Action(), Connection: e.conn.Name, StartedAt: e.clock()}
 	err := e.execute(ctx, a, res)
 	for _, c := range rec.snapshot() {
-		if c.authErr != nil {
+		if c.authErr != nil || c.denied != nil {
 			continue
 		}
 		res.Okta.Calls++

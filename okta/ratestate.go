@@ -123,7 +123,13 @@ func (e *Executor) BucketState(ctx context.Context, bucket string) (BucketState,
 // empty; until is then when it fills again (the latest of them) and bucket
 // names it. Zero until means go ahead. The worker's gate reschedules the
 // task for until instead of calling Okta into a 429.
+//
+// With a Limiter that can peek (*Limiter), the answer is the limiter's:
+// when a call of ctx's priority could take each bucket.
 func (e *Executor) Blocked(ctx context.Context, a tasks.Args) (until time.Time, bucket string, err error) {
+	if p, ok := e.limiter.(budgetPeeker); ok {
+		return p.Peek(ctx, e.conn.Name, Buckets(a.Action()))
+	}
 	now := e.clock()
 	for _, b := range Buckets(a.Action()) {
 		st, err := e.rates.state(ctx, e.conn.Name, b)

@@ -31,6 +31,7 @@ type call struct {
 	body            []byte
 	err             error // transport error: no answer
 	authErr         error // no token: classified already
+	denied          error // the limiter refused: Okta was not called
 }
 
 // resetLocal is when the bucket resets on the local clock: the wait Okta
@@ -109,6 +110,9 @@ type transport struct {
 	auth     authorizer
 	clock    func() time.Time
 	observed func(ctx context.Context, c *call)
+	// limiter, when set, grants each call first (limiter.go).
+	limiter CallLimiter
+	conn    string
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -150,9 +154,22 @@ func (t *transport) send(req *http.Request, header string, rec *recorder) (*http
 	r.Header.Set("Authorization", header)
 	r.Header.Del("Cookie")
 	c := &call{Method: req.Method, Path: req.URL.Path, Bucket: Bucket(req.Method, req.URL.Path)}
+	var answered time.Time
+	if t.limiter != nil {
+		done, err := t.limiter.Acquire(req.Context(), LimitedCall{Connection: t.conn, Bucket: c.Bucket, Method: c.Method,
+			Priority: PriorityFrom(req.Context()), Continuation: rec != nil && rec.len() > 0})
+		if err != nil {
+			c.denied, c.Local = err, t.clock()
+			rec.add(c)
+			return nil, &noRetry{msg: fmt.Sprintf("%s %s: not sent: %v", req.Method, req.URL.Path, err)}
+		}
+		// Runs last, when c holds the whole answer.
+		defer func() { done(c.observation(time.Since(answered))) }()
+	}
 	start := time.Now()
 	resp, err := t.base.RoundTrip(r)
-	c.Duration = time.Since(start)
+	answered = time.Now()
+	c.Duration = answered.Sub(start)
 	c.Local = t.clock()
 	defer func() {
 		rec.add(c)
@@ -190,6 +207,12 @@ func (t *transport) send(req *http.Request, header string, rec *recorder) (*http
 		c.Date = d
 	}
 	return resp, nil
+}
+
+// observation is what the limiter learns from the call.
+func (c *call) observation(age time.Duration) Observation {
+	return Observation{Status: c.Status, HasLimit: c.HasLimit, Limit: c.Limit, Remaining: c.Remaining,
+		Reset: c.Reset, Date: c.Date, RTT: c.Duration, Age: age}
 }
 
 // sanitize keeps the kind of a transport error but not a URL that could

@@ -17,7 +17,9 @@ type Metrics struct {
 	oktaSeconds *prometheus.HistogramVec
 	remaining   *prometheus.GaugeVec
 	rateLimited *prometheus.CounterVec
-	gateDelayed *prometheus.CounterVec
+	granted     *prometheus.CounterVec
+	delayed     *prometheus.CounterVec
+	inFlight    *prometheus.GaugeVec
 	up          *prometheus.GaugeVec
 }
 
@@ -43,12 +45,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "X-Rate-Limit-Remaining of the bucket's last response."}, []string{"connection", "bucket"}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "oktaq_rate_limited_total",
 			Help: "429 responses from Okta."}, []string{"connection", "bucket"}),
-		gateDelayed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "oktaq_rate_limit_delayed_total",
-			Help: "Attempts rescheduled without calling Okta because the bucket was known empty."}, []string{"connection", "bucket"}),
+		granted: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "oktaq_rate_limit_granted_total",
+			Help: "Okta calls the rate limiter let go."}, []string{"connection", "bucket"}),
+		delayed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "oktaq_rate_limit_delayed_total",
+			Help: "Attempts rescheduled without calling Okta because the bucket's budget (or a known-empty bucket) said not now."},
+			[]string{"connection", "bucket"}),
+		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "oktaq_okta_in_flight",
+			Help: "Okta calls in flight on the connection across all workers, as last seen by this one."}, []string{"connection"}),
 		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "oktaq_connection_up",
 			Help: "1 when the connection's credentials work, 0 when Okta refuses them."}, []string{"connection"}),
 	}
-	reg.MustRegister(m.actions, m.attempts, m.duration, m.okta, m.oktaSeconds, m.remaining, m.rateLimited, m.gateDelayed, m.up)
+	reg.MustRegister(m.actions, m.attempts, m.duration, m.okta, m.oktaSeconds, m.remaining, m.rateLimited, m.granted, m.delayed, m.inFlight, m.up)
 	return m
 }
 
@@ -62,6 +69,20 @@ func (m *Metrics) OnCall(c okta.CallInfo) {
 	}
 	if c.Status == 429 {
 		m.rateLimited.WithLabelValues(c.Connection, c.Bucket).Inc()
+	}
+}
+
+// OnLimit is the rate limiter's hook: pass it as
+// okta.LimiterOptions.OnEvent.
+func (m *Metrics) OnLimit(e okta.LimitEvent) {
+	switch e.Kind {
+	case okta.LimitGranted:
+		m.granted.WithLabelValues(e.Connection, e.Bucket).Inc()
+	case okta.LimitDelayed:
+		m.delayed.WithLabelValues(e.Connection, e.Bucket).Inc()
+	}
+	if e.InFlight >= 0 {
+		m.inFlight.WithLabelValues(e.Connection).Set(float64(e.InFlight))
 	}
 }
 

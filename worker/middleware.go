@@ -93,10 +93,14 @@ func (w *Worker) authorize(next asynq.Handler) asynq.Handler {
 
 // gate reschedules without calling Okta when the last known state of a
 // bucket the action needs says it is empty, so that a 429 seen by one
-// worker stops the others. It also gives up on a task past its deadline.
+// worker stops the others; with the rate limiter, when a bucket's budget
+// for the action's priority is spent. It marks the calls that follow with
+// the action's priority (critical, default, bulk). It also gives up on a
+// task past its deadline.
 func (w *Worker) gate(next asynq.Handler) asynq.Handler {
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 		at := attemptFrom(ctx)
+		ctx = okta.WithPriority(ctx, okta.PriorityOf(at.args))
 		giveUp := at.args.Base().RequestedAt.Add(w.opts.TaskDeadline)
 		if w.now().After(giveUp) {
 			return w.expired(at, giveUp)
@@ -109,7 +113,7 @@ func (w *Worker) gate(next asynq.Handler) asynq.Handler {
 			if until.After(giveUp) {
 				return w.expired(at, giveUp)
 			}
-			w.metrics.gateDelayed.WithLabelValues(at.conn.Conn.Name, bucket).Inc()
+			w.metrics.delayed.WithLabelValues(at.conn.Conn.Name, bucket).Inc()
 			return &okta.RateLimitedError{Until: until, Bucket: bucket}
 		}
 		return next.ProcessTask(ctx, t)

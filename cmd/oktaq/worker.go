@@ -43,8 +43,15 @@ func runWorker(ctx context.Context, env *cmdEnv, args []string) error {
 	metrics := worker.NewMetrics(reg)
 	rdb := cfg.Redis.MakeRedisClient().(redis.UniversalClient)
 	defer rdb.Close()
+	limits := okta.DefaultLimiterOptions()
+	limits.Reserve, limits.MaxInFlight = cfg.Env.RateReserve, cfg.Env.OktaMaxInFlight
+	limits.Lease, limits.Logger, limits.OnEvent = cfg.Env.OktaRequestTimeout+5*time.Second, log, metrics.OnLimit
+	limiter, err := okta.NewLimiter(rdb, limits)
+	if err != nil {
+		return err
+	}
 	exec, err := okta.NewExecutor(conn, okta.ExecutorOptions{Redis: rdb, Logger: log,
-		RequestTimeout: cfg.Env.OktaRequestTimeout, OnCall: metrics.OnCall})
+		RequestTimeout: cfg.Env.OktaRequestTimeout, OnCall: metrics.OnCall, Limiter: limiter})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,417 @@
+package okta
+
+import (
+	"context"
+	crand "crypto/rand"
+	_ "embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// CallLimiter decides whether one call to Okta may go now. The executor's
+// transport asks it before every call, so an action of several calls is
+// covered call by call; done must be called once with what the call saw.
+// When the call may not go, Acquire returns a *RateLimitedError and Okta is
+// not called: the worker reschedules the task and frees its slot.
+type CallLimiter interface {
+	Acquire(ctx context.Context, c LimitedCall) (done func(Observation), err error)
+}
+
+// budgetPeeker is a limiter that can say, without taking anything, when
+// a bucket will take a call (Executor.Blocked uses it for the gate).
+type budgetPeeker interface {
+	Peek(ctx context.Context, conn string, buckets []string) (until time.Time, bucket string, err error)
+}
+
+// LimitedCall is a call about to be made.
+type LimitedCall struct {
+	Connection, Bucket, Method string
+	// Priority is the class of the action (from WithPriority).
+	Priority Priority
+	// Continuation is set for every call of an action after its first: it
+	// gets the headroom of the class above, so that an action the budget
+	// let start is not stopped halfway (and its first calls wasted).
+	Continuation bool
+}
+
+// Observation is what one call saw: Okta's rate-limit headers as sent
+// (Okta's clock), and local durations only, so that a worker with a wrong
+// clock still teaches the limiter the right thing.
+type Observation struct {
+	// Status is the HTTP status, 0 when no answer came.
+	Status           int
+	HasLimit         bool
+	Limit, Remaining int
+	// Reset and Date are X-Rate-Limit-Reset and Date, zero if absent.
+	Reset, Date time.Time
+	// RTT is from sending the request to the answer; Age from the answer
+	// to now.
+	RTT, Age time.Duration
+}
+
+// LimitEventKind says what a LimitEvent reports.
+type LimitEventKind int
+
+// Limiter events.
+const (
+	// LimitGranted: a call may go (InFlight counts it).
+	LimitGranted LimitEventKind = iota
+	// LimitDelayed: a call may not go; the task is rescheduled.
+	LimitDelayed
+	// LimitReleased: a call ended (InFlight no longer counts it).
+	LimitReleased
+)
+
+// LimitEvent is reported to LimiterOptions.OnEvent, for metrics.
+type LimitEvent struct {
+	Kind       LimitEventKind
+	Connection string
+	// Bucket is the path bucket (Bucket's names: a small fixed set).
+	Bucket string
+	// InFlight is the connection's calls in flight across all workers,
+	// as Redis counted them at the event; -1 when unknown.
+	InFlight int
+}
+
+// LimiterOptions configure a Limiter; start from DefaultLimiterOptions.
+type LimiterOptions struct {
+	// Reserve is the share of each bucket's limit never spent, left for
+	// people and other integrations using the same org.
+	Reserve float64
+	// CriticalHeadroom is the share of the limit only critical calls may
+	// spend; BulkHeadroom the share bulk calls leave for default and
+	// critical ones. Both are released gradually over the last
+	// HeadroomRelease share of each window, so that budget no urgent call
+	// needed is used before the window ends.
+	CriticalHeadroom, BulkHeadroom, HeadroomRelease float64
+	// MaxInFlight caps calls in flight per connection across all workers,
+	// well under Okta's org-wide concurrency limit. With 4 or more, one
+	// slot is kept for critical calls.
+	MaxInFlight int
+	// Lease is how long a granted call holds its slot if its worker dies
+	// before saying it ended: at least the request timeout.
+	Lease time.Duration
+	// MaxWait is the longest a call waits in place for a slot or a budget
+	// that frees sooner than a reschedule would run (a window's probe, a
+	// call in flight ending); a longer wait is a *RateLimitedError.
+	MaxWait time.Duration
+	// Jitter is the most added at random to RateLimitedError.Until, so the
+	// tasks that waited for one reset do not all wake at once.
+	Jitter time.Duration
+	// MinBlock is how long a 429 without a usable reset blocks (a
+	// concurrency 429, or one at a window's very end).
+	MinBlock time.Duration
+	// Clock is the local clock, only to turn waits into RateLimitedError
+	// times; nil is time.Now.
+	Clock   func() time.Time
+	Logger  *slog.Logger
+	OnEvent func(LimitEvent)
+}
+
+// DefaultLimiterOptions: a 10% reserve, 10% of headroom for critical
+// calls and 10% more that bulk leaves to default, released over the last
+// quarter of the window; 8 calls in flight.
+func DefaultLimiterOptions() LimiterOptions {
+	return LimiterOptions{Reserve: 0.1, CriticalHeadroom: 0.1, BulkHeadroom: 0.1, HeadroomRelease: 0.25,
+		MaxInFlight: 8, Lease: 35 * time.Second, MaxWait: time.Second, Jitter: 500 * time.Millisecond,
+		MinBlock: time.Second}
+}
+
+// Limiter is the rate limiter shared by every worker of every connection
+// through Redis. It learns each bucket's limit, remaining and reset from
+// Okta's answers, keeps the reserve and the class headrooms, counts the
+// calls granted and not yet answered (so N workers do not all spend the
+// same "remaining"), caps calls in flight, and grants a call only when
+// the budget allows it. All of its decisions run as Lua scripts on
+// Redis's clock; see limiter_common.lua for the keys.
+type Limiter struct {
+	rdb  redis.UniversalClient
+	opts LimiterOptions
+
+	mu   sync.Mutex
+	keys map[[2]string]string // connection, bucket -> counter key
+}
+
+var (
+	//go:embed limiter_common.lua
+	luaCommon string
+	//go:embed limiter_acquire.lua
+	luaAcquire string
+	//go:embed limiter_observe.lua
+	luaObserve string
+	//go:embed limiter_peek.lua
+	luaPeek string
+
+	acquireScript = redis.NewScript(luaCommon + luaAcquire)
+	observeScript = redis.NewScript(luaCommon + luaObserve)
+	peekScript    = redis.NewScript(luaCommon + luaPeek)
+)
+
+// LimiterKeyPrefix starts every limiter key: "oktaq:lim:{connection}...".
+const LimiterKeyPrefix = "oktaq:lim:"
+
+// NewLimiter returns a limiter on rdb.
+func NewLimiter(rdb redis.UniversalClient, opts LimiterOptions) (*Limiter, error) {
+	switch {
+	case rdb == nil:
+		return nil, errors.New("limiter: no Redis")
+	case opts.Reserve < 0 || opts.CriticalHeadroom < 0 || opts.BulkHeadroom < 0 ||
+		opts.Reserve+opts.CriticalHeadroom+opts.BulkHeadroom >= 1:
+		return nil, fmt.Errorf("limiter: reserve %v and headrooms %v, %v must be non-negative and sum under 1",
+			opts.Reserve, opts.CriticalHeadroom, opts.BulkHeadroom)
+	case opts.HeadroomRelease < 0 || opts.HeadroomRelease > 1:
+		return nil, fmt.Errorf("limiter: headroom release %v is not in [0, 1]", opts.HeadroomRelease)
+	case opts.MaxInFlight < 1:
+		return nil, fmt.Errorf("limiter: max in flight %d is under 1", opts.MaxInFlight)
+	}
+	d := DefaultLimiterOptions()
+	if opts.Lease <= 0 {
+		opts.Lease = d.Lease
+	}
+	if opts.MinBlock <= 0 {
+		opts.MinBlock = d.MinBlock
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Limiter{rdb: rdb, opts: opts, keys: map[[2]string]string{}}, nil
+}
+
+// learntByLimit: Okta does not say which bucket these count against
+// (okta-api-notes.md section 6). Each draws on a counter named by the
+// limit its answers show, shared with every other such bucket showing the
+// same limit, until two windows running at once prove it has its own.
+func learntByLimit(bucket string) bool {
+	return bucket == BucketUserLifecycle || bucket == BucketGroupMembers || bucket == BucketUserGroups
+}
+
+func connKey(conn string) string            { return LimiterKeyPrefix + "{" + conn + "}" }
+func inflightKey(conn string) string        { return connKey(conn) + ":inflight" }
+func bucketKey(conn, counter string) string { return connKey(conn) + ":b:" + counter }
+
+func (l *Limiter) counter(conn, bucket string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if k, ok := l.keys[[2]string{conn, bucket}]; ok {
+		return k
+	}
+	return bucket
+}
+
+func (l *Limiter) setCounter(conn, bucket, key string) {
+	l.mu.Lock()
+	l.keys[[2]string{conn, bucket}] = key
+	l.mu.Unlock()
+}
+
+func (l *Limiter) params() []any {
+	probe := 10
+	return []any{l.opts.Reserve, l.opts.CriticalHeadroom, l.opts.BulkHeadroom, l.opts.HeadroomRelease, probe}
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// Acquire grants the call or says when to try again; see CallLimiter. It
+// waits in place (up to MaxWait) only for what frees within a call's time.
+// If Redis fails it lets the call go: Okta's own 429 then still reschedules.
+func (l *Limiter) Acquire(ctx context.Context, c LimitedCall) (func(Observation), error) {
+	class := c.Priority.class()
+	if c.Continuation && class < 2 {
+		class++
+	}
+	critSlots := 0
+	if l.opts.MaxInFlight >= 4 {
+		critSlots = 1
+	}
+	start := time.Now()
+	for tries := 0; ; tries++ {
+		key := l.counter(c.Connection, c.Bucket)
+		member := key + "|" + leaseID()
+		args := append([]any{c.Bucket, key, flag(learntByLimit(c.Bucket)), member, class, l.opts.MaxInFlight,
+			critSlots, l.opts.Lease.Milliseconds()}, l.params()...)
+		res, err := acquireScript.Run(ctx, l.rdb, []string{connKey(c.Connection), inflightKey(c.Connection),
+			bucketKey(c.Connection, key)}, args...).Slice()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, &TransientError{Err: ctx.Err()}
+			}
+			l.opts.Logger.WarnContext(ctx, "rate limiter unreachable; calling Okta anyway", "bucket", c.Bucket, "error", err)
+			return func(Observation) {}, nil
+		}
+		code, n, k := reply(res)
+		switch {
+		case code == -1 && tries < 3:
+			l.setCounter(c.Connection, c.Bucket, k)
+			continue
+		case code == 0:
+			l.event(LimitGranted, c.Connection, c.Bucket, n)
+			return func(o Observation) { l.observe(ctx, c, key, member, o) }, nil
+		}
+		wait := time.Duration(n) * time.Millisecond
+		if time.Since(start)+wait <= l.opts.MaxWait {
+			if err := sleep(ctx, wait+rand.N(wait/2+time.Millisecond)); err != nil {
+				return nil, &TransientError{Err: err}
+			}
+			continue
+		}
+		if code == 3 || code == 4 {
+			// Calls in flight stay slow: try again soon, not at once.
+			wait = max(wait, l.opts.MaxWait/4)
+		}
+		l.event(LimitDelayed, c.Connection, c.Bucket, -1)
+		return nil, &RateLimitedError{Until: l.opts.Clock().Add(wait + l.jitter()), Bucket: c.Bucket, Concurrency: code == 2 || code == 3}
+	}
+}
+
+// observe releases a granted call and records what it saw.
+func (l *Limiter) observe(ctx context.Context, c LimitedCall, key, member string, o Observation) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	for tries := 0; tries < 3; tries++ {
+		var reset, date int64
+		if !o.Reset.IsZero() {
+			reset = o.Reset.Unix()
+		}
+		if !o.Date.IsZero() {
+			date = o.Date.Unix()
+		}
+		res, err := observeScript.Run(ctx, l.rdb, []string{connKey(c.Connection), inflightKey(c.Connection),
+			bucketKey(c.Connection, key)}, c.Bucket, key, flag(learntByLimit(c.Bucket)), member, o.Status,
+			flag(o.HasLimit), o.Limit, o.Remaining, reset, date, o.RTT.Milliseconds(), o.Age.Milliseconds(),
+			l.opts.MinBlock.Milliseconds(), (24 * time.Hour).Milliseconds()).Slice()
+		if err != nil {
+			l.opts.Logger.WarnContext(ctx, "rate limiter: recording a call failed", "bucket", c.Bucket, "error", err)
+			return
+		}
+		code, n, k := reply(res)
+		if code == -1 {
+			// The answer showed which counter the bucket draws on; the
+			// slot is released already.
+			l.setCounter(c.Connection, c.Bucket, k)
+			key, member = k, ""
+			continue
+		}
+		l.event(LimitReleased, c.Connection, c.Bucket, n)
+		return
+	}
+}
+
+// Peek reports when calls of ctx's priority could take every bucket
+// named, without taking anything: zero until means now. The worker's gate
+// uses it before an action's first call, so an action whose later bucket
+// is spent does not start and waste its first calls.
+func (l *Limiter) Peek(ctx context.Context, conn string, buckets []string) (until time.Time, bucket string, err error) {
+	if len(buckets) == 0 {
+		return time.Time{}, "", nil
+	}
+	keys := []string{connKey(conn), inflightKey(conn)}
+	args := append([]any{PriorityFrom(ctx).class()}, l.params()...)
+	for _, b := range buckets {
+		k := l.counter(conn, b)
+		if learntByLimit(b) && k == b {
+			if k, err = l.resolve(ctx, conn, b); err != nil {
+				return time.Time{}, "", err
+			}
+		}
+		keys = append(keys, bucketKey(conn, k))
+		args = append(args, k)
+	}
+	res, err := peekScript.Run(ctx, l.rdb, keys, args...).Int64Slice()
+	if err != nil {
+		return time.Time{}, "", fmt.Errorf("rate limiter: %w", err)
+	}
+	if res[0] <= 0 {
+		return time.Time{}, "", nil
+	}
+	if res[1] > 0 {
+		bucket = buckets[res[1]-1]
+	}
+	return l.opts.Clock().Add(time.Duration(res[0])*time.Millisecond + l.jitter()), bucket, nil
+}
+
+// resolve reads which counter a bucket learnt by limit draws on, as the
+// scripts do, for a process that has not called it yet.
+func (l *Limiter) resolve(ctx context.Context, conn, bucket string) (string, error) {
+	v, err := l.rdb.HMGet(ctx, connKey(conn), "s:"+bucket, "l:"+bucket).Result()
+	if err != nil {
+		return "", fmt.Errorf("rate limiter: %w", err)
+	}
+	k := bucket
+	if v[0] == nil && v[1] != nil {
+		k = fmt.Sprintf("limit-%v", v[1])
+	}
+	if k != bucket {
+		l.setCounter(conn, bucket, k)
+	}
+	return k, nil
+}
+
+func (l *Limiter) jitter() time.Duration {
+	if l.opts.Jitter <= 0 {
+		return 0
+	}
+	return rand.N(l.opts.Jitter + 1)
+}
+
+func (l *Limiter) event(kind LimitEventKind, conn, bucket string, inflight int64) {
+	if l.opts.OnEvent != nil {
+		l.opts.OnEvent(LimitEvent{Kind: kind, Connection: conn, Bucket: bucket, InFlight: int(inflight)})
+	}
+}
+
+// reply unpacks a script's {code, n, key}.
+func reply(res []any) (code, n int64, key string) {
+	num := func(v any) int64 {
+		switch v := v.(type) {
+		case int64:
+			return v
+		case string:
+			i, _ := strconv.ParseInt(v, 10, 64)
+			return i
+		}
+		return 0
+	}
+	if len(res) > 0 {
+		code = num(res[0])
+	}
+	if len(res) > 1 {
+		n = num(res[1])
+	}
+	if len(res) > 2 {
+		key, _ = res[2].(string)
+	}
+	return code, n, key
+}
+
+func leaseID() string {
+	b := make([]byte, 8)
+	_, _ = crand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

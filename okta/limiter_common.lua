@@ -1,0 +1,94 @@
+-- Shared by the limiter's scripts (limiter.go prepends it to each).
+--
+-- All times are Redis server milliseconds (TIME), so that workers whose own
+-- clocks disagree still agree on the budget. Okta's clock enters only as the
+-- offset th = Okta time - Redis time, learnt from Date headers.
+--
+-- Keys of one connection share the hash tag {connection}:
+--   conn hash   th_lo, th_hi: bounds of the Okta clock offset (ms);
+--               cblock: no call until (a concurrency 429 was seen);
+--               l:<bucket>: last X-Rate-Limit-Limit of a bucket learnt by limit;
+--               s:<bucket>: set when that bucket was found to have a counter of its own
+--   in-flight   zset "<key>|<token>" -> lease expiry; one member per granted call
+--   bucket hash limit, rem (lowest X-Rate-Limit-Remaining seen in the window),
+--               reset (Okta's X-Rate-Limit-Reset, epoch s), win (window length, ms),
+--               blocked (no call until, after a 429)
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- resolve names the counter a bucket learnt by limit draws on: its own when
+-- it was split off, else the one of every such bucket with the same limit.
+local function resolve(ck, b)
+  local v = redis.call('HMGET', ck, 's:' .. b, 'l:' .. b)
+  if v[1] then return b end
+  if v[2] then return 'limit-' .. v[2] end
+  return b
+end
+
+local function count_prefix(members, prefix)
+  local n = 0
+  for _, m in ipairs(members) do
+    if string.sub(m, 1, #prefix) == prefix then n = n + 1 end
+  end
+  return n
+end
+
+-- ceil(frac * limit) without float noise (0.1 * 60 is 6, not 7).
+local function part(frac, limit)
+  return math.ceil(frac * limit - 1e-9)
+end
+
+local function load_bucket(k)
+  local v = redis.call('HMGET', k, 'limit', 'rem', 'reset', 'win', 'blocked')
+  return {limit = tonumber(v[1]) or 0, rem = tonumber(v[2]) or 0, reset = tonumber(v[3]) or 0,
+          win = tonumber(v[4]) or 0, blocked = tonumber(v[5]) or 0}
+end
+
+-- The latest Redis time the window can end: Okta's Reset is rounded up to
+-- the second, and th_lo is the offset's lower bound.
+local function reset_ms(b, th_lo)
+  return b.reset * 1000 - th_lo
+end
+
+local function params(argv, i)
+  return {reserve = tonumber(argv[i]), hc = tonumber(argv[i + 1]), hb = tonumber(argv[i + 2]),
+          release = tonumber(argv[i + 3]), probe = tonumber(argv[i + 4])}
+end
+
+-- budget_wait is how long (ms) a call of class (0 bulk, 1 default,
+-- 2 critical) must wait before the bucket can take it, with pending calls
+-- of ours granted and not yet answered; 0 means now. The second result is
+-- the reason: 1 budget, 4 probing a new window.
+--
+-- A call may go when remaining - pending - 1 >= reserve + headroom(class):
+-- the reserve is never spent; critical headroom is left by default and
+-- bulk, bulk headroom by bulk. In the last `release` fraction of the window
+-- the headroom shrinks linearly to 0, so budget that critical work did not
+-- need is still used before the window ends.
+local function budget_wait(b, pending, class, now, th_lo, p)
+  if b.blocked > now then return b.blocked - now, 1 end
+  local reset = reset_ms(b, th_lo)
+  if b.limit <= 0 or reset <= now then
+    -- Nothing known, or the window is over: one call at a time until an
+    -- answer shows the new window.
+    if pending > 0 then return p.probe, 4 end
+    return 0, 0
+  end
+  local L = b.limit
+  local R = math.min(part(p.reserve, L), L - 1)
+  local H = 0
+  if class < 2 then H = H + part(p.hc, L) end
+  if class < 1 then H = H + part(p.hb, L) end
+  H = math.max(0, math.min(H, L - 1 - R))
+  local avail = b.rem - pending - 1 - R
+  if avail < 0 then return reset - now, 1 end
+  if avail >= H then return 0, 0 end
+  local left = reset - now
+  local rw = p.release * math.max(b.win, left)
+  local need = rw * avail / H
+  if left <= need then return 0, 0 end
+  return math.ceil(left - need), 1
+end

@@ -1,0 +1,436 @@
+package okta_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/oktaq/oktaq/internal/redistest"
+	"github.com/oktaq/oktaq/okta"
+	"github.com/oktaq/oktaq/okta/oktasim"
+	"github.com/oktaq/oktaq/tasks"
+)
+
+// limitedSim serves an org of n ACTIVE users (u0@example.com...), all in
+// no group, with rl as its rate limits; calls use an API token.
+func limitedSim(t *testing.T, rl oktasim.RateLimits, n int, status string) *oktasim.Sim {
+	t.Helper()
+	sim := oktasim.New(oktasim.Options{RateLimits: rl})
+	srv := sim.Start()
+	t.Cleanup(srv.Close)
+	seed := oktasim.Seed{Groups: []oktasim.SeedGroup{{Name: "Engineering"}}, APITokens: []string{testAPIToken}}
+	for i := range n {
+		seed.Users = append(seed.Users, oktasim.SeedUser{Login: fmt.Sprintf("u%d@example.com", i), Status: status, Sessions: 1})
+	}
+	if err := sim.Load(seed); err != nil {
+		t.Fatal(err)
+	}
+	return sim
+}
+
+// testLimits are the defaults with short waits.
+func testLimits() okta.LimiterOptions {
+	o := okta.DefaultLimiterOptions()
+	o.MaxWait, o.Jitter = 200*time.Millisecond, 50*time.Millisecond
+	return o
+}
+
+// limitedExec is one worker's executor on connection "default" with a
+// limiter of its own on rdb; clock is its local clock (nil: time.Now).
+func limitedExec(t *testing.T, sim *oktasim.Sim, rdb redis.UniversalClient, o okta.LimiterOptions, clock func() time.Time, base http.RoundTripper) *okta.Executor {
+	t.Helper()
+	o.Clock = clock
+	lim, err := okta.NewLimiter(rdb, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := &okta.Connection{Name: "default", BaseURL: sim.URL(), Scopes: allScopes,
+		Credentials: okta.Credentials{APIToken: testAPIToken}}
+	e, err := okta.NewExecutor(conn, okta.ExecutorOptions{Redis: rdb, Clock: clock, Limiter: lim, Transport: base,
+		RequestTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	return e
+}
+
+func clearSessions(i int) tasks.Args {
+	return &tasks.ClearSessions{Request: tasks.Request{User: fmt.Sprintf("u%d@example.com", i),
+		Requester: tasks.Requester{ID: "agent-42", Role: "it-admin"}}}
+}
+
+func addToGroup(i int) tasks.Args {
+	a := &tasks.UpdateGroups{Request: tasks.Request{User: fmt.Sprintf("u%d@example.com", i),
+		Requester: tasks.Requester{ID: "agent-42", Role: "it-admin"}}}
+	a.Groups.Add = []string{"Engineering"}
+	return a
+}
+
+// noop reads a SUSPENDED user and finds nothing to do: one call, in the
+// users-get-one bucket.
+func noop(i int) tasks.Args {
+	return &tasks.Suspend{Request: tasks.Request{User: fmt.Sprintf("u%d@example.com", i),
+		Requester: tasks.Requester{ID: "agent-42", Role: "it-admin"}}}
+}
+
+// calls counts the simulator's answers in a bucket: granted and 429.
+func calls(sim *oktasim.Sim, bucket string) (ok, limited int) {
+	for _, r := range sim.Requests() {
+		if sim.BucketFor(r.Method, r.Path) != bucket {
+			continue
+		}
+		if r.Status == http.StatusTooManyRequests {
+			limited++
+		} else {
+			ok++
+		}
+	}
+	return ok, limited
+}
+
+func all429(sim *oktasim.Sim) int {
+	n := 0
+	for _, r := range sim.Requests() {
+		if r.Status == http.StatusTooManyRequests {
+			n++
+		}
+	}
+	return n
+}
+
+func rateLimited(err error) (*okta.RateLimitedError, bool) {
+	var rl *okta.RateLimitedError
+	return rl, errors.As(err, &rl)
+}
+
+// spend runs next() until the limiter refuses for longer than far,
+// waiting out short refusals, and returns how many succeeded and the last
+// refusal.
+func spend(t *testing.T, e *okta.Executor, ctx context.Context, clock func() time.Time, far time.Duration, next func() tasks.Args) (int, *okta.RateLimitedError) {
+	t.Helper()
+	n := 0
+	for range 500 {
+		_, err := e.Execute(ctx, next())
+		if err == nil {
+			n++
+			continue
+		}
+		rl, ok := rateLimited(err)
+		if !ok {
+			t.Fatalf("execute: %T %v", err, err)
+		}
+		if wait := rl.Until.Sub(clock()); wait > far {
+			return n, rl
+		}
+		time.Sleep(rl.Until.Sub(clock()))
+	}
+	t.Fatal("never refused")
+	return 0, nil
+}
+
+// One worker learns a 429; the other then does not call Okta on that
+// bucket, neither at the gate (Blocked) nor when executing.
+func TestLimiterSharesA429(t *testing.T) {
+	sim := limitedSim(t, oktasim.RateLimits{Window: 3 * time.Second, PrincipalShare: 1,
+		Buckets: []oktasim.Bucket{{Name: oktasim.ActionBucket, Limit: 20}}}, 4, oktasim.StatusActive)
+	r := redistest.New(t)
+	a := limitedExec(t, sim, r.Client, testLimits(), nil, nil)
+	b := limitedExec(t, sim, r.Client, testLimits(), nil, nil)
+	ctx := context.Background()
+	sim.Drain(oktasim.ActionBucket)
+	_, err := a.Execute(ctx, clearSessions(0))
+	learnt, ok := rateLimited(err)
+	if !ok || learnt.Bucket != okta.BucketUserLifecycle {
+		t.Fatalf("first worker: %T %v; want a 429 on %s", err, err, okta.BucketUserLifecycle)
+	}
+	if _, n := calls(sim, oktasim.ActionBucket); n != 1 {
+		t.Fatalf("%d 429s, want 1", n)
+	}
+	requests := len(sim.Requests())
+	until, bucket, err := b.Blocked(ctx, clearSessions(1))
+	if err != nil || bucket != okta.BucketUserLifecycle || until.Before(time.Now().Add(time.Second)) {
+		t.Fatalf("second worker's gate: %v %q %v; want blocked on %s for about 3 s", until, bucket, err, okta.BucketUserLifecycle)
+	}
+	if d := until.Sub(learnt.Until); d < -time.Second || d > time.Second {
+		t.Errorf("gate waits until %v, the 429 said %v", until, learnt.Until)
+	}
+	if n := len(sim.Requests()); n != requests {
+		t.Fatalf("the gate called Okta %d times", n-requests)
+	}
+	_, err = b.Execute(ctx, clearSessions(1))
+	if _, ok := rateLimited(err); !ok {
+		t.Fatalf("second worker: %T %v; want rate limited", err, err)
+	}
+	if ok, n := calls(sim, oktasim.ActionBucket); ok != 0 || n != 1 {
+		t.Fatalf("second worker called the empty bucket: %d answered, %d 429s", ok, n)
+	}
+	time.Sleep(time.Until(until))
+	if _, err := b.Execute(ctx, clearSessions(1)); err != nil {
+		t.Fatalf("after the reset: %v", err)
+	}
+}
+
+// Two workers hammering one bucket together spend its limit less the
+// reserve, exactly, and never meet a 429.
+func TestLimiterKeepsTheReserve(t *testing.T) {
+	sim := limitedSim(t, oktasim.RateLimits{Window: time.Minute, PrincipalShare: 1,
+		Buckets: []oktasim.Bucket{{Name: oktasim.ActionBucket, Limit: 20}}}, 8, oktasim.StatusActive)
+	r := redistest.New(t)
+	o := testLimits()
+	o.Reserve, o.CriticalHeadroom, o.BulkHeadroom = 0.25, 0, 0
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for w := range 2 {
+		e := limitedExec(t, sim, r.Client, o, nil, nil)
+		for g := range 6 {
+			wg.Go(func() {
+				i := w*6 + g
+				spend(t, e, ctx, time.Now, 10*time.Second, func() tasks.Args { i++; return clearSessions(i % 8) })
+			})
+		}
+	}
+	wg.Wait()
+	ok, limited := calls(sim, oktasim.ActionBucket)
+	if ok != 15 || limited != 0 {
+		t.Fatalf("bucket of 20 with a 25%% reserve: %d calls answered, %d 429s; want 15 and 0", ok, limited)
+	}
+}
+
+// inflight counts requests under way at the simulator.
+type inflight struct {
+	now, peak atomic.Int64
+}
+
+func (f *inflight) RoundTrip(r *http.Request) (*http.Response, error) {
+	n := f.now.Add(1)
+	for p := f.peak.Load(); n > p && !f.peak.CompareAndSwap(p, n); p = f.peak.Load() {
+	}
+	defer f.now.Add(-1)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// Calls in flight across workers never pass MaxInFlight, so Okta's
+// concurrency limit is never met.
+func TestLimiterCapsCallsInFlight(t *testing.T) {
+	sim := limitedSim(t, oktasim.RateLimits{Concurrency: 4}, 8, oktasim.StatusActive)
+	sim.SetFaults(oktasim.Faults{Latency: 50 * time.Millisecond, Match: "/api/"})
+	r := redistest.New(t)
+	o := testLimits()
+	o.MaxInFlight = 3
+	count := &inflight{}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var done atomic.Int64
+	for w := range 2 {
+		e := limitedExec(t, sim, r.Client, o, nil, count)
+		for g := range 6 {
+			wg.Go(func() {
+				for i := range 3 {
+					for {
+						_, err := e.Execute(ctx, clearSessions((w*6+g+i)%8))
+						rl, limited := rateLimited(err)
+						if !limited {
+							if err != nil {
+								t.Error(err)
+							}
+							break
+						}
+						time.Sleep(time.Until(rl.Until))
+					}
+					done.Add(1)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if done.Load() != 36 {
+		t.Fatalf("%d actions done, want 36", done.Load())
+	}
+	if p := count.peak.Load(); p > 3 {
+		t.Errorf("%d calls in flight at once; the cap is 3", p)
+	}
+	if n := all429(sim); n != 0 {
+		t.Errorf("%d 429s", n)
+	}
+}
+
+// A worker killed mid-call holds its slot only until the lease ends.
+func TestLimiterLeaseFreesADeadWorkersSlot(t *testing.T) {
+	r := redistest.New(t)
+	o := testLimits()
+	o.MaxInFlight, o.Lease, o.MaxWait = 1, 300*time.Millisecond, 0
+	lim, err := okta.NewLimiter(r.Client, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	call := okta.LimitedCall{Connection: "default", Bucket: okta.BucketUsersGetOne, Method: "GET"}
+	if _, err := lim.Acquire(ctx, call); err != nil { // never done: the worker died
+		t.Fatal(err)
+	}
+	_, err = lim.Acquire(ctx, call)
+	if rl, ok := rateLimited(err); !ok || !rl.Concurrency {
+		t.Fatalf("second call while the slot is held: %v", err)
+	}
+	time.Sleep(350 * time.Millisecond)
+	done, err := lim.Acquire(ctx, call)
+	if err != nil {
+		t.Fatalf("after the lease: %v", err)
+	}
+	done(okta.Observation{})
+}
+
+// Bulk leaves headroom for default and critical work, default for
+// critical, and nobody spends the reserve: with a limit of 40 and 10% of
+// each, bulk gets 28 calls, default 4 more, critical 4 more, and 4 stay.
+// Bulk is told to come back in the window's last quarter, when the
+// headroom no critical call took is released.
+func TestLimiterServesCriticalFirst(t *testing.T) {
+	sim := limitedSim(t, oktasim.RateLimits{Window: time.Minute, PrincipalShare: 1,
+		Buckets: []oktasim.Bucket{{Name: "user-get", Limit: 40}}}, 4, oktasim.StatusSuspended)
+	r := redistest.New(t)
+	e := limitedExec(t, sim, r.Client, testLimits(), nil, nil)
+	bulk := okta.WithPriority(context.Background(), okta.PriorityBulk)
+	def := okta.WithPriority(context.Background(), okta.PriorityDefault)
+	crit := okta.WithPriority(context.Background(), okta.PriorityCritical)
+	i := 0
+	next := func() tasks.Args { i++; return noop(i % 4) }
+	start := time.Now()
+	n, rl := spend(t, e, bulk, time.Now, 10*time.Second, next)
+	if n != 28 {
+		t.Fatalf("bulk got %d calls, want 28", n)
+	}
+	if wait := rl.Until.Sub(start); wait < 40*time.Second || wait > 55*time.Second {
+		t.Errorf("bulk told to wait %v; want the last quarter of the minute", wait)
+	}
+	if n, _ := spend(t, e, def, time.Now, 10*time.Second, next); n != 4 {
+		t.Fatalf("default got %d more calls, want 4", n)
+	}
+	if _, err := e.Execute(bulk, next()); err == nil {
+		t.Fatal("bulk got a call while default waits")
+	}
+	n, rl = spend(t, e, crit, time.Now, 10*time.Second, next)
+	if n != 4 {
+		t.Fatalf("critical got %d more calls, want 4", n)
+	}
+	if wait := rl.Until.Sub(start); wait < 55*time.Second {
+		t.Errorf("critical told to wait %v; want the window's end", wait)
+	}
+	if ok, limited := calls(sim, "user-get"); ok != 36 || limited != 0 {
+		t.Fatalf("%d calls answered, %d 429s; want 36 and none", ok, limited)
+	}
+}
+
+// Workers whose clocks are minutes off agree with a right one: they spend
+// the same budget, and each is told to wait the right time on its own
+// clock.
+func TestLimiterIgnoresASkewedClock(t *testing.T) {
+	sim := limitedSim(t, oktasim.RateLimits{Window: 3 * time.Second, PrincipalShare: 1,
+		Buckets: []oktasim.Bucket{{Name: oktasim.ActionBucket, Limit: 20}}}, 8, oktasim.StatusActive)
+	r := redistest.New(t)
+	o := testLimits()
+	o.Reserve, o.CriticalHeadroom, o.BulkHeadroom = 0.25, 0, 0
+	ahead := func() time.Time { return time.Now().Add(7 * time.Minute) }
+	behind := func() time.Time { return time.Now().Add(-5 * time.Minute) }
+	right := limitedExec(t, sim, r.Client, o, nil, nil)
+	fast := limitedExec(t, sim, r.Client, o, ahead, nil)
+	slow := limitedExec(t, sim, r.Client, o, behind, nil)
+	ctx := context.Background()
+	i := 0
+	next := func() tasks.Args { i++; return clearSessions(i % 8) }
+
+	n, rl := spend(t, fast, ctx, ahead, time.Second, next)
+	if n != 15 {
+		t.Fatalf("the fast clock got %d calls, want 15", n)
+	}
+	// Until a Date header ticks, Okta's clock is known to a second, and
+	// Reset is rounded up: the wait may be the window plus up to 2 s.
+	const most = 5100 * time.Millisecond
+	if wait := rl.Until.Sub(ahead()); wait <= 0 || wait > most {
+		t.Fatalf("the fast clock waits %v on its clock; want at most the 3 s window + 2 s", wait)
+	}
+	for _, w := range []struct {
+		e     *okta.Executor
+		clock func() time.Time
+	}{{right, time.Now}, {slow, behind}} {
+		_, err := w.e.Execute(ctx, next())
+		rl, ok := rateLimited(err)
+		if !ok {
+			t.Fatalf("a spent budget granted again: %v", err)
+		}
+		if wait := rl.Until.Sub(w.clock()); wait <= 0 || wait > most {
+			t.Errorf("waits %v on its own clock; want at most the 3 s window + 2 s", wait)
+		}
+	}
+	time.Sleep(time.Until(rl.Until.Add(-7 * time.Minute)))
+	n, _ = spend(t, slow, ctx, behind, time.Second, next)
+	if n != 15 {
+		t.Errorf("the slow clock got %d calls in the next window, want 15", n)
+	}
+	if c := all429(sim); c != 0 {
+		t.Errorf("%d 429s", c)
+	}
+}
+
+// Lifecycle calls and group membership changes count against one Okta
+// bucket whose name Okta does not publish: both are keyed by the limit
+// they show and share one budget.
+func TestLimiterMergesBucketsByLimit(t *testing.T) {
+	sim := limitedSim(t, oktasim.RateLimits{Window: time.Minute, PrincipalShare: 1,
+		Buckets: []oktasim.Bucket{{Name: oktasim.ActionBucket, Limit: 20}}}, 40, oktasim.StatusActive)
+	r := redistest.New(t)
+	o := testLimits()
+	o.Reserve, o.CriticalHeadroom, o.BulkHeadroom = 0.25, 0, 0
+	e := limitedExec(t, sim, r.Client, o, nil, nil)
+	i := 0
+	n, _ := spend(t, e, context.Background(), time.Now, 10*time.Second, func() tasks.Args {
+		i++
+		if i%2 == 0 {
+			return addToGroup(i)
+		}
+		return clearSessions(i)
+	})
+	ok, limited := calls(sim, oktasim.ActionBucket)
+	if ok != 15 || limited != 0 || n < 14 {
+		t.Fatalf("%d actions, %d calls answered, %d 429s; want 15 calls and no 429", n, ok, limited)
+	}
+}
+
+// Two buckets with the same limit but their own counters are told apart
+// as soon as their windows are seen running at once.
+func TestLimiterSplitsBucketsWithTheirOwnCounter(t *testing.T) {
+	sim := limitedSim(t, oktasim.RateLimits{Window: 8 * time.Second, PrincipalShare: 1,
+		Buckets: []oktasim.Bucket{{Name: oktasim.ActionBucket, Limit: 20},
+			{Name: "members", Pattern: "/api/v1/groups/{id}/users/{uid}", Limit: 20}}}, 40, oktasim.StatusActive)
+	r := redistest.New(t)
+	o := testLimits()
+	o.Reserve, o.CriticalHeadroom, o.BulkHeadroom = 0.25, 0, 0
+	e := limitedExec(t, sim, r.Client, o, nil, nil)
+	ctx := context.Background()
+	if _, err := e.Execute(ctx, clearSessions(0)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if _, err := e.Execute(ctx, addToGroup(1)); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := r.Client.HGet(ctx, okta.LimiterKeyPrefix+"{default}", "s:"+okta.BucketGroupMembers).Result(); err != nil || v != "1" {
+		t.Fatalf("group-members not split off: %q %v", v, err)
+	}
+	i := 1
+	spend(t, e, ctx, time.Now, 5*time.Second, func() tasks.Args { i++; return addToGroup(i) })
+	spend(t, e, ctx, time.Now, 5*time.Second, func() tasks.Args { i++; return clearSessions(i) })
+	life, l1 := calls(sim, oktasim.ActionBucket)
+	members, l2 := calls(sim, "members")
+	if life != 15 || members != 15 || l1+l2 != 0 {
+		t.Fatalf("lifecycle %d, members %d calls, %d 429s; want 15, 15, 0", life, members, l1+l2)
+	}
+}
