@@ -1,0 +1,951 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/oktaq/oktaq/cmd/oktaq/internal/config"
+	"github.com/oktaq/oktaq/enqueue"
+	"github.com/oktaq/oktaq/internal/redistest"
+	"github.com/oktaq/oktaq/okta"
+)
+
+// The deploy files, from cmd/oktaq.
+const (
+	deployDir      = "../../deploy"
+	readmePath     = "../../README.md"
+	rulesPath      = deployDir + "/prometheus/rules.yml"
+	rulesTestPath  = deployDir + "/prometheus/rules_test.yml"
+	promConfigPath = deployDir + "/prometheus/prometheus.yml"
+	composePath    = deployDir + "/compose.yaml"
+	k8sDir         = deployDir + "/k8s"
+	promRulePath   = k8sDir + "/prometheusrule.yaml"
+	runbookBase    = "https://github.com/oktaq/oktaq#"
+)
+
+var updatePrometheusRule = flag.Bool("update-prometheusrule", false, "rewrite deploy/k8s/prometheusrule.yaml from deploy/prometheus/rules.yml")
+
+// knownVars are the variables oktaq reads: every config variable and, for
+// a secret, its <VAR>_FILE form.
+func knownVars() map[string]bool {
+	known := map[string]bool{}
+	for _, v := range config.Vars() {
+		known[v.Name] = true
+		if v.Secret {
+			known[v.Name+"_FILE"] = true
+		}
+	}
+	return known
+}
+
+var oktaqVar = regexp.MustCompile(`\bOKTAQ_[A-Z0-9_]+`)
+
+// unknownVars lists the OKTAQ_* names in text that oktaq does not read.
+func unknownVars(text string, known map[string]bool) []string {
+	var out []string
+	for _, v := range oktaqVar.FindAllString(text, -1) {
+		if !known[v] && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// TestDeployVariablesAreRead: every OKTAQ_* name in deploy/ (Dockerfile,
+// compose, Kubernetes, scripts) is one the code reads, so a typo fails
+// here rather than being silently ignored in production.
+func TestDeployVariablesAreRead(t *testing.T) {
+	known := knownVars()
+	t.Run("a typo is caught", func(t *testing.T) {
+		got := unknownVars("OKTAQ_REDIS_ULR=x OKTAQ_SIGNING_KEYS_FILE=/s ${OKTAQ_OKTA_DOMAIN_FILE} OKTAQ_OKTA_PRIVATE_KEY_FILE=/k", known)
+		if want := []string{"OKTAQ_REDIS_ULR", "OKTAQ_OKTA_DOMAIN_FILE"}; !slices.Equal(got, want) {
+			t.Fatalf("unknownVars = %v, want %v", got, want)
+		}
+	})
+	seen := 0
+	err := filepath.WalkDir(deployDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		switch ext := filepath.Ext(p); {
+		case ext == ".yaml", ext == ".yml", ext == ".sh", ext == ".go", strings.HasPrefix(d.Name(), "Dockerfile"):
+		default:
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		seen += len(oktaqVar.FindAllString(string(b), -1))
+		for _, v := range unknownVars(string(b), known) {
+			t.Errorf("%s: %s is not a variable oktaq reads (see config.Vars; secrets also take <VAR>_FILE)", p, v)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen < 20 {
+		t.Fatalf("only %d OKTAQ_* references under deploy/: the walk missed the manifests", seen)
+	}
+}
+
+// component is what a worker or API container is given, from compose or
+// Kubernetes, for the checks both share.
+type component struct {
+	where, kind string            // kind: worker or api
+	env         map[string]string // effective OKTAQ_* environment
+	// secretFile checks that a *_FILE path is mounted from a secret and
+	// returns what the file would hold.
+	secretFile func(p string) (string, error)
+}
+
+// check: the variables the command needs are there, listeners are
+// reachable from outside the container, and secrets come from files.
+func (c component) check(t *testing.T) {
+	t.Helper()
+	need := []string{"OKTAQ_REDIS_URL", "OKTAQ_SIGNING_KEYS_FILE", "OKTAQ_ADMIN_ADDR"}
+	switch c.kind {
+	case "worker":
+		need = append(need, "OKTAQ_OKTA_DOMAIN", "OKTAQ_OKTA_CLIENT_ID", "OKTAQ_OKTA_CLIENT_SECRET_FILE")
+	case "api":
+		need = append(need, "OKTAQ_API_ADDR", "OKTAQ_API_TOKENS", "OKTAQ_ADMIN_PASSWORD_FILE")
+	default:
+		t.Errorf("%s: unknown component %q", c.where, c.kind)
+	}
+	for _, v := range need {
+		if c.env[v] == "" {
+			t.Errorf("%s: %s is not set", c.where, v)
+		}
+	}
+	for _, v := range []string{"OKTAQ_ADMIN_ADDR", "OKTAQ_API_ADDR"} {
+		if a, ok := c.env[v]; ok && !strings.HasPrefix(a, "0.0.0.0:") && !strings.HasPrefix(a, ":") {
+			t.Errorf("%s: %s=%s; in a container it must listen on all interfaces (0.0.0.0:PORT)", c.where, v, a)
+		}
+	}
+	secret := map[string]bool{}
+	for _, s := range config.SecretVars() {
+		secret[s] = true
+	}
+	files := map[string]string{}
+	for name, val := range c.env {
+		if file, ok := strings.CutSuffix(name, "_FILE"); ok && secret[file] {
+			content, err := c.secretFile(val)
+			if err != nil {
+				t.Errorf("%s: %s=%s: %v", c.where, name, val, err)
+			}
+			files[name] = content
+			continue
+		}
+		if !secret[name] {
+			continue
+		}
+		// The Redis URL is a secret only when it holds a password.
+		if u, err := url.Parse(val); name == "OKTAQ_REDIS_URL" && err == nil {
+			if _, hasPass := u.User.Password(); !hasPass {
+				continue
+			}
+		}
+		t.Errorf("%s: secret %s is given as a value; mount it and use %s_FILE", c.where, name, name)
+	}
+	c.load(t, files)
+}
+
+// load reads the configuration as the command does at start (config.Load,
+// then the Okta connection for a worker and the producers for the API),
+// with only c.env set and each secret file holding files[VAR_FILE].
+func (c component) load(t *testing.T, files map[string]string) {
+	t.Helper()
+	for v := range knownVars() {
+		t.Setenv(v, "") // restored when the test ends
+		os.Unsetenv(v)
+	}
+	dir := t.TempDir()
+	for name, val := range c.env {
+		if content, ok := files[name]; ok {
+			val = filepath.Join(dir, strings.ToLower(name))
+			if err := os.WriteFile(val, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if strings.HasPrefix(name, "OKTAQ_") {
+			os.Setenv(name, val)
+		}
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		t.Errorf("%s: oktaq %s would not start: %v", c.where, c.kind, err)
+		return
+	}
+	switch c.kind {
+	case "worker":
+		_, err = cfg.Connection()
+	case "api":
+		_, err = enqueue.ParseProducers(cfg.Env.APITokens)
+	}
+	if err != nil {
+		t.Errorf("%s: oktaq %s would not start: %v", c.where, c.kind, err)
+	}
+}
+
+type composeFile struct {
+	Services map[string]composeService `yaml:"services"`
+	Secrets  map[string]struct {
+		File string `yaml:"file"`
+	} `yaml:"secrets"`
+	Volumes map[string]any `yaml:"volumes"`
+}
+
+type composeService struct {
+	Image       string            `yaml:"image"`
+	Command     any               `yaml:"command"`
+	Environment map[string]string `yaml:"environment"`
+	Secrets     []string          `yaml:"secrets"`
+	Volumes     []string          `yaml:"volumes"`
+	ReadOnly    bool              `yaml:"read_only"`
+	Deploy      struct {
+		Replicas int `yaml:"replicas"`
+	} `yaml:"deploy"`
+}
+
+func TestComposeFile(t *testing.T) {
+	var c composeFile
+	readYAML(t, composePath, &c)
+	for _, s := range []string{"redis", "worker", "api", "prometheus"} {
+		if _, ok := c.Services[s]; !ok {
+			t.Fatalf("compose.yaml: no %s service", s)
+		}
+	}
+	redis := c.Services["redis"]
+	if cmd := fmt.Sprint(redis.Command); !strings.Contains(cmd, "--appendonly yes") || !strings.Contains(cmd, "--appendfsync everysec") {
+		t.Errorf("redis must persist with AOF (--appendonly yes --appendfsync everysec): command %s", cmd)
+	}
+	if !hasMount(redis.Volumes, "/data", c.Volumes) {
+		t.Errorf("redis: /data is not on a named volume: %v", redis.Volumes)
+	}
+	if n := c.Services["worker"].Deploy.Replicas; n != 2 {
+		t.Errorf("worker: deploy.replicas = %d, want 2", n)
+	}
+	for _, kind := range []string{"worker", "api"} {
+		s := c.Services[kind]
+		if cmd := fmt.Sprint(s.Command); cmd != "["+kind+"]" {
+			t.Errorf("%s: command %s, want [%s]", kind, cmd, kind)
+		}
+		if !s.ReadOnly {
+			t.Errorf("%s: read_only is not set", kind)
+		}
+		env := map[string]string{}
+		for k, v := range s.Environment {
+			env[k] = interpolate(t, v)
+		}
+		component{where: "compose.yaml " + kind, kind: kind, env: env, secretFile: func(p string) (string, error) {
+			name, ok := strings.CutPrefix(p, "/run/secrets/")
+			switch {
+			case !ok:
+				return "", errors.New("not under /run/secrets/")
+			case !slices.Contains(s.Secrets, name):
+				return "", fmt.Errorf("the service does not mount secret %q", name)
+			case c.Secrets[name].File == "":
+				return "", fmt.Errorf("no top-level secret %q with a file", name)
+			}
+			return composeSecrets[name], nil
+		}}.check(t)
+	}
+	prom := c.Services["prometheus"]
+	for _, f := range []string{"./prometheus/prometheus.yml", "./prometheus/rules.yml"} {
+		if !slices.ContainsFunc(prom.Volumes, func(v string) bool { return strings.HasPrefix(v, f+":") }) {
+			t.Errorf("prometheus does not mount %s", f)
+		}
+		if _, err := os.Stat(filepath.Join(deployDir, f)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// What the compose secret files and required variables hold in the test
+// (the files are not in git).
+var (
+	composeSecrets = map[string]string{"signing_keys": "k1=compose-test-signing-key-0123456789",
+		"redis_password": "pw", "okta_client_secret": "secret", "admin_password": "pw"}
+	composeRequired = map[string]string{"OKTAQ_OKTA_DOMAIN": "acme.okta.com", "OKTAQ_OKTA_CLIENT_ID": "0oa1example",
+		"OKTAQ_API_TOKENS": "helpdesk=" + strings.Repeat("ab", 32)}
+	composeVar = regexp.MustCompile(`\$\{(\w+)(?::?([-?])([^}]*))?\}`)
+)
+
+// interpolate resolves compose's ${VAR:-default} to the default and
+// ${VAR:?message} to composeRequired[VAR], as if the operator set it.
+func interpolate(t *testing.T, v string) string {
+	t.Helper()
+	v = composeVar.ReplaceAllStringFunc(v, func(m string) string {
+		p := composeVar.FindStringSubmatch(m)
+		if p[2] == "-" {
+			return p[3]
+		}
+		val, ok := composeRequired[p[1]]
+		if !ok {
+			t.Errorf("compose.yaml: ${%s} has no default and the test has no value for it", p[1])
+		}
+		return val
+	})
+	return strings.ReplaceAll(v, "$$", "$")
+}
+
+func hasMount(volumes []string, target string, named map[string]any) bool {
+	for _, v := range volumes {
+		src, rest, _ := strings.Cut(v, ":")
+		dst, _, _ := strings.Cut(rest, ":")
+		if _, ok := named[src]; ok && dst == target {
+			return true
+		}
+	}
+	return false
+}
+
+// TestPrometheusConfig: compose's Prometheus loads the rules and scrapes
+// the jobs the rules name.
+func TestPrometheusConfig(t *testing.T) {
+	var p struct {
+		RuleFiles     []string `yaml:"rule_files"`
+		ScrapeConfigs []struct {
+			JobName string `yaml:"job_name"`
+		} `yaml:"scrape_configs"`
+	}
+	readYAML(t, promConfigPath, &p)
+	if !slices.Contains(p.RuleFiles, "/etc/prometheus/rules.yml") {
+		t.Errorf("rule_files %v does not load /etc/prometheus/rules.yml", p.RuleFiles)
+	}
+	var jobs []string
+	for _, s := range p.ScrapeConfigs {
+		jobs = append(jobs, s.JobName)
+	}
+	for _, j := range []string{"oktaq-worker", "oktaq-api"} {
+		if !slices.Contains(jobs, j) {
+			t.Errorf("no scrape job %s (the alert rules use it): %v", j, jobs)
+		}
+	}
+}
+
+// k8sObject is one Kubernetes object; spec is decoded by kind.
+type k8sObject struct {
+	file       string
+	APIVersion string `yaml:"apiVersion"`
+	Kind       string `yaml:"kind"`
+	Metadata   struct {
+		Name   string            `yaml:"name"`
+		Labels map[string]string `yaml:"labels"`
+	} `yaml:"metadata"`
+	Spec       yaml.Node         `yaml:"spec"`
+	Data       map[string]string `yaml:"data"`
+	StringData map[string]string `yaml:"stringData"`
+	Resources  []string          `yaml:"resources"` // Kustomization
+}
+
+type labelSelector struct {
+	MatchLabels map[string]string `yaml:"matchLabels"`
+}
+
+type deploymentSpec struct {
+	Replicas int           `yaml:"replicas"`
+	Selector labelSelector `yaml:"selector"`
+	Template struct {
+		Metadata struct {
+			Labels map[string]string `yaml:"labels"`
+		} `yaml:"metadata"`
+		Spec podSpec `yaml:"spec"`
+	} `yaml:"template"`
+}
+
+type podSpec struct {
+	SecurityContext struct {
+		RunAsNonRoot *bool `yaml:"runAsNonRoot"`
+	} `yaml:"securityContext"`
+	Containers []container `yaml:"containers"`
+	Volumes    []struct {
+		Name   string `yaml:"name"`
+		Secret *struct {
+			SecretName string       `yaml:"secretName"`
+			Items      []secretItem `yaml:"items"`
+		} `yaml:"secret"`
+	} `yaml:"volumes"`
+}
+
+type secretItem struct {
+	Key  string `yaml:"key"`
+	Path string `yaml:"path"`
+}
+
+type container struct {
+	Name  string   `yaml:"name"`
+	Image string   `yaml:"image"`
+	Args  []string `yaml:"args"`
+	Ports []struct {
+		Name          string `yaml:"name"`
+		ContainerPort int    `yaml:"containerPort"`
+	} `yaml:"ports"`
+	EnvFrom []struct {
+		ConfigMapRef *struct {
+			Name string `yaml:"name"`
+		} `yaml:"configMapRef"`
+	} `yaml:"envFrom"`
+	Env []struct {
+		Name  string `yaml:"name"`
+		Value string `yaml:"value"`
+	} `yaml:"env"`
+	ReadinessProbe *probe `yaml:"readinessProbe"`
+	LivenessProbe  *probe `yaml:"livenessProbe"`
+	Resources      struct {
+		Requests map[string]string `yaml:"requests"`
+		Limits   map[string]string `yaml:"limits"`
+	} `yaml:"resources"`
+	SecurityContext struct {
+		ReadOnlyRootFilesystem   *bool `yaml:"readOnlyRootFilesystem"`
+		AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
+	} `yaml:"securityContext"`
+	VolumeMounts []struct {
+		Name      string `yaml:"name"`
+		MountPath string `yaml:"mountPath"`
+	} `yaml:"volumeMounts"`
+}
+
+type probe struct {
+	HTTPGet *struct {
+		Path string `yaml:"path"`
+		Port any    `yaml:"port"`
+	} `yaml:"httpGet"`
+}
+
+type serviceSpec struct {
+	Selector map[string]string `yaml:"selector"`
+	Ports    []struct {
+		Name       string `yaml:"name"`
+		TargetPort any    `yaml:"targetPort"`
+	} `yaml:"ports"`
+}
+
+type serviceMonitorSpec struct {
+	Selector  labelSelector `yaml:"selector"`
+	Endpoints []struct {
+		Port string `yaml:"port"`
+		Path string `yaml:"path"`
+	} `yaml:"endpoints"`
+}
+
+type pdbSpec struct {
+	MinAvailable any           `yaml:"minAvailable"`
+	Selector     labelSelector `yaml:"selector"`
+}
+
+func readK8s(t *testing.T) []*k8sObject {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(k8sDir, "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no manifests in %s: %v", k8sDir, err)
+	}
+	var out []*k8sObject
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		for {
+			o := &k8sObject{file: filepath.Base(f)}
+			if err := dec.Decode(o); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			if o.Kind == "" && o.APIVersion == "" && o.Metadata.Name == "" {
+				continue // an empty document
+			}
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func decodeSpec(t *testing.T, o *k8sObject, v any) {
+	t.Helper()
+	if err := o.Spec.Decode(v); err != nil {
+		t.Fatalf("%s %s/%s: spec: %v", o.file, o.Kind, o.Metadata.Name, err)
+	}
+}
+
+func subset(sel, labels map[string]string) bool {
+	if len(sel) == 0 {
+		return false
+	}
+	for k, v := range sel {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestKubernetesManifests(t *testing.T) {
+	objs := readK8s(t)
+	byKind := map[string][]*k8sObject{}
+	files := map[string]bool{}
+	for _, o := range objs {
+		files[o.file] = true
+		if o.APIVersion == "" || o.Kind == "" || (o.Metadata.Name == "" && o.Kind != "Kustomization") {
+			t.Errorf("%s: an object lacks apiVersion, kind or metadata.name: %q %q %q", o.file, o.APIVersion, o.Kind, o.Metadata.Name)
+		}
+		byKind[o.Kind] = append(byKind[o.Kind], o)
+	}
+	if k := byKind["Kustomization"]; len(k) == 1 {
+		var want []string
+		for f := range files {
+			if f != "kustomization.yaml" {
+				want = append(want, f)
+			}
+		}
+		sort.Strings(want)
+		got := slices.Sorted(slices.Values(k[0].Resources))
+		if !slices.Equal(got, want) {
+			t.Errorf("kustomization.yaml resources %v, want every manifest %v", got, want)
+		}
+	} else {
+		t.Errorf("want one Kustomization, have %d", len(k))
+	}
+	named := func(kind, name string) *k8sObject {
+		for _, o := range byKind[kind] {
+			if o.Metadata.Name == name {
+				return o
+			}
+		}
+		return nil
+	}
+
+	type podLabels struct {
+		deployment string
+		labels     map[string]string
+		ports      []string
+	}
+	var pods []podLabels
+	kinds := map[string]bool{}
+	for _, d := range byKind["Deployment"] {
+		var spec deploymentSpec
+		decodeSpec(t, d, &spec)
+		where := d.file + " Deployment/" + d.Metadata.Name
+		labels := spec.Template.Metadata.Labels
+		if !subset(spec.Selector.MatchLabels, labels) {
+			t.Errorf("%s: selector %v does not select its pods %v", where, spec.Selector.MatchLabels, labels)
+		}
+		if rn := spec.Template.Spec.SecurityContext.RunAsNonRoot; rn == nil || !*rn {
+			t.Errorf("%s: pod securityContext.runAsNonRoot is not true", where)
+		}
+		if len(spec.Template.Spec.Containers) != 1 {
+			t.Fatalf("%s: want one container", where)
+		}
+		c := spec.Template.Spec.Containers[0]
+		kind := labels["app.kubernetes.io/component"]
+		kinds[kind] = true
+		if !slices.Equal(c.Args, []string{kind}) {
+			t.Errorf("%s: args %v, want [%s]", where, c.Args, kind)
+		}
+		p := podLabels{deployment: d.Metadata.Name, labels: labels}
+		for _, port := range c.Ports {
+			p.ports = append(p.ports, port.Name)
+		}
+		pods = append(pods, p)
+		for _, pr := range []struct {
+			name, path string
+			p          *probe
+		}{{"readinessProbe", "/readyz", c.ReadinessProbe}, {"livenessProbe", "/healthz", c.LivenessProbe}} {
+			if pr.p == nil || pr.p.HTTPGet == nil {
+				t.Errorf("%s: no %s", where, pr.name)
+				continue
+			}
+			if pr.p.HTTPGet.Path != pr.path || fmt.Sprint(pr.p.HTTPGet.Port) != "admin" || !slices.Contains(p.ports, "admin") {
+				t.Errorf("%s: %s is %s on port %v; want %s on the container's admin port",
+					where, pr.name, pr.p.HTTPGet.Path, pr.p.HTTPGet.Port, pr.path)
+			}
+		}
+		for _, r := range []string{"cpu", "memory"} {
+			if c.Resources.Requests[r] == "" {
+				t.Errorf("%s: no %s request", where, r)
+			}
+		}
+		if c.Resources.Limits["memory"] == "" {
+			t.Errorf("%s: no memory limit", where)
+		}
+		if sc := c.SecurityContext; sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem ||
+			sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+			t.Errorf("%s: container must have readOnlyRootFilesystem: true and allowPrivilegeEscalation: false", where)
+		}
+
+		env := map[string]string{}
+		for _, ef := range c.EnvFrom {
+			if ef.ConfigMapRef == nil {
+				continue
+			}
+			cm := named("ConfigMap", ef.ConfigMapRef.Name)
+			if cm == nil {
+				t.Errorf("%s: envFrom ConfigMap %s does not exist", where, ef.ConfigMapRef.Name)
+				continue
+			}
+			for k, v := range cm.Data {
+				env[k] = v
+			}
+		}
+		for _, e := range c.Env {
+			if !strings.HasPrefix(e.Name, "OKTAQ_") && e.Name != "GOMEMLIMIT" {
+				t.Errorf("%s: env %s: oktaq reads only OKTAQ_* variables", where, e.Name)
+			}
+			env[e.Name] = e.Value
+		}
+		component{where: where, kind: kind, env: env, secretFile: func(p string) (string, error) {
+			return secretMounted(p, c, spec.Template.Spec, named)
+		}}.check(t)
+
+		pdb := false
+		for _, o := range byKind["PodDisruptionBudget"] {
+			var s pdbSpec
+			decodeSpec(t, o, &s)
+			pdb = pdb || (reflect.DeepEqual(s.Selector.MatchLabels, spec.Selector.MatchLabels) && s.MinAvailable != nil)
+		}
+		if !pdb {
+			t.Errorf("%s: no PodDisruptionBudget with minAvailable selects its pods", where)
+		}
+	}
+	for _, k := range []string{"worker", "api"} {
+		if !kinds[k] {
+			t.Errorf("no %s Deployment", k)
+		}
+	}
+
+	servicePorts := map[string][]string{} // Service name -> port names
+	for _, s := range byKind["Service"] {
+		var spec serviceSpec
+		decodeSpec(t, s, &spec)
+		i := slices.IndexFunc(pods, func(p podLabels) bool { return subset(spec.Selector, p.labels) })
+		if i < 0 {
+			t.Errorf("Service %s selects no Deployment's pods", s.Metadata.Name)
+			continue
+		}
+		for _, p := range spec.Ports {
+			servicePorts[s.Metadata.Name] = append(servicePorts[s.Metadata.Name], p.Name)
+			if !slices.Contains(pods[i].ports, fmt.Sprint(p.TargetPort)) {
+				t.Errorf("Service %s port %s targets %v, not a named port of %s", s.Metadata.Name, p.Name, p.TargetPort, pods[i].deployment)
+			}
+		}
+	}
+	scraped := map[string]bool{}
+	for _, m := range byKind["ServiceMonitor"] {
+		var spec serviceMonitorSpec
+		decodeSpec(t, m, &spec)
+		for _, s := range byKind["Service"] {
+			if !subset(spec.Selector.MatchLabels, s.Metadata.Labels) {
+				continue
+			}
+			scraped[s.Metadata.Name] = true
+			for _, e := range spec.Endpoints {
+				if !slices.Contains(servicePorts[s.Metadata.Name], e.Port) || e.Path != "/metrics" {
+					t.Errorf("ServiceMonitor %s: endpoint %s%s is not a /metrics port of Service %s", m.Metadata.Name, e.Port, e.Path, s.Metadata.Name)
+				}
+			}
+		}
+	}
+	// Prometheus Operator names the job after the Service: the rules expect these.
+	for _, s := range []string{"oktaq-worker", "oktaq-api"} {
+		if !scraped[s] {
+			t.Errorf("no ServiceMonitor scrapes Service %s", s)
+		}
+	}
+}
+
+// secretMounted checks that path is a file a Secret volume puts in c, and
+// returns the Secret's value for it.
+func secretMounted(p string, c container, pod podSpec, named func(kind, name string) *k8sObject) (string, error) {
+	dir, file := path.Split(p)
+	for _, m := range c.VolumeMounts {
+		if strings.TrimSuffix(m.MountPath, "/")+"/" != dir {
+			continue
+		}
+		for _, v := range pod.Volumes {
+			if v.Name != m.Name || v.Secret == nil {
+				continue
+			}
+			key := file
+			if len(v.Secret.Items) > 0 {
+				i := slices.IndexFunc(v.Secret.Items, func(it secretItem) bool { return it.Path == file })
+				if i < 0 {
+					return "", fmt.Errorf("volume %s does not project %s", v.Name, file)
+				}
+				key = v.Secret.Items[i].Key
+			}
+			s := named("Secret", v.Secret.SecretName)
+			if s == nil {
+				return "", fmt.Errorf("Secret %s is not in the manifests", v.Secret.SecretName)
+			}
+			if val, ok := s.StringData[key]; ok {
+				return val, nil
+			}
+			if b64, ok := s.Data[key]; ok {
+				val, err := base64.StdEncoding.DecodeString(b64)
+				return string(val), err
+			}
+			return "", fmt.Errorf("Secret %s has no key %s", v.Secret.SecretName, key)
+		}
+	}
+	return "", fmt.Errorf("no Secret volume is mounted at %s", dir)
+}
+
+// TestPrometheusRuleMatchesRules: the Kubernetes PrometheusRule carries the
+// same groups as deploy/prometheus/rules.yml, which promtool tests.
+func TestPrometheusRuleMatchesRules(t *testing.T) {
+	rules, err := os.ReadFile(rulesPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *updatePrometheusRule {
+		var b strings.Builder
+		b.WriteString("# Generated from deploy/prometheus/rules.yml (the promtool-tested source):\n")
+		b.WriteString("#   go test ./cmd/oktaq -run PrometheusRule -update-prometheusrule\n")
+		b.WriteString("apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata:\n  name: oktaq\n")
+		b.WriteString("  labels:\n    app.kubernetes.io/name: oktaq\nspec:\n")
+		header := true
+		for _, line := range strings.SplitAfter(string(rules), "\n") {
+			if header = header && (strings.HasPrefix(line, "#") || strings.TrimSpace(line) == ""); header {
+				continue // the source's own header comment
+			}
+			if strings.TrimSpace(line) != "" {
+				b.WriteString("  ")
+			}
+			b.WriteString(line)
+		}
+		if err := os.WriteFile(promRulePath, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want, got struct {
+		Groups any `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(rules, &want); err != nil {
+		t.Fatal(err)
+	}
+	var pr k8sObject
+	readYAML(t, promRulePath, &pr)
+	if err := pr.Spec.Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	if pr.Kind != "PrometheusRule" || want.Groups == nil || !reflect.DeepEqual(got, want) {
+		t.Fatal("deploy/k8s/prometheusrule.yaml differs from deploy/prometheus/rules.yml; run: go test ./cmd/oktaq -run PrometheusRule -update-prometheusrule")
+	}
+}
+
+// TestAlertRulesDocumented: every alert has a severity, a summary, a
+// description and a runbook in the README, and rules_test.yml shows it
+// both firing and staying quiet.
+func TestAlertRulesDocumented(t *testing.T) {
+	readme, err := os.ReadFile(readmePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors := map[string]bool{}
+	for _, line := range strings.Split(string(readme), "\n") {
+		if h, ok := strings.CutPrefix(line, "#"); ok {
+			anchors[githubAnchor(strings.TrimLeft(h, "#"))] = true
+		}
+	}
+	var tests struct {
+		RuleFiles []string `yaml:"rule_files"`
+		Tests     []struct {
+			AlertRuleTest []struct {
+				Alertname string `yaml:"alertname"`
+				ExpAlerts []struct {
+					ExpLabels map[string]string `yaml:"exp_labels"`
+				} `yaml:"exp_alerts"`
+			} `yaml:"alert_rule_test"`
+		} `yaml:"tests"`
+	}
+	readYAML(t, rulesTestPath, &tests)
+	if !slices.Equal(tests.RuleFiles, []string{"rules.yml"}) {
+		t.Errorf("rules_test.yml rule_files = %v, want [rules.yml]", tests.RuleFiles)
+	}
+	fires, quiet := map[string][]map[string]string{}, map[string]bool{}
+	for _, tc := range tests.Tests {
+		for _, a := range tc.AlertRuleTest {
+			if len(a.ExpAlerts) == 0 {
+				quiet[a.Alertname] = true
+			}
+			for _, e := range a.ExpAlerts {
+				fires[a.Alertname] = append(fires[a.Alertname], e.ExpLabels)
+			}
+		}
+	}
+	rules := readRules(t)
+	if len(rules) == 0 {
+		t.Fatal("no rules")
+	}
+	for _, r := range rules {
+		if !regexp.MustCompile(`^Oktaq[A-Z][A-Za-z]+$`).MatchString(r.Alert) {
+			t.Errorf("rule %q: want an alert named OktaqSomething (recording rules belong elsewhere)", r.Alert)
+			continue
+		}
+		if s := r.Labels["severity"]; s != "critical" && s != "warning" {
+			t.Errorf("%s: severity %q, want critical or warning", r.Alert, s)
+		}
+		for _, a := range []string{"summary", "description", "runbook_url"} {
+			if strings.TrimSpace(r.Annotations[a]) == "" {
+				t.Errorf("%s: no %s annotation", r.Alert, a)
+			}
+		}
+		anchor := "runbook-" + strings.ToLower(r.Alert)
+		if r.Annotations["runbook_url"] != runbookBase+anchor {
+			t.Errorf("%s: runbook_url %q, want %s%s", r.Alert, r.Annotations["runbook_url"], runbookBase, anchor)
+		}
+		if !anchors[anchor] {
+			t.Errorf("%s: README has no heading \"Runbook: %s\" (anchor #%s)", r.Alert, r.Alert, anchor)
+		}
+		if !quiet[r.Alert] {
+			t.Errorf("%s: rules_test.yml has no case where it must not fire", r.Alert)
+		}
+		if !slices.ContainsFunc(fires[r.Alert], func(l map[string]string) bool { return subset(r.Labels, l) }) {
+			t.Errorf("%s (labels %v): rules_test.yml has no case where this rule fires", r.Alert, r.Labels)
+		}
+	}
+}
+
+// githubAnchor is the id GitHub gives a Markdown heading.
+func githubAnchor(h string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(strings.TrimSpace(h)) {
+		switch {
+		case r == ' ':
+			b.WriteByte('-')
+		case r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// TestDockerfile: a static, non-root image whose build context holds every
+// package the binary needs.
+func TestDockerfile(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(deployDir, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var from []string
+	var user, entrypoint, build string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		switch rest := strings.TrimSpace(strings.TrimPrefix(line, f[0])); f[0] {
+		case "FROM":
+			from = append(from, rest)
+		case "USER":
+			user = rest
+		case "ENTRYPOINT":
+			entrypoint = rest
+		case "RUN":
+			if strings.Contains(rest, "go build") {
+				build = rest
+			}
+		}
+	}
+	if len(from) != 2 || !strings.HasPrefix(from[0], "golang:1.26") || from[1] != "gcr.io/distroless/static-debian12:nonroot" {
+		t.Errorf("stages %v: want golang:1.26 then gcr.io/distroless/static-debian12:nonroot", from)
+	}
+	if !strings.HasPrefix(user, "nonroot") || entrypoint != `["/oktaq"]` {
+		t.Errorf("USER %q ENTRYPOINT %q", user, entrypoint)
+	}
+	if !strings.Contains(build, "CGO_ENABLED=0") || !strings.Contains(build, "-trimpath") || !strings.Contains(build, "./cmd/oktaq") {
+		t.Errorf("build step %q: want CGO_ENABLED=0 go build -trimpath ./cmd/oktaq", build)
+	}
+
+	ignore, err := os.ReadFile(filepath.Join(deployDir, "Dockerfile.dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if .Module}}{{if .Module.Main}}{{.ImportPath}}{{end}}{{end}}", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		top, _, _ := strings.Cut(strings.TrimPrefix(pkg, "github.com/oktaq/oktaq/"), "/")
+		if !strings.Contains(string(ignore), "\n!"+top+"/\n") {
+			t.Errorf("deploy/Dockerfile.dockerignore leaves out %s/, which the binary needs (%s)", top, pkg)
+		}
+	}
+}
+
+// TestAPIDashboard: `oktaq api` serves the asynq dashboard on its admin
+// listener only with a password, behind basic auth, read-only unless told
+// otherwise, with its Prometheus link set.
+func TestAPIDashboard(t *testing.T) {
+	r := redistest.New(t)
+	log := slog.New(slog.DiscardHandler)
+	admin := http.NewServeMux()
+	admin.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "metrics") })
+	cfg := func(password string, readOnly bool) *config.Config {
+		return &config.Config{Redis: r.Opt, Env: &config.Env{AdminUser: "admin", AdminPassword: okta.Secret(password),
+			DashboardReadOnly: readOnly, PrometheusURL: "http://prometheus.test:9090"}}
+	}
+	get := func(h http.Handler, method, target, user, pass string) (int, string) {
+		req := httptest.NewRequest(method, target, nil)
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+
+	off := withDashboard(admin, cfg("", true), log)
+	if code, _ := get(off, "GET", "/monitoring/", "admin", ""); code != http.StatusNotFound {
+		t.Errorf("without OKTAQ_ADMIN_PASSWORD: /monitoring/ answers %d, want 404", code)
+	}
+
+	on := withDashboard(admin, cfg("s3cret-dashboard", true), log)
+	for _, c := range []struct {
+		method, path, user, pass string
+		want                     int
+	}{
+		{"GET", "/monitoring/", "", "", http.StatusUnauthorized},
+		{"GET", "/monitoring/", "admin", "wrong", http.StatusUnauthorized},
+		{"GET", "/monitoring/api/queues", "root", "s3cret-dashboard", http.StatusUnauthorized},
+		{"GET", "/monitoring/", "admin", "s3cret-dashboard", http.StatusOK},
+		{"GET", "/monitoring/api/queues", "admin", "s3cret-dashboard", http.StatusOK},
+		{"POST", "/monitoring/api/queues/default:pause", "admin", "s3cret-dashboard", http.StatusMethodNotAllowed},
+		{"GET", "/metrics", "", "", http.StatusOK},
+	} {
+		if code, _ := get(on, c.method, c.path, c.user, c.pass); code != c.want {
+			t.Errorf("%s %s as %q/%q: %d, want %d", c.method, c.path, c.user, c.pass, code, c.want)
+		}
+	}
+	if _, body := get(on, "GET", "/monitoring/", "admin", "s3cret-dashboard"); !strings.Contains(body, "prometheus.test") {
+		t.Errorf("the dashboard page does not carry OKTAQ_PROMETHEUS_URL")
+	}
+	rw := withDashboard(admin, cfg("s3cret-dashboard", false), log)
+	if code, _ := get(rw, "POST", "/monitoring/api/queues/default:pause", "admin", "s3cret-dashboard"); code == http.StatusMethodNotAllowed {
+		t.Errorf("OKTAQ_DASHBOARD_READ_ONLY=false: the dashboard still refuses writes")
+	}
+}
