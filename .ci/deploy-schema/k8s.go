@@ -1,10 +1,3 @@
-// Command k8s-schema checks deploy/k8s against the Kubernetes and
-// Prometheus Operator API types, offline: each object is decoded strictly
-// into its Go type, so a misspelled field, a field at the wrong level or a
-// value of the wrong type fails. cmd/oktaq/deploy_test.go checks what the
-// objects mean; this checks that Kubernetes would accept their shape.
-// It is its own module so that the main module does not depend on
-// k8s.io/api. Run: cd .ci/k8s-schema && go run . ../../deploy/k8s
 package main
 
 import (
@@ -35,38 +28,30 @@ var types = map[string]func() any{
 // Kustomize's own file is not a Kubernetes object.
 const kustomization = "kustomize.config.k8s.io/v1beta1/Kustomization"
 
-func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: k8s-schema DIR")
-		os.Exit(2)
-	}
-	files, err := filepath.Glob(filepath.Join(os.Args[1], "*.yaml"))
+// checkK8s decodes every object of every *.yaml in dir strictly into its
+// Go API type, so a misspelled field, a field at the wrong level or a value
+// of the wrong type fails.
+func checkK8s(dir string) (objects int, problems []string) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	if err != nil || len(files) == 0 {
-		fmt.Fprintf(os.Stderr, "k8s-schema: no manifests in %s\n", os.Args[1])
-		os.Exit(1)
+		return 0, []string{"no manifests in " + dir}
 	}
-	bad, n := 0, 0
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
+			return objects, append(problems, err.Error())
 		}
 		for _, doc := range bytes.Split(b, []byte("\n---\n")) {
-			if err := check(doc); err != nil {
-				fmt.Printf("%s: %v\n", f, err)
-				bad++
+			objects++
+			if err := checkObject(doc); err != nil {
+				problems = append(problems, fmt.Sprintf("%s: %v", f, err))
 			}
-			n++
 		}
 	}
-	fmt.Printf("k8s-schema: %d objects, %d invalid\n", n, bad)
-	if bad > 0 {
-		os.Exit(1)
-	}
+	return objects, problems
 }
 
-func check(doc []byte) error {
+func checkObject(doc []byte) error {
 	var head struct {
 		APIVersion string `json:"apiVersion"`
 		Kind       string `json:"kind"`
