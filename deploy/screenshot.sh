@@ -39,11 +39,17 @@ pids+=($!)
 for _ in $(seq 100); do curl -fsS "http://$admin/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 curl -fsS "http://$admin/readyz" >/dev/null || { cat "$work/dev.log"; exit 1; }
 
-# post ACTION USER ROLE TICKET [EXTRA_JSON]: prints the task id.
+# post ACTION USER ROLE TICKET [EXTRA_JSON]: prints the task id, or the
+# API's answer on stderr when it refuses.
 post() {
   local body="{\"action\":\"$1\",\"user\":\"$2\",\"requester\":{\"id\":\"agent-42\",\"role\":\"$3\"},\"ticket\":{\"system\":\"demo\",\"id\":\"$4\"}${5:+,$5}}"
-  curl -fsS -X POST "http://$api/v1/actions" -H 'Authorization: Bearer oktaq-dev-token' \
-    -H 'Content-Type: application/json' -d "$body" | sed -n 's/.*"id":"\([^"]*\)".*/\1/p'
+  local answer
+  answer=$(curl -sS -X POST "http://$api/v1/actions" -H 'Authorization: Bearer oktaq-dev-token' \
+    -H 'Content-Type: application/json' -d "$body")
+  case "$answer" in
+    *'"state"'*) sed -n 's/.*"id":"\([^"]*\)".*/\1/p' <<<"$answer" ;;
+    *) echo "POST $1 $2: $answer" >&2 ;;
+  esac
 }
 ids=(
   "$(post user.suspend bob@example.com it-admin REQ-101)"
@@ -55,11 +61,12 @@ ids=(
   "$(post user.suspend nobody@example.com it-admin REQ-107)"
   "$(post user.unlock mallory@example.com helpdesk REQ-108)"
 )
-post user.deactivate heidi@example.com it-admin REQ-109 "\"run_at\":\"$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)\"" >/dev/null
+[ -n "$(post user.deactivate heidi@example.com it-admin REQ-109 "\"run_at\":\"$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)\"")" ] ||
+  exit 1
 
 # Wait until every action but the scheduled one is completed or archived.
 for id in "${ids[@]}"; do
-  [ -n "$id" ] || { echo "an enqueue failed" >&2; cat "$work/dev.log" >&2; exit 1; }
+  [ -n "$id" ] || { echo "an enqueue failed (see above)" >&2; exit 1; }
   for _ in $(seq 100); do
     state=$(curl -fsS "http://$api/v1/actions/$id" -H 'Authorization: Bearer oktaq-dev-token' |
       sed -n 's/.*"state":"\([a-z]*\)".*/\1/p')
