@@ -383,42 +383,6 @@ func dashboardQueries(t *testing.T) []query {
 	return out
 }
 
-// ruleQueries are the expressions of every alert rule.
-func ruleQueries(t *testing.T) []query {
-	t.Helper()
-	var out []query
-	for _, r := range readRules(t) {
-		out = append(out, query{"alert " + r.Alert, r.Expr})
-	}
-	return out
-}
-
-type alertRule struct {
-	Alert       string            `yaml:"alert"`
-	Expr        string            `yaml:"expr"`
-	For         string            `yaml:"for"`
-	Labels      map[string]string `yaml:"labels"`
-	Annotations map[string]string `yaml:"annotations"`
-}
-
-type ruleFile struct {
-	Groups []struct {
-		Name  string      `yaml:"name"`
-		Rules []alertRule `yaml:"rules"`
-	} `yaml:"groups"`
-}
-
-func readRules(t *testing.T) []alertRule {
-	t.Helper()
-	var f ruleFile
-	readYAML(t, rulesPath, &f)
-	var out []alertRule
-	for _, g := range f.Groups {
-		out = append(out, g.Rules...)
-	}
-	return out
-}
-
 func readYAML(t *testing.T, path string, v any) {
 	t.Helper()
 	b, err := os.ReadFile(path)
