@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/oktaq/oktaq/enqueue"
-	"github.com/oktaq/oktaq/enqueue/internal/redistest"
+	"github.com/oktaq/oktaq/internal/redistest"
 	"github.com/oktaq/oktaq/okta"
 	"github.com/oktaq/oktaq/tasks"
 )
@@ -15,7 +15,7 @@ import (
 // newExampleClient connects to a Redis for the example (a test database
 // here; in production the worker's OKTAQ_REDIS_URL).
 func newExampleClient() (*enqueue.Client, func()) {
-	db, cleanup, err := redistest.Start("example")
+	db, cleanup, err := redistest.Start()
 	if err != nil {
 		panic(err)
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/hibiken/asynq"
 	"gopkg.in/yaml.v3"
 
-	"github.com/oktaq/oktaq/enqueue/internal/redistest"
+	"github.com/oktaq/oktaq/internal/redistest"
 	"github.com/oktaq/oktaq/okta"
 	"github.com/oktaq/oktaq/tasks"
 )
@@ -44,7 +44,7 @@ func testOptions(tb testing.TB) Options {
 	return Options{Keyring: testKeyring(tb), Connections: testConnections(), MaxAttempts: 5}
 }
 
-func newTestClient(tb testing.TB) (*Client, *redistest.DB) {
+func newTestClient(tb testing.TB) (*Client, *redistest.Redis) {
 	db := redistest.New(tb)
 	c := New(db.Opt, testOptions(tb))
 	tb.Cleanup(func() { c.Close() })
@@ -77,10 +77,10 @@ func recordStatuses(h http.Handler) http.Handler {
 type testAPI struct {
 	*httptest.Server
 	c  *Client
-	db *redistest.DB
+	db *redistest.Redis
 }
 
-func newTestAPI(tb testing.TB, c *Client, db *redistest.DB) *testAPI {
+func newTestAPI(tb testing.TB, c *Client, db *redistest.Redis) *testAPI {
 	producers := []Producer{NewProducer("helpdesk-a", tokenA), NewProducer("helpdesk-b", tokenB)}
 	srv := httptest.NewServer(recordStatuses(NewAPI(c, producers, APIOptions{})))
 	tb.Cleanup(srv.Close)
@@ -185,7 +185,7 @@ func fieldsOf(m map[string]any) []string {
 	return out
 }
 
-func countTasks(tb testing.TB, db *redistest.DB) int {
+func countTasks(tb testing.TB, db *redistest.Redis) int {
 	tb.Helper()
 	insp := asynq.NewInspectorFromRedisClient(db.Client)
 	n := 0

@@ -32,7 +32,7 @@ const (
 	devToken       = "oktaq-dev-token"
 	devProducer    = "demo-helpdesk"
 	devAdminPass   = "oktaq-dev"
-	devRoles       = "*=it-admin;user.reset_password|user.unlock|user.clear_sessions|user.reset_mfa=helpdesk"
+	devRoles       = "*=it-admin;user.reset_password=helpdesk;user.unlock=helpdesk;user.clear_sessions=helpdesk;user.reset_mfa=helpdesk"
 )
 
 func init() {
@@ -106,7 +106,11 @@ func startDev(ctx context.Context, f devFlags, log *slog.Logger) (*dev, error) {
 	sim.SetBaseURL(d.simURL)
 	d.serve(ctx, func(ctx context.Context) error { return serveHTTP(ctx, simLn, sim.Handler(), time.Second) })
 
-	policy, _ := okta.ParsePolicy(devRoles)
+	policy, err := okta.ParsePolicy(devRoles)
+	if err != nil {
+		d.close()
+		return nil, fmt.Errorf("demo roles: %w", err)
+	}
 	conn := &okta.Connection{Name: tasks.DefaultConnection, BaseURL: d.simURL, Scopes: oktasim.ManageScopes, Policy: policy,
 		Credentials: okta.Credentials{ClientID: oktasim.DemoClientID, ClientSecret: oktasim.DemoClientSecret}}
 	keyring, _ := tasks.ParseKeyring(devSigningKeys)
