@@ -126,7 +126,10 @@ func (e *Executor) lifecycle(ctx context.Context, a tasks.Args, res *tasks.Resul
 	if err != nil && c != nil && c.err != nil {
 		c, err = e.afterLostAnswer(ctx, a, st, u)
 	}
-	if j != nil && !noAnswer(err) {
+	// Close the entry only when another attempt will follow: after a
+	// success the task ends, and if its ack is lost the open entry makes
+	// the next attempt confirm the end state instead of calling again.
+	if j != nil && err != nil && !noAnswer(err) {
 		_ = j.Answered(ctx)
 	}
 	if err != nil {

@@ -90,6 +90,10 @@ func NewExecutor(conn *Connection, opts ExecutorOptions) (*Executor, error) {
 	if base == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.Proxy = nil
+		// One org, many concurrent actions: keep a connection per worker
+		// slot alive instead of Go's default of 2 idle per host, which
+		// made every other call dial (and TLS-handshake) anew.
+		t.MaxIdleConnsPerHost = 64
 		base = t
 	}
 	// Token requests go through the base transport alone: they have no

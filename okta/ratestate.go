@@ -80,16 +80,41 @@ func (r *rateState) record(ctx context.Context, conn string, c *call) {
 
 // state reads a bucket's state; the zero value when nothing is known.
 func (r *rateState) state(ctx context.Context, conn, bucket string) (BucketState, error) {
-	key := rateKey(conn, bucket)
-	if r.rdb == nil {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		return r.mem[key], nil
-	}
-	h, err := r.rdb.HGetAll(ctx, key).Result()
+	st, err := r.states(ctx, conn, []string{bucket})
 	if err != nil {
 		return BucketState{}, err
 	}
+	return st[0], nil
+}
+
+// states reads several buckets in one round trip.
+func (r *rateState) states(ctx context.Context, conn string, buckets []string) ([]BucketState, error) {
+	out := make([]BucketState, len(buckets))
+	if r.rdb == nil {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for i, b := range buckets {
+			out[i] = r.mem[rateKey(conn, b)]
+		}
+		return out, nil
+	}
+	cmds := make([]*redis.MapStringStringCmd, len(buckets))
+	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, b := range buckets {
+			cmds[i] = p.HGetAll(ctx, rateKey(conn, b))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, c := range cmds {
+		out[i] = parseBucketState(c.Val())
+	}
+	return out, nil
+}
+
+func parseBucketState(h map[string]string) BucketState {
 	num := func(f string) int64 { v, _ := strconv.ParseInt(h[f], 10, 64); return v }
 	st := BucketState{Limit: int(num("limit")), Remaining: int(num("remaining"))}
 	if v := num("reset_ms"); v > 0 {
@@ -98,7 +123,7 @@ func (r *rateState) state(ctx context.Context, conn, bucket string) (BucketState
 	if v := num("blocked_ms"); v > 0 {
 		st.BlockedUntil = time.UnixMilli(v)
 	}
-	return st, nil
+	return st
 }
 
 // emptyUntil is when a bucket known to be empty fills again, or zero.
@@ -131,13 +156,14 @@ func (e *Executor) Blocked(ctx context.Context, a tasks.Args) (until time.Time, 
 		return p.Peek(ctx, e.conn.Name, Buckets(a.Action()))
 	}
 	now := e.clock()
-	for _, b := range Buckets(a.Action()) {
-		st, err := e.rates.state(ctx, e.conn.Name, b)
-		if err != nil {
-			return time.Time{}, "", err
-		}
+	names := Buckets(a.Action())
+	states, err := e.rates.states(ctx, e.conn.Name, names)
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	for i, st := range states {
 		if u := st.emptyUntil(now); u.After(until) {
-			until, bucket = u, b
+			until, bucket = u, names[i]
 		}
 	}
 	return until, bucket, nil

@@ -1,0 +1,237 @@
+package worker_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/oktaq/oktaq/internal/redistest"
+	"github.com/oktaq/oktaq/okta"
+	"github.com/oktaq/oktaq/okta/oktasim"
+	"github.com/oktaq/oktaq/tasks"
+	"github.com/oktaq/oktaq/worker"
+)
+
+const (
+	benchBatch       = 2000
+	benchConcurrency = 10
+)
+
+// BenchmarkWorkerThroughput runs, in one process on the same Redis with the
+// same concurrency, (a) bare asynq with a no-op handler and (b) the full
+// oktaq pipeline (verify, validate, authorize, gate, execute against an
+// in-process simulator with no added latency, record), and reports tasks
+// per second for each and their ratio.
+func BenchmarkWorkerThroughput(b *testing.B) {
+	r := redistest.New(b)
+	env := newBenchEnv(b, r, benchBatch)
+	var bare, full time.Duration
+	for i := 0; i < b.N; i++ {
+		bare += drain(b, r, benchBatch, func(q *asynq.Client, n int) { enqueueNoop(b, q, n) }, env.bareServer)
+		full += drain(b, r, benchBatch, func(q *asynq.Client, n int) { env.enqueueActions(b, q, n, i) }, env.oktaqServer)
+	}
+	n := float64(b.N * benchBatch)
+	bareRate, fullRate := n/bare.Seconds(), n/full.Seconds()
+	b.ReportMetric(bareRate, "bare_tasks/s")
+	b.ReportMetric(fullRate, "oktaq_tasks/s")
+	b.ReportMetric(fullRate/bareRate, "ratio")
+	b.ReportMetric(float64(execNanos.Load())/n/1e6, "exec_ms")
+	b.ReportMetric(float64(callNanos.Load())/float64(calls.Load())/1e6, "call_ms")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkWorkerLatency enqueues at a fixed moderate rate (200/s) through
+// the full pipeline and reports end-to-end latency, enqueue to result.
+func BenchmarkWorkerLatency(b *testing.B) {
+	const rate, count = 200, 1000
+	r := redistest.New(b)
+	env := newBenchEnv(b, r, count)
+	var lat []time.Duration
+	for i := 0; i < b.N; i++ {
+		stop := env.oktaqServer()
+		q := asynq.NewClient(r.Opt)
+		ids := make([]string, count)
+		sent := make([]time.Time, count)
+		tick := time.NewTicker(time.Second / rate)
+		for j := range ids {
+			<-tick.C
+			sent[j] = time.Now()
+			ids[j] = env.enqueueOne(b, q, j, i)
+		}
+		tick.Stop()
+		insp := asynq.NewInspector(r.Opt)
+		for j, id := range ids {
+			lat = append(lat, finishedAt(b, insp, id).Sub(sent[j]))
+		}
+		insp.Close()
+		q.Close()
+		stop()
+		if err := r.Client.FlushDB(context.Background()).Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99_ms")
+	b.ReportMetric(0, "ns/op")
+}
+
+type benchEnv struct {
+	r       *redistest.Redis
+	sim     *oktasim.Sim
+	conn    *okta.Connection
+	keyring *tasks.Keyring
+	users   int
+}
+
+func newBenchEnv(b *testing.B, r *redistest.Redis, users int) *benchEnv {
+	// Budgets far above the load: this measures the pipeline, not Okta's
+	// limits (a bucket the headers show empty would rightly hold tasks).
+	var buckets []oktasim.Bucket
+	for _, bk := range oktasim.DefaultBuckets() {
+		bk.Limit = 1 << 30
+		buckets = append(buckets, bk)
+	}
+	sim := oktasim.New(oktasim.Options{RateLimits: oktasim.RateLimits{Buckets: buckets, Concurrency: 1 << 20}})
+	seed := oktasim.Seed{Clients: []oktasim.SeedClient{{ClientID: clientID, ClientSecret: clientSecret, Scopes: allScopes}}}
+	for i := range users {
+		seed.Users = append(seed.Users, oktasim.SeedUser{Login: fmt.Sprintf("bench%05d@example.com", i), Status: "ACTIVE"})
+	}
+	if err := sim.Load(seed); err != nil {
+		b.Fatal(err)
+	}
+	srv := sim.Start()
+	b.Cleanup(srv.Close)
+	policy, _ := okta.ParsePolicy("*=it-admin")
+	kr, _ := tasks.ParseKeyring(signingKey)
+	return &benchEnv{r: r, sim: sim, keyring: kr, users: users, conn: &okta.Connection{Name: "default", BaseURL: srv.URL,
+		Scopes: allScopes, Policy: policy, Credentials: okta.Credentials{ClientID: clientID, ClientSecret: clientSecret}}}
+}
+
+// enqueueActions enqueues n signed actions: round i suspends (even) or
+// unsuspends (odd) every user, so each is a real change (2 Okta calls).
+func (e *benchEnv) enqueueActions(b *testing.B, q *asynq.Client, n, round int) {
+	for j := range n {
+		e.enqueueOne(b, q, j, round)
+	}
+}
+
+func (e *benchEnv) enqueueOne(b *testing.B, q *asynq.Client, j, round int) string {
+	req := request(fmt.Sprintf("bench%05d@example.com", j%e.users))
+	var a tasks.Args = &tasks.Suspend{Request: req}
+	if round%2 == 1 {
+		a = &tasks.Unsuspend{Request: req}
+	}
+	tasks.Normalize(a, time.Now())
+	payload, _ := tasks.Marshal(a)
+	typ := a.Action().TypeName()
+	info, err := q.Enqueue(asynq.NewTaskWithHeaders(typ, payload, e.keyring.Sign(typ, payload)),
+		asynq.Queue(tasks.QueueDefault), asynq.Retention(time.Hour))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return info.ID
+}
+
+func enqueueNoop(b *testing.B, q *asynq.Client, n int) {
+	for range n {
+		if _, err := q.Enqueue(asynq.NewTask("noop", []byte(`{"v":1}`)), asynq.Queue(tasks.QueueDefault), asynq.Retention(time.Hour)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// bareServer runs asynq with a no-op handler that counts.
+func (e *benchEnv) bareServer() func() {
+	srv := asynq.NewServer(e.r.Opt, asynq.Config{Concurrency: benchConcurrency, Queues: map[string]int{tasks.QueueDefault: 1},
+		TaskCheckInterval: 10 * time.Millisecond, LogLevel: asynq.ErrorLevel})
+	mux := asynq.NewServeMux()
+	mux.HandleFunc("noop", func(ctx context.Context, t *asynq.Task) error {
+		done.Add(1)
+		_, err := t.ResultWriter().Write([]byte(`{"outcome":"succeeded"}`))
+		return err
+	})
+	if err := srv.Start(mux); err != nil {
+		panic(err)
+	}
+	return srv.Shutdown
+}
+
+// oktaqServer runs the real worker.
+func (e *benchEnv) oktaqServer() func() {
+	exec, err := okta.NewExecutor(e.conn, okta.ExecutorOptions{Redis: e.r.Client, OnCall: func(c okta.CallInfo) {
+		callNanos.Add(int64(c.Duration))
+		calls.Add(1)
+	}})
+	if err != nil {
+		panic(err)
+	}
+	w, err := worker.New(worker.Options{Redis: e.r.Opt, Keyring: e.keyring, Concurrency: benchConcurrency,
+		Queues:       map[string]int{tasks.QueueDefault: 1},
+		Connections:  map[string]*worker.Connection{"default": {Conn: e.conn, Exec: countingExec{exec}}},
+		PollInterval: 10 * time.Millisecond, Metrics: worker.NewMetrics(prometheus.NewRegistry())})
+	if err != nil {
+		panic(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { _ = w.Run(ctx); close(stopped) }()
+	return func() { cancel(); <-stopped }
+}
+
+var done atomic.Int64
+
+type countingExec struct{ *okta.Executor }
+
+var execNanos, callNanos, calls atomic.Int64
+
+func (c countingExec) Execute(ctx context.Context, a tasks.Args) (*tasks.Result, error) {
+	t0 := time.Now()
+	defer func() { execNanos.Add(int64(time.Since(t0))); done.Add(1) }()
+	return c.Executor.Execute(ctx, a)
+}
+
+// drain enqueues n tasks, then times a server processing all of them.
+func drain(b *testing.B, r *redistest.Redis, n int, enqueue func(*asynq.Client, int), start func() func()) time.Duration {
+	b.StopTimer()
+	q := asynq.NewClient(r.Opt)
+	defer q.Close()
+	enqueue(q, n)
+	done.Store(0)
+	b.StartTimer()
+	t0 := time.Now()
+	stop := start()
+	for done.Load() < int64(n) {
+		time.Sleep(time.Millisecond)
+	}
+	d := time.Since(t0)
+	b.StopTimer()
+	stop()
+	if err := r.Client.FlushDB(context.Background()).Err(); err != nil {
+		b.Fatal(err)
+	}
+	return d
+}
+
+func finishedAt(b *testing.B, insp *asynq.Inspector, id string) time.Time {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if info, err := insp.GetTaskInfo(tasks.QueueDefault, id); err == nil && info.State == asynq.TaskStateCompleted {
+			var res tasks.Result
+			if err := json.Unmarshal(info.Result, &res); err != nil {
+				b.Fatal(err)
+			}
+			return res.FinishedAt
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	b.Fatalf("task %s not completed", id)
+	return time.Time{}
+}
