@@ -237,7 +237,7 @@ Try:
   curl -s -X POST %[1]s/v1/actions -H 'Authorization: Bearer %[2]s' -H 'Content-Type: application/json' \
     -d '{"action":"user.suspend","user":"bob@example.com","requester":{"id":"agent-42","role":"it-admin"},"ticket":{"system":"demo","id":"REQ-1"}}'
   export %[8]s
-  %[9]s enqueue user.reset_password --user carol@example.com --role helpdesk --ticket REQ-2 --wait
+  %[9]s enqueue user.reset_password --user carol+ops@example.com --role helpdesk --ticket REQ-2 --wait
   %[9]s status ID   (an id printed above)
 
 Ctrl-C stops everything.
