@@ -50,7 +50,6 @@ type harness struct {
 
 type option func(*harness)
 
-func withRoles(p string) option             { return func(h *harness) { h.roles = p } }
 func withScopes(s ...string) option         { return func(h *harness) { h.scopes = s } }
 func withRates(r oktasim.RateLimits) option { return func(h *harness) { h.simRates = &r } }
 func withUsers(u ...oktasim.SeedUser) option {
