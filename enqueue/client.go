@@ -146,6 +146,11 @@ func (c *Client) Enqueue(ctx context.Context, a tasks.Args, opts ...EnqueueOptio
 	} else if !deadline.After(later(due, now)) {
 		return nil, &tasks.ValidationError{Fields: []tasks.FieldError{{Field: "deadline", Reason: "must be after the time the action is due"}}}
 	}
+	// The deadline travels in the signed payload and the worker enforces
+	// it: asynq's own Deadline would cut the attempt's context and, once
+	// passed, fail every later attempt before our handler could record
+	// why, retrying until the attempts ran out.
+	r.Deadline = deadline
 	payload, err := tasks.Marshal(a)
 	if err != nil {
 		return nil, err
@@ -155,7 +160,7 @@ func (c *Client) Enqueue(ctx context.Context, a tasks.Args, opts ...EnqueueOptio
 	queue := a.Action().Queue(r.Bulk)
 	id := r.IdempotencyKey
 	aopts := []asynq.Option{asynq.Queue(queue), asynq.MaxRetry(c.opts.MaxAttempts - 1),
-		asynq.Deadline(deadline), asynq.Retention(c.opts.Retention)}
+		asynq.Timeout(AttemptTimeout), asynq.Retention(c.opts.Retention)}
 	if due.After(now) {
 		aopts = append(aopts, asynq.ProcessAt(due))
 	}
@@ -256,8 +261,13 @@ func (c *Client) existing(task *asynq.Task, queue, id string) (*Info, error) {
 	return info, nil
 }
 
-// sameRequest compares two payloads as requests: requested_at is left out
-// because a producer retrying after a timeout stamps a new one.
+// AttemptTimeout bounds one attempt of an action (each Okta call has its
+// own, shorter timeout).
+const AttemptTimeout = 10 * time.Minute
+
+// sameRequest compares two payloads as requests: requested_at and the
+// deadline derived from it are left out, because a producer retrying after
+// a timeout stamps a new one.
 func sameRequest(typeA string, a []byte, typeB string, b []byte) bool {
 	if typeA != typeB {
 		return false
@@ -272,6 +282,6 @@ func canonical(typeName string, payload []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	args.Base().RequestedAt = time.Time{}
+	args.Base().RequestedAt, args.Base().Deadline = time.Time{}, time.Time{}
 	return tasks.Marshal(args)
 }

@@ -40,8 +40,15 @@ func TestEnqueueSignsAndSchedules(t *testing.T) {
 	if ti.MaxRetry != 4 || ti.Retention != 7*24*time.Hour {
 		t.Errorf("max retry %d retention %v", ti.MaxRetry, ti.Retention)
 	}
-	if want := now.Add(time.Hour + 2*time.Hour); ti.Deadline.Sub(want).Abs() > 2*time.Second {
-		t.Errorf("deadline %v, want about %v (due + 2h)", ti.Deadline, want)
+	args, err := tasks.DecodeTask(ti.Type, ti.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, got := now.Add(time.Hour+2*time.Hour), args.Base().Deadline; got.Sub(want).Abs() > 2*time.Second {
+		t.Errorf("deadline %v, want about %v (due + 2h), in the signed payload", got, want)
+	}
+	if ti.Timeout != AttemptTimeout || !ti.Deadline.IsZero() {
+		t.Errorf("asynq timeout %v deadline %v: want a per-attempt timeout and no asynq deadline", ti.Timeout, ti.Deadline)
 	}
 	if _, err := c.Enqueue(t.Context(), suspend("bob@example.com", ""), After(time.Minute), Deadline(now)); err == nil {
 		t.Error("a deadline before the action is due was accepted")

@@ -29,6 +29,10 @@ type Request struct {
 	// RequestedAt is when the requester asked; the enqueue client sets it
 	// when it is zero.
 	RequestedAt time.Time `json:"requested_at"`
+	// Deadline, when set, is when the action is given up if it is not
+	// done, rate-limit waits included; the enqueue client sets it. The
+	// worker records a failed result with code deadline_exceeded.
+	Deadline time.Time `json:"deadline,omitzero"`
 	// Producer is the id of the ticketing system that enqueued the task,
 	// set by the API from the caller's token.
 	Producer string `json:"producer,omitempty"`

@@ -68,4 +68,3 @@ type ItemResult struct {
 	Outcome Outcome    `json:"outcome"`
 	Error   *ErrorInfo `json:"error,omitempty"`
 }
-

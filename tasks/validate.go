@@ -103,6 +103,9 @@ func Validate(a Args, now time.Time) error {
 	case r.RequestedAt.After(now.Add(maxFutureSkew)):
 		v.add("requested_at", "is in the future")
 	}
+	if !r.Deadline.IsZero() && !r.Deadline.After(r.RequestedAt) {
+		v.add("deadline", "must be after requested_at")
+	}
 	v.text("producer", r.Producer, maxIDLen, false)
 	validateResultKey(v, a)
 	a.validateOptions(v)

@@ -101,7 +101,10 @@ func (w *Worker) gate(next asynq.Handler) asynq.Handler {
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 		at := attemptFrom(ctx)
 		ctx = okta.WithPriority(ctx, okta.PriorityOf(at.args))
-		giveUp := at.args.Base().RequestedAt.Add(w.opts.TaskDeadline)
+		giveUp := at.args.Base().Deadline
+		if giveUp.IsZero() {
+			giveUp = at.args.Base().RequestedAt.Add(w.opts.TaskDeadline)
+		}
 		if w.now().After(giveUp) {
 			return w.expired(at, giveUp)
 		}
@@ -123,7 +126,7 @@ func (w *Worker) gate(next asynq.Handler) asynq.Handler {
 func (w *Worker) expired(at *attempt, giveUp time.Time) error {
 	at.result = w.baseResult(at)
 	at.result.Error = &tasks.ErrorInfo{Code: "deadline_exceeded",
-		Summary: fmt.Sprintf("not done by %s (%s after it was requested)", giveUp.Format(time.RFC3339), w.opts.TaskDeadline)}
+		Summary: fmt.Sprintf("not done by its deadline, %s", giveUp.Format(time.RFC3339))}
 	return fmt.Errorf("task deadline passed: %w", asynq.SkipRetry)
 }
 

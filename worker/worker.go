@@ -26,8 +26,9 @@ type Options struct {
 	// empty.
 	Queues         map[string]int
 	StrictPriority bool
-	// TaskDeadline: a task not done this long after it was requested is
-	// given up (default 2h), rate-limit waits included.
+	// TaskDeadline: a task without a deadline of its own (Request.Deadline)
+	// is given up when not done this long after it was requested (default
+	// 2h), rate-limit waits included.
 	TaskDeadline time.Duration
 	// ShutdownTimeout is what in-flight actions get to finish (default 30s).
 	ShutdownTimeout time.Duration

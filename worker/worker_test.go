@@ -287,3 +287,20 @@ func TestRevokedCredential(t *testing.T) {
 		t.Fatal("the client secret reached the logs")
 	}
 }
+
+// TestDeadline: an action not done by its deadline is archived as failed
+// with deadline_exceeded, without calling Okta.
+func TestDeadline(t *testing.T) {
+	h := newHarness(t, withUsers(seedUser("late@example.com", "ACTIVE")))
+	req := request("late@example.com")
+	req.RequestedAt = time.Now().Add(-2 * time.Second)
+	req.Deadline = time.Now().Add(-time.Second)
+	info := h.wait(h.enqueue(&tasks.Suspend{Request: req}), 10*time.Second)
+	r := result(t, info)
+	if info.State != asynq.TaskStateArchived || r.Outcome != tasks.OutcomeFailed || r.Error == nil || r.Error.Code != "deadline_exceeded" {
+		t.Fatalf("state %s outcome %s error %+v", info.State, r.Outcome, r.Error)
+	}
+	if u, _ := h.sim.User("late@example.com"); u.Status != "ACTIVE" {
+		t.Fatalf("status %s: a late action reached Okta", u.Status)
+	}
+}
