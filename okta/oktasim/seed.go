@@ -177,6 +177,7 @@ func (s *Sim) loadUser(su SeedUser, now time.Time) error {
 		g.members[u.id], u.groups[g.id] = true, true
 	}
 	o.users[u.id] = u
+	o.byLogin[strings.ToLower(u.login)] = u.id
 	o.userOrder = append(o.userOrder, u.id)
 	for _, label := range su.Apps {
 		a := s.appByLabel(label)

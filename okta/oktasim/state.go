@@ -28,6 +28,7 @@ const (
 type org struct {
 	users     map[string]*user
 	userOrder []string // creation order; list endpoints page over it
+	byLogin   map[string]string // lower-case login -> id
 	groups    map[string]*group
 	grpOrder  []string
 	apps      map[string]*app
@@ -80,7 +81,7 @@ type assignment struct {
 
 func newOrg(now time.Time) *org {
 	o := &org{
-		users: map[string]*user{}, groups: map[string]*group{}, apps: map[string]*app{},
+		users: map[string]*user{}, byLogin: map[string]string{}, groups: map[string]*group{}, apps: map[string]*app{},
 		typeID: newID("oty"), schemaID: newID("osc"), realmID: newID("guo"),
 	}
 	o.addGroup(&group{id: newID("00g"), name: "Everyone", typ: GroupBuiltIn,
@@ -118,6 +119,12 @@ func (o *org) findUser(key string) *user {
 	if u, ok := o.users[key]; ok {
 		return u
 	}
+	if id, ok := o.byLogin[strings.ToLower(key)]; ok {
+		return o.users[id]
+	}
+	if strings.Contains(key, "@") {
+		return nil // a full login that is not known; no short-name match either
+	}
 	var short *user
 	n := 0
 	for _, id := range o.userOrder {
@@ -137,6 +144,7 @@ func (o *org) findUser(key string) *user {
 
 func (o *org) deleteUser(u *user) {
 	delete(o.users, u.id)
+	delete(o.byLogin, strings.ToLower(u.login))
 	for i, id := range o.userOrder {
 		if id == u.id {
 			o.userOrder = append(o.userOrder[:i:i], o.userOrder[i+1:]...)
