@@ -28,7 +28,8 @@ lint:
 	$(GOBIN)/staticcheck $(PKGS)
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 3s ./tasks/ ./worker/ ./enqueue/
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./tasks/ ./enqueue/
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./worker/
 	$(MAKE) --no-print-directory bench-ratelimit
 
 bench-ratelimit:
