@@ -26,17 +26,6 @@ type links struct {
 	Self string `json:"self"`
 }
 
-// actionStatus answers GET /v1/actions/{id}.
-type actionStatus struct {
-	ID          string        `json:"id"`
-	Action      string        `json:"action"`
-	State       string        `json:"state"`
-	Attempts    int           `json:"attempts"`
-	MaxAttempts int           `json:"max_attempts"`
-	LastError   string        `json:"last_error"`
-	Result      *tasks.Result `json:"result"`
-}
-
 // batchItem answers one action of a batch.
 type batchItem struct {
 	Index   int      `json:"index"`
@@ -165,8 +154,7 @@ func (a *api) getAction(w http.ResponseWriter, r *http.Request, producer string)
 		writeProblem(w, problemFor(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, actionStatus{ID: info.ID, Action: string(info.Action), State: info.State,
-		Attempts: info.Attempts, MaxAttempts: info.MaxAttempts, LastError: info.LastError, Result: info.Result})
+	writeJSON(w, http.StatusOK, info.View())
 }
 
 type capability struct {

@@ -122,3 +122,21 @@ func stateName(s asynq.TaskState) string {
 		return StatePending
 	}
 }
+
+// StatusView is the JSON of an action's state: the answer of
+// GET /v1/actions/{id} and of `oktaq status --json`.
+type StatusView struct {
+	ID          string        `json:"id"`
+	Action      string        `json:"action"`
+	State       string        `json:"state"`
+	Attempts    int           `json:"attempts"`
+	MaxAttempts int           `json:"max_attempts"`
+	LastError   string        `json:"last_error"`
+	Result      *tasks.Result `json:"result"`
+}
+
+// View is the public JSON shape of i.
+func (i *Info) View() StatusView {
+	return StatusView{ID: i.ID, Action: string(i.Action), State: i.State, Attempts: i.Attempts,
+		MaxAttempts: i.MaxAttempts, LastError: i.LastError, Result: i.Result}
+}

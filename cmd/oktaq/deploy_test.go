@@ -16,7 +16,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/oktaq/oktaq/cmd/oktaq/internal/config"
 	"github.com/oktaq/oktaq/enqueue"
 	"github.com/oktaq/oktaq/internal/redistest"

@@ -103,7 +103,7 @@ func runEnqueue(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	if !f.wait {
 		if f.asJSON {
-			return printJSON(env.stdout, statusView(info))
+			return printJSON(env.stdout, info.View())
 		}
 		fmt.Fprintln(env.stdout, info.ID)
 		return nil
@@ -212,7 +212,7 @@ func waitFinal(ctx context.Context, c *enqueue.Client, id string, timeout time.D
 // when the action failed or was rejected.
 func reportFinal(w io.Writer, info *enqueue.Info, asJSON bool) error {
 	if asJSON {
-		if err := printJSON(w, statusView(info)); err != nil {
+		if err := printJSON(w, info.View()); err != nil {
 			return err
 		}
 	} else {

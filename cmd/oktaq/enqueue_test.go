@@ -7,15 +7,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
 
+	"github.com/oktaq/oktaq/enqueue"
+	"github.com/oktaq/oktaq/internal/redistest"
 	"github.com/oktaq/oktaq/tasks"
 )
 
-func setProducerEnv(t *testing.T) *miniredis.Miniredis {
-	m := miniredis.RunT(t)
-	t.Setenv("OKTAQ_REDIS_URL", "redis://"+m.Addr()+"/0")
+func setProducerEnv(t *testing.T) *redistest.Redis {
+	m := redistest.New(t)
+	t.Setenv("OKTAQ_REDIS_URL", m.URL)
 	t.Setenv("OKTAQ_SIGNING_KEYS", "k1=0123456789abcdef0123")
 	t.Setenv("OKTAQ_ROLES", "*=it-admin")
 	t.Setenv("OKTAQ_OKTA_SCOPES", "okta.users.read,okta.users.manage,okta.groups.manage")
@@ -36,7 +37,7 @@ func TestEnqueueAndStatus(t *testing.T) {
 		t.Fatalf("enqueue: %d %q %q", code, out, errs)
 	}
 	code, out, errs = runCmd(t, "status", "REQ-9", "--json")
-	var st taskStatus
+	var st enqueue.StatusView
 	if code != 0 || json.Unmarshal([]byte(out), &st) != nil || st.State != "pending" || st.Action != "user.suspend" {
 		t.Fatalf("status: %d %q %q", code, out, errs)
 	}
@@ -68,7 +69,7 @@ func TestEnqueueAndStatus(t *testing.T) {
 
 func TestEnqueueWait(t *testing.T) {
 	m := setProducerEnv(t)
-	srv := asynq.NewServer(asynq.RedisClientOpt{Addr: m.Addr()}, asynq.Config{Concurrency: 1,
+	srv := asynq.NewServer(m.Opt, asynq.Config{Concurrency: 1,
 		Queues: map[string]int{tasks.QueueCritical: 1, tasks.QueueDefault: 1}, LogLevel: asynq.FatalLevel})
 	mux := asynq.NewServeMux()
 	outcome := func(o tasks.Outcome) asynq.HandlerFunc {

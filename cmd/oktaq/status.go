@@ -8,7 +8,6 @@ import (
 
 	"github.com/oktaq/oktaq/cmd/oktaq/internal/config"
 	"github.com/oktaq/oktaq/enqueue"
-	"github.com/oktaq/oktaq/tasks"
 )
 
 func init() {
@@ -41,27 +40,10 @@ func runStatus(ctx context.Context, env *cmdEnv, args []string) error {
 		return fmt.Errorf("task %q: %w", id, err)
 	}
 	if *asJSON {
-		return printJSON(env.stdout, statusView(info))
+		return printJSON(env.stdout, info.View())
 	}
 	printStatus(env.stdout, info)
 	return nil
-}
-
-// taskStatus is the JSON of a task, the same shape as the API's
-// GET /v1/actions/{id}.
-type taskStatus struct {
-	ID          string        `json:"id"`
-	Action      string        `json:"action"`
-	State       string        `json:"state"`
-	Attempts    int           `json:"attempts"`
-	MaxAttempts int           `json:"max_attempts"`
-	LastError   string        `json:"last_error"`
-	Result      *tasks.Result `json:"result"`
-}
-
-func statusView(i *enqueue.Info) taskStatus {
-	return taskStatus{ID: i.ID, Action: string(i.Action), State: i.State, Attempts: i.Attempts,
-		MaxAttempts: i.MaxAttempts, LastError: i.LastError, Result: i.Result}
 }
 
 func printStatus(w io.Writer, i *enqueue.Info) {
