@@ -94,7 +94,7 @@ type LimiterOptions struct {
 	CriticalHeadroom, BulkHeadroom, HeadroomRelease float64
 	// MaxInFlight caps calls in flight per connection across all workers,
 	// well under Okta's org-wide concurrency limit. With 4 or more, one
-	// slot is kept for critical calls.
+	// slot is kept for critical calls, and half for actions under way.
 	MaxInFlight int
 	// Lease is how long a granted call holds its slot if its worker dies
 	// before saying it ended: at least the request timeout.
@@ -235,16 +235,13 @@ func (l *Limiter) Acquire(ctx context.Context, c LimitedCall) (func(Observation)
 	if c.Continuation && class < 2 {
 		class++
 	}
-	critSlots := 0
-	if l.opts.MaxInFlight >= 4 {
-		critSlots = 1
-	}
+	slots := l.slots(class, c.Continuation)
 	start := time.Now()
 	for tries := 0; ; tries++ {
 		key := l.counter(c.Connection, c.Bucket)
 		member := key + "|" + leaseID()
-		args := append([]any{c.Bucket, key, flag(learntByLimit(c.Bucket)), member, class, l.opts.MaxInFlight,
-			critSlots, l.opts.Lease.Milliseconds()}, l.params()...)
+		args := append([]any{c.Bucket, key, flag(learntByLimit(c.Bucket)), member, class, slots,
+			0, l.opts.Lease.Milliseconds()}, l.params()...)
 		res, err := acquireScript.Run(ctx, l.rdb, []string{connKey(c.Connection), inflightKey(c.Connection),
 			bucketKey(c.Connection, key)}, args...).Slice()
 		if err != nil {
@@ -276,6 +273,24 @@ func (l *Limiter) Acquire(ctx context.Context, c LimitedCall) (func(Observation)
 		}
 		l.event(LimitDelayed, c.Connection, c.Bucket, -1)
 		return nil, &RateLimitedError{Until: l.opts.Clock().Add(wait + l.jitter()), Bucket: c.Bucket, Concurrency: code == 2 || code == 3}
+	}
+}
+
+// slots is how many of the connection's calls in flight there may be
+// when a call of class takes one: critical calls may fill them all; with
+// 4 or more, one stays free for critical calls, and an action's first
+// call finds half of them kept for the calls of actions under way, so
+// that an action once started is not stopped for want of a slot after
+// spending its first calls.
+func (l *Limiter) slots(class int, continuation bool) int {
+	n := l.opts.MaxInFlight
+	switch {
+	case class == 2 || n < 4:
+		return n
+	case continuation:
+		return n - 1
+	default:
+		return (n + 1) / 2
 	}
 }
 
@@ -313,7 +328,8 @@ func (l *Limiter) observe(ctx context.Context, c LimitedCall, key, member string
 }
 
 // Peek reports when calls of ctx's priority could take every bucket
-// named, without taking anything: zero until means now. The worker's gate
+// named, without taking anything: zero until means now or within MaxWait
+// (Acquire waits that long in place). The worker's gate
 // uses it before an action's first call, so an action whose later bucket
 // is spent does not start and waste its first calls.
 func (l *Limiter) Peek(ctx context.Context, conn string, buckets []string) (until time.Time, bucket string, err error) {
@@ -336,7 +352,9 @@ func (l *Limiter) Peek(ctx context.Context, conn string, buckets []string) (unti
 	if err != nil {
 		return time.Time{}, "", fmt.Errorf("rate limiter: %w", err)
 	}
-	if res[0] <= 0 {
+	if wait := time.Duration(res[0]) * time.Millisecond; wait <= l.opts.MaxWait {
+		// The call will wait this out in place: asynq could not reschedule
+		// it more precisely (its retry times are whole seconds).
 		return time.Time{}, "", nil
 	}
 	if res[1] > 0 {

@@ -2,8 +2,8 @@
 -- say how long to wait.
 -- KEYS[1] conn hash, KEYS[2] in-flight zset, KEYS[3] bucket hash
 -- ARGV[1] bucket, ARGV[2] key (counter name), ARGV[3] '1' when the bucket is
--- learnt by limit, ARGV[4] member, ARGV[5] class, ARGV[6] max in flight,
--- ARGV[7] slots only critical may take, ARGV[8] lease ms, ARGV[9..13] params
+-- learnt by limit, ARGV[4] member, ARGV[5] class, ARGV[6] slots this call
+-- may fill, ARGV[7] unused, ARGV[8] lease ms, ARGV[9..13] params
 -- Returns {code, n, key}: 0 granted (n calls in flight); 1 budget, 2
 -- concurrency 429 seen, 3 in-flight cap, 4 probing: wait n ms; -1 the
 -- counter is key: ask again with it.
@@ -20,7 +20,6 @@ redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 local members = redis.call('ZRANGE', KEYS[2], 0, -1)
 local class = tonumber(ARGV[5])
 local cap = tonumber(ARGV[6])
-if class < 2 then cap = cap - tonumber(ARGV[7]) end
 local p = params(ARGV, 9)
 if #members >= cap then return {3, p.probe, ''} end
 local pending = count_prefix(members, ARGV[2] .. '|')

@@ -61,7 +61,8 @@ end
 -- budget_wait is how long (ms) a call of class (0 bulk, 1 default,
 -- 2 critical) must wait before the bucket can take it, with pending calls
 -- of ours granted and not yet answered; 0 means now. The second result is
--- the reason: 1 budget, 4 probing a new window.
+-- the reason: 1 budget, 4 waiting for answers (a new window's first, or
+-- of calls under way that may be counted twice).
 --
 -- A call may go when remaining - pending - 1 >= reserve + headroom(class):
 -- the reserve is never spent; critical headroom is left by default and
@@ -83,12 +84,22 @@ local function budget_wait(b, pending, class, now, th_lo, p)
   if class < 2 then H = H + part(p.hc, L) end
   if class < 1 then H = H + part(p.hb, L) end
   H = math.max(0, math.min(H, L - 1 - R))
-  local avail = b.rem - pending - 1 - R
-  if avail < 0 then return reset - now, 1 end
-  if avail >= H then return 0, 0 end
   local left = reset - now
   local rw = p.release * math.max(b.win, left)
-  local need = rw * avail / H
-  if left <= need then return 0, 0 end
-  return math.ceil(left - need), 1
+  -- Release by the window's earliest end: Reset is rounded up to the second.
+  left = left - 1000
+  local function wait_for(avail)
+    if avail < 0 then return reset - now end
+    if avail >= H then return 0 end
+    local need = rw * avail / H
+    if left <= need then return 0 end
+    return math.ceil(left - need)
+  end
+  local wait = wait_for(b.rem - pending - 1 - R)
+  if wait > 0 and pending > 0 and wait_for(b.rem - 1 - R) == 0 then
+    -- Only our calls under way stand in the way, and some of them may be
+    -- counted in rem already: their answers will tell, within a call's time.
+    return p.probe, 4
+  end
+  return wait, 1
 end
