@@ -37,7 +37,10 @@ func runAPI(ctx context.Context, env *cmdEnv, args []string) error {
 		return fmt.Errorf("OKTAQ_API_TOKENS: %w", err)
 	}
 	log := newLogger(cfg, env.stderr)
-	c := newEnqueueClient(cfg)
+	c, err := newEnqueueClient(cfg)
+	if err != nil {
+		return err
+	}
 	defer c.Close()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

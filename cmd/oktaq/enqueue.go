@@ -12,7 +12,6 @@ import (
 
 	"github.com/oktaq/oktaq/cmd/oktaq/internal/config"
 	"github.com/oktaq/oktaq/enqueue"
-	"github.com/oktaq/oktaq/okta"
 	"github.com/oktaq/oktaq/tasks"
 )
 
@@ -22,13 +21,16 @@ func init() {
 
 // newEnqueueClient builds the producer client from the worker's
 // configuration: same Redis, keys, policy, attempts and deadlines.
-func newEnqueueClient(cfg *config.Config) *enqueue.Client {
+// Only each connection's scopes and roles are read, not its secrets.
+func newEnqueueClient(cfg *config.Config) (*enqueue.Client, error) {
+	conns, err := cfg.Connections(false)
+	if err != nil {
+		return nil, err
+	}
 	return enqueue.New(cfg.Redis, enqueue.Options{
-		Keyring: cfg.Keyring,
-		Connections: map[string]*okta.Connection{tasks.DefaultConnection: {
-			Name: tasks.DefaultConnection, Scopes: cfg.Scopes, Policy: cfg.Policy}},
+		Keyring: cfg.Keyring, Connections: conns,
 		Retention: cfg.Env.ResultRetention, Deadline: cfg.Env.TaskDeadline, MaxAttempts: cfg.Env.MaxAttempts,
-	})
+	}), nil
 }
 
 type listFlag []string
@@ -91,7 +93,10 @@ func runEnqueue(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	c := newEnqueueClient(cfg)
+	c, err := newEnqueueClient(cfg)
+	if err != nil {
+		return err
+	}
 	defer c.Close()
 	var opts []enqueue.EnqueueOption
 	if f.bulk {

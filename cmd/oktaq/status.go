@@ -33,7 +33,10 @@ func runStatus(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	c := newEnqueueClient(cfg)
+	c, err := newEnqueueClient(cfg)
+	if err != nil {
+		return err
+	}
 	defer c.Close()
 	info, err := c.Status(ctx, id)
 	if err != nil {

@@ -33,7 +33,7 @@ func runWorker(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	conn, err := cfg.Connection()
+	conns, err := cfg.Connections(true)
 	if err != nil {
 		return err
 	}
@@ -43,21 +43,20 @@ func runWorker(ctx context.Context, env *cmdEnv, args []string) error {
 	metrics := worker.NewMetrics(reg)
 	rdb := cfg.Redis.MakeRedisClient().(redis.UniversalClient)
 	defer rdb.Close()
-	limits := okta.DefaultLimiterOptions()
-	limits.Reserve, limits.MaxInFlight = cfg.Env.RateReserve, cfg.Env.OktaMaxInFlight
-	limits.Lease, limits.Logger, limits.OnEvent = cfg.Env.OktaRequestTimeout+5*time.Second, log, metrics.OnLimit
-	limiter, err := okta.NewLimiter(rdb, limits)
-	if err != nil {
-		return err
-	}
-	exec, err := okta.NewExecutor(conn, okta.ExecutorOptions{Redis: rdb, Logger: log,
-		RequestTimeout: cfg.Env.OktaRequestTimeout, OnCall: metrics.OnCall, Limiter: limiter})
-	if err != nil {
-		return err
+	served := map[string]*worker.Connection{}
+	for name, conn := range conns {
+		exec, err := okta.NewExecutor(conn, okta.ExecutorOptions{Redis: rdb, Logger: log,
+			RequestTimeout: cfg.Env.OktaRequestTimeout, OnCall: metrics.OnCall})
+		if err != nil {
+			return err
+		}
+		defer exec.Close()
+		served[name] = &worker.Connection{Conn: conn, Exec: exec}
+		log.Info("connection", "connection", conn)
 	}
 	w, err := worker.New(worker.Options{
 		Redis: cfg.Redis, Keyring: cfg.Keyring,
-		Connections:     map[string]*worker.Connection{conn.Name: {Conn: conn, Exec: exec}},
+		Connections:     served,
 		Concurrency:     cfg.Env.Concurrency,
 		Queues:          cfg.Queues,
 		StrictPriority:  cfg.Env.StrictPriority,
@@ -69,7 +68,7 @@ func runWorker(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	reg.MustRegister(worker.QueueCollector(cfg.Redis))
-	log.Info("worker starting", "config", cfg.Env, "connection", conn)
+	log.Info("worker starting", "config", cfg.Env)
 	admin := adminMux(reg, w.Ready)
 	return serveWithAdmin(ctx, cfg.Env.AdminAddr, admin, cfg.Env.ShutdownTimeout, w.Run)
 }

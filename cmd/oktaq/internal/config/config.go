@@ -35,6 +35,8 @@ type Env struct {
 	OktaScopes         string        `envconfig:"OKTA_SCOPES" default:"okta.users.read,okta.users.manage" desc:"the OAuth scopes enabled for the connection, comma separated; okta.users.read is required"`
 	OktaRequestTimeout time.Duration `envconfig:"OKTA_REQUEST_TIMEOUT" default:"30s" desc:"timeout of one Okta call"`
 
+	ConnectionsFile string `envconfig:"CONNECTIONS_FILE" desc:"JSON file of further Okta connections (name, domain, client_id, *_file secrets, scopes, roles); see README"`
+
 	Roles       string      `envconfig:"ROLES" desc:"who may do what: action=role|role;... with * for every action, e.g. *=it-admin;user.reset_password=helpdesk"`
 	SigningKeys okta.Secret `envconfig:"SIGNING_KEYS" desc:"task signing keys kid=secret,kid2=secret2 (secrets of 16+ bytes); the first signs, all verify" secret:"true"`
 	APITokens   string      `envconfig:"API_TOKENS" desc:"producers allowed to call the HTTP API: producer-id=sha256hex(token),..."`
