@@ -118,7 +118,14 @@ func startDev(ctx context.Context, f devFlags, log *slog.Logger) (*dev, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), worker.QueueCollector(d.redis))
 	metrics := worker.NewMetrics(reg)
-	exec, err := okta.NewExecutor(conn, okta.ExecutorOptions{Redis: d.rdb, Logger: log, OnCall: metrics.OnCall})
+	lopts := okta.DefaultLimiterOptions()
+	lopts.Logger, lopts.OnEvent = log, metrics.OnLimit
+	limiter, err := okta.NewLimiter(d.rdb, lopts)
+	if err != nil {
+		d.close()
+		return nil, err
+	}
+	exec, err := okta.NewExecutor(conn, okta.ExecutorOptions{Redis: d.rdb, Logger: log, OnCall: metrics.OnCall, Limiter: limiter})
 	if err != nil {
 		d.close()
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -43,9 +44,13 @@ func runWorker(ctx context.Context, env *cmdEnv, args []string) error {
 	metrics := worker.NewMetrics(reg)
 	rdb := cfg.Redis.MakeRedisClient().(redis.UniversalClient)
 	defer rdb.Close()
+	limiter, err := newLimiter(rdb, cfg, log, metrics)
+	if err != nil {
+		return err
+	}
 	served := map[string]*worker.Connection{}
 	for name, conn := range conns {
-		exec, err := okta.NewExecutor(conn, okta.ExecutorOptions{Redis: rdb, Logger: log,
+		exec, err := okta.NewExecutor(conn, okta.ExecutorOptions{Redis: rdb, Logger: log, Limiter: limiter,
 			RequestTimeout: cfg.Env.OktaRequestTimeout, OnCall: metrics.OnCall})
 		if err != nil {
 			return err
@@ -101,4 +106,15 @@ func serveWithAdmin(ctx context.Context, addr string, admin http.Handler, grace 
 	defer scancel()
 	_ = srv.Shutdown(sctx)
 	return <-errc
+}
+
+// newLimiter is the rate limiter every worker process shares through
+// Redis, with the configured reserve and in-flight cap.
+func newLimiter(rdb redis.UniversalClient, cfg *config.Config, log *slog.Logger, m *worker.Metrics) (*okta.Limiter, error) {
+	opts := okta.DefaultLimiterOptions()
+	opts.Reserve = cfg.Env.RateReserve
+	opts.MaxInFlight = cfg.Env.OktaMaxInFlight
+	opts.Lease = max(opts.Lease, cfg.Env.OktaRequestTimeout+5*time.Second)
+	opts.Logger, opts.OnEvent = log, m.OnLimit
+	return okta.NewLimiter(rdb, opts)
 }
