@@ -164,9 +164,18 @@ func (e *benchEnv) bareServer() func() {
 	return srv.Shutdown
 }
 
-// oktaqServer runs the real worker.
+// oktaqServer runs the real worker, with the shared rate limiter as
+// oktaq worker has it.
 func (e *benchEnv) oktaqServer() func() {
-	exec, err := okta.NewExecutor(e.conn, okta.ExecutorOptions{Redis: e.r.Client, OnCall: func(c okta.CallInfo) {
+	// The in-flight cap (default 8) is not what this measures: lift it
+	// above the concurrency so the limiter's cost shows, not its throttle.
+	lopts := okta.DefaultLimiterOptions()
+	lopts.MaxInFlight = 4 * benchConcurrency
+	limiter, err := okta.NewLimiter(e.r.Client, lopts)
+	if err != nil {
+		panic(err)
+	}
+	exec, err := okta.NewExecutor(e.conn, okta.ExecutorOptions{Redis: e.r.Client, Limiter: limiter, OnCall: func(c okta.CallInfo) {
 		callNanos.Add(int64(c.Duration))
 		calls.Add(1)
 	}})
