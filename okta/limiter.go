@@ -101,10 +101,12 @@ type LimiterOptions struct {
 	Lease time.Duration
 	// MaxWait is the longest a call waits in place for a slot or a budget
 	// that frees sooner than a reschedule would run (a window's probe, a
-	// call in flight ending); a longer wait is a *RateLimitedError.
+	// call in flight ending); a longer wait is a *RateLimitedError. The
+	// later calls of an action wait up to three times as long.
 	MaxWait time.Duration
-	// Jitter is the most added at random to RateLimitedError.Until, so the
-	// tasks that waited for one reset do not all wake at once.
+	// Jitter is the most added at random to RateLimitedError.Until (at
+	// most a quarter of the wait), so the tasks that waited for one reset
+	// do not all wake at once.
 	Jitter time.Duration
 	// MinBlock is how long a 429 without a usable reset blocks (a
 	// concurrency 429, or one at a window's very end).
@@ -236,6 +238,12 @@ func (l *Limiter) Acquire(ctx context.Context, c LimitedCall) (func(Observation)
 		class++
 	}
 	slots := l.slots(class, c.Continuation)
+	maxWait := l.opts.MaxWait
+	if c.Continuation {
+		// An action under way waits longer rather than waste its first
+		// calls: its buckets' windows need not end together.
+		maxWait *= 3
+	}
 	start := time.Now()
 	for tries := 0; ; tries++ {
 		key := l.counter(c.Connection, c.Bucket)
@@ -261,7 +269,7 @@ func (l *Limiter) Acquire(ctx context.Context, c LimitedCall) (func(Observation)
 			return func(o Observation) { l.observe(ctx, c, key, member, o) }, nil
 		}
 		wait := time.Duration(n) * time.Millisecond
-		if time.Since(start)+wait <= l.opts.MaxWait {
+		if time.Since(start)+wait <= maxWait {
 			if err := sleep(ctx, wait+rand.N(wait/2+time.Millisecond)); err != nil {
 				return nil, &TransientError{Err: err}
 			}
@@ -272,7 +280,7 @@ func (l *Limiter) Acquire(ctx context.Context, c LimitedCall) (func(Observation)
 			wait = max(wait, l.opts.MaxWait/4)
 		}
 		l.event(LimitDelayed, c.Connection, c.Bucket, -1)
-		return nil, &RateLimitedError{Until: l.opts.Clock().Add(wait + l.jitter()), Bucket: c.Bucket, Concurrency: code == 2 || code == 3}
+		return nil, &RateLimitedError{Until: l.opts.Clock().Add(wait + l.jitter(wait)), Bucket: c.Bucket, Concurrency: code == 2 || code == 3}
 	}
 }
 
@@ -352,7 +360,7 @@ func (l *Limiter) Peek(ctx context.Context, conn string, buckets []string) (unti
 	if err != nil {
 		return time.Time{}, "", fmt.Errorf("rate limiter: %w", err)
 	}
-	if wait := time.Duration(res[0]) * time.Millisecond; wait <= l.opts.MaxWait {
+	if time.Duration(res[0])*time.Millisecond <= l.opts.MaxWait {
 		// The call will wait this out in place: asynq could not reschedule
 		// it more precisely (its retry times are whole seconds).
 		return time.Time{}, "", nil
@@ -360,7 +368,8 @@ func (l *Limiter) Peek(ctx context.Context, conn string, buckets []string) (unti
 	if res[1] > 0 {
 		bucket = buckets[res[1]-1]
 	}
-	return l.opts.Clock().Add(time.Duration(res[0])*time.Millisecond + l.jitter()), bucket, nil
+	wait := time.Duration(res[0]) * time.Millisecond
+	return l.opts.Clock().Add(wait + l.jitter(wait)), bucket, nil
 }
 
 // resolve reads which counter a bucket learnt by limit draws on, as the
@@ -380,11 +389,15 @@ func (l *Limiter) resolve(ctx context.Context, conn, bucket string) (string, err
 	return k, nil
 }
 
-func (l *Limiter) jitter() time.Duration {
-	if l.opts.Jitter <= 0 {
+// jitter spreads the wake-ups of tasks told to wait: up to Jitter for
+// those waiting for a new window (a crowd), a quarter of the wait for
+// those waiting for a step of the headroom release (a few hundred ms).
+func (l *Limiter) jitter(wait time.Duration) time.Duration {
+	j := min(l.opts.Jitter, wait/4)
+	if j <= 0 {
 		return 0
 	}
-	return rand.N(l.opts.Jitter + 1)
+	return rand.N(j + 1)
 }
 
 func (l *Limiter) event(kind LimitEventKind, conn, bucket string, inflight int64) {

@@ -108,7 +108,10 @@ func runBenchWorker(ctx context.Context, env *cmdEnv, raw string) error {
 		return err
 	}
 	retry := worker.DefaultRetryPolicy()
-	retry.Jitter = min(retry.Jitter, spec.Window/10)
+	// Every mode: a quarter second at a 10 s window. The limiter spreads
+	// its own wake-ups; the SDK mode seldom reschedules, and the asynq
+	// mode's random RetryIn dwarfs it.
+	retry.Jitter = min(retry.Jitter, spec.Window/40)
 	w, err := worker.New(worker.Options{
 		Redis: redisOpt, Keyring: keyring,
 		Connections: map[string]*worker.Connection{conn.Name: {Conn: conn, Exec: exec}},
