@@ -104,7 +104,7 @@ func startDev(ctx context.Context, f devFlags, log *slog.Logger) (*dev, error) {
 	}
 	d.simURL = "http://" + simLn.Addr().String()
 	sim.SetBaseURL(d.simURL)
-	d.serve(ctx, func(ctx context.Context) error { return serveHTTP(ctx, simLn, sim.Handler(), time.Second) })
+	d.serve(ctx, func(ctx context.Context) error { return enqueue.ServeListener(ctx, simLn, sim.Handler(), time.Second) })
 
 	policy, err := okta.ParsePolicy(devRoles)
 	if err != nil {
@@ -156,7 +156,7 @@ func startDev(ctx context.Context, f devFlags, log *slog.Logger) (*dev, error) {
 			return nil, err
 		}
 		h := s.h
-		d.serve(ctx, func(ctx context.Context) error { return serveHTTP(ctx, ln, h, 5*time.Second) })
+		d.serve(ctx, func(ctx context.Context) error { return enqueue.ServeListener(ctx, ln, h, 5*time.Second) })
 	}
 	return d, nil
 }

@@ -70,17 +70,9 @@ func runEnqueue(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.BoolVar(&f.wait, "wait", false, "wait for the final state and print the result")
 	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "how long --wait waits")
 	fs.BoolVar(&f.asJSON, "json", false, "print JSON")
-	var action string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		action, args = args[0], args[1:]
-	}
-	if err := parseFlags(fs, args); err != nil {
+	action, err := parseOneArg(fs, args)
+	if err != nil {
 		return err
-	}
-	if action == "" && fs.NArg() == 1 {
-		action = fs.Arg(0)
-	} else if fs.NArg() > 0 {
-		return usagef("unexpected arguments %q", fs.Args())
 	}
 	if action == "" {
 		return usagef("name an action, one of: %s", actionNames())

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 )
 
@@ -111,4 +112,24 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return usageError{err.Error()}
 	}
 	return nil
+}
+
+// parseOneArg parses flags around one positional argument, which may come
+// before or after them ("oktaq status ID --json" as well as
+// "oktaq status --json ID"). It returns "" when none is given.
+func parseOneArg(fs *flag.FlagSet, args []string) (string, error) {
+	var arg string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		arg, args = args[0], args[1:]
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return "", err
+	}
+	switch {
+	case arg == "" && fs.NArg() == 1:
+		return fs.Arg(0), nil
+	case fs.NArg() > 0:
+		return "", usagef("unexpected arguments %q", fs.Args())
+	}
+	return arg, nil
 }

@@ -2,14 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"time"
 
+	"github.com/oktaq/oktaq/enqueue"
 	"github.com/oktaq/oktaq/okta/oktasim"
 )
 
@@ -50,27 +49,5 @@ func runSim(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	sim.SetBaseURL("http://" + ln.Addr().String())
 	fmt.Fprintf(env.stdout, "okta simulator at http://%s (%d users)\n", ln.Addr(), len(seed.Users))
-	return serveHTTP(ctx, ln, sim.Handler(), 5*time.Second)
-}
-
-// serveHTTP serves h on ln until ctx ends, then shuts down gracefully.
-func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, grace time.Duration) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), grace)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return err
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return enqueue.ServeListener(ctx, ln, sim.Handler(), 5*time.Second)
 }

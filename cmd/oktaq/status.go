@@ -17,16 +17,11 @@ func init() {
 func runStatus(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlags(env, "status", "ID [--json]")
 	asJSON := fs.Bool("json", false, "print JSON, as GET /v1/actions/{id} does")
-	var id string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		id, args = args[0], args[1:]
-	}
-	if err := parseFlags(fs, args); err != nil {
+	id, err := parseOneArg(fs, args)
+	if err != nil {
 		return err
 	}
-	if id == "" && fs.NArg() == 1 {
-		id = fs.Arg(0)
-	} else if fs.NArg() > 0 || id == "" {
+	if id == "" {
 		return usagef("give one task id")
 	}
 	cfg, err := config.Load()

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/oktaq/oktaq/cmd/oktaq/internal/config"
+	"github.com/oktaq/oktaq/enqueue"
 	"github.com/oktaq/oktaq/okta"
 	"github.com/oktaq/oktaq/worker"
 )
@@ -91,21 +92,18 @@ func adminMux(reg *prometheus.Registry, ready func(context.Context) error) *http
 func serveWithAdmin(ctx context.Context, addr string, admin http.Handler, grace time.Duration, main func(context.Context) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	srv := &http.Server{Addr: addr, Handler: admin, ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
-	errc := make(chan error, 2)
+	adminDone := make(chan error, 1)
 	go func() {
-		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errc <- fmt.Errorf("admin listener %s: %w", addr, err)
-			cancel()
+		err := enqueue.Serve(ctx, addr, admin, grace)
+		if err != nil {
+			err = fmt.Errorf("admin listener %s: %w", addr, err)
 		}
+		adminDone <- err
+		cancel()
 	}()
-	go func() { errc <- main(ctx); cancel() }()
-	<-ctx.Done()
-	sctx, scancel := context.WithTimeout(context.Background(), grace)
-	defer scancel()
-	_ = srv.Shutdown(sctx)
-	return <-errc
+	err := main(ctx)
+	cancel()
+	return errors.Join(err, <-adminDone)
 }
 
 // newLimiter is the rate limiter every worker process shares through
