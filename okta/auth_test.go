@@ -16,7 +16,6 @@ import (
 	"testing"
 
 	"github.com/oktaq/oktaq/okta"
-	"github.com/oktaq/oktaq/okta/internal/testredis"
 	"github.com/oktaq/oktaq/okta/oktasim"
 	"github.com/oktaq/oktaq/tasks"
 )
@@ -155,7 +154,7 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 // Two executors (two workers) sharing Redis fetch one token between them.
 func TestTwoExecutorsShareOneToken(t *testing.T) {
 	sim := startSim(t, oktasim.Options{})
-	rdb, name := testredis.New(t)
+	rdb, name := testRedis(t)
 	a := newExecutor(t, sim, execOpts{rdb: rdb, name: name})
 	b := newExecutor(t, sim, execOpts{rdb: rdb, name: name})
 	var wg sync.WaitGroup

@@ -9,8 +9,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/oktaq/oktaq/internal/redistest"
 	"github.com/oktaq/oktaq/okta"
-	"github.com/oktaq/oktaq/okta/internal/testredis"
 	"github.com/oktaq/oktaq/okta/oktasim"
 	"github.com/oktaq/oktaq/tasks"
 )
@@ -79,7 +79,7 @@ func newExecutor(t *testing.T, sim *oktasim.Sim, o execOpts) *okta.Executor {
 		o.scopes = allScopes
 	}
 	if o.rdb == nil {
-		o.rdb, o.name = testredis.New(t)
+		o.rdb, o.name = testRedis(t)
 	}
 	if o.name == "" {
 		o.name = "default"
@@ -123,4 +123,11 @@ func outcome(t *testing.T, res *tasks.Result, err error) string {
 		return p.Code
 	}
 	return string(res.Outcome)
+}
+
+// testRedis is a Redis of this test's own (internal/redistest) and the
+// connection name to use on it.
+func testRedis(t *testing.T) (redis.UniversalClient, string) {
+	t.Helper()
+	return redistest.New(t).Client, "default"
 }

@@ -20,7 +20,8 @@ type RetryPolicy struct {
 	// a dead credential is not hammered while an operator fixes it.
 	Unauthorized time.Duration
 	// Jitter is added to a rate-limit reschedule, so the tasks that waited
-	// for one reset do not all wake in the same second.
+	// for one reset do not all wake in the same second. The shared limiter
+	// already spreads its own Until; this covers 429s seen without it.
 	Jitter time.Duration
 	// Now is the clock.
 	Now func() time.Time
@@ -30,7 +31,7 @@ type RetryPolicy struct {
 // an hour (expected 50 minutes, at most 100).
 func DefaultRetryPolicy() RetryPolicy {
 	return RetryPolicy{Base: 10 * time.Second, Cap: 20 * time.Minute, Unauthorized: 5 * time.Minute,
-		Jitter: 2 * time.Second, Now: time.Now}
+		Jitter: 500 * time.Millisecond, Now: time.Now}
 }
 
 // Delay is asynq's RetryDelayFunc.

@@ -27,7 +27,7 @@ const (
 
 type org struct {
 	users     map[string]*user
-	userOrder []string // creation order; list endpoints page over it
+	userOrder []string          // creation order; list endpoints page over it
 	byLogin   map[string]string // lower-case login -> id
 	groups    map[string]*group
 	grpOrder  []string
