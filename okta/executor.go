@@ -116,7 +116,12 @@ func NewExecutor(conn *Connection, opts ExecutorOptions) (*Executor, error) {
 	onCall := opts.OnCall
 	e.hc = &http.Client{
 		Transport: &transport{base: base, auth: e.auth, clock: e.clock, limiter: opts.Limiter, conn: conn.Name, observed: func(ctx context.Context, c *call) {
-			e.rates.record(ctx, conn.Name, c)
+			if opts.Limiter == nil {
+				// Without a limiter the gate reads this record; with
+				// one, the limiter keeps the state and it would be a
+				// second Redis write per call for nobody.
+				e.rates.record(ctx, conn.Name, c)
+			}
 			e.log.DebugContext(ctx, "okta call", "method", c.Method, "bucket", c.Bucket, "status", c.Status,
 				"request_id", c.RequestID, "duration", c.Duration, "limit", c.Limit, "remaining", c.Remaining)
 			if onCall != nil {
