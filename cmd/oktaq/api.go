@@ -19,11 +19,8 @@ func init() {
 
 func runAPI(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlags(env, "api", "")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("takes no arguments")
 	}
 	cfg, err := config.Load()
 	if err != nil {

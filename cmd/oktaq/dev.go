@@ -52,11 +52,8 @@ func runDev(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.StringVar(&f.simAddr, "sim-addr", "127.0.0.1:8180", "Okta simulator listen address")
 	fs.StringVar(&f.redisAddr, "redis-addr", "127.0.0.1:6390", "embedded Redis listen address (unless OKTAQ_REDIS_URL is set)")
 	fs.BoolVar(&f.quiet, "quiet", false, "log warnings only")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("takes no arguments")
 	}
 	level := slog.LevelInfo
 	if f.quiet {

@@ -21,6 +21,16 @@ func init() {
 
 // newEnqueueClient builds the producer client from the worker's
 // configuration: same Redis, keys, policy, attempts and deadlines.
+// producerClient loads the configuration and builds the producer client,
+// for the commands that enqueue or read actions.
+func producerClient() (*enqueue.Client, error) {
+	cfg, err := config.Load()
+	if err != nil {
+		return nil, err
+	}
+	return newEnqueueClient(cfg)
+}
+
 // Only each connection's scopes and roles are read, not its secrets.
 func newEnqueueClient(cfg *config.Config) (*enqueue.Client, error) {
 	conns, err := cfg.Connections(false)
@@ -81,11 +91,7 @@ func runEnqueue(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Load()
-	if err != nil {
-		return err
-	}
-	c, err := newEnqueueClient(cfg)
+	c, err := producerClient()
 	if err != nil {
 		return err
 	}

@@ -133,3 +133,15 @@ func parseOneArg(fs *flag.FlagSet, args []string) (string, error) {
 	}
 	return arg, nil
 }
+
+// parseNoArgs parses flags for a command that takes no positional
+// arguments.
+func parseNoArgs(fs *flag.FlagSet, args []string) error {
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("takes no arguments")
+	}
+	return nil
+}

@@ -20,11 +20,8 @@ func runSim(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlags(env, "sim", "[--addr HOST:PORT] [--seed FILE]")
 	addr := fs.String("addr", "127.0.0.1:8180", "listen address")
 	seedFile := fs.String("seed", "", "JSON seed of users, groups, apps, clients and API tokens (default: a small demo org)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("takes no arguments")
 	}
 	seed := oktasim.DemoSeed()
 	if *seedFile != "" {

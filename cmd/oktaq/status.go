@@ -6,7 +6,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/oktaq/oktaq/cmd/oktaq/internal/config"
 	"github.com/oktaq/oktaq/enqueue"
 )
 
@@ -24,11 +23,7 @@ func runStatus(ctx context.Context, env *cmdEnv, args []string) error {
 	if id == "" {
 		return usagef("give one task id")
 	}
-	cfg, err := config.Load()
-	if err != nil {
-		return err
-	}
-	c, err := newEnqueueClient(cfg)
+	c, err := producerClient()
 	if err != nil {
 		return err
 	}

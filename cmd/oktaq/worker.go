@@ -25,11 +25,8 @@ func init() {
 
 func runWorker(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlags(env, "worker", "")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("takes no arguments")
 	}
 	cfg, err := config.Load()
 	if err != nil {
