@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -72,6 +73,16 @@ func (v *validator) text(field, s string, max int, required bool) bool {
 	return false
 }
 
+// CheckConnectionName says whether name can name a connection: requests
+// are validated with the same rule, so a configured connection that broke
+// it could never be used.
+func CheckConnectionName(name string) error {
+	if !connectionRe.MatchString(name) {
+		return errors.New("must be 1-63 lower-case letters, digits, '-' or '_', starting with a letter or digit")
+	}
+	return nil
+}
+
 // Validate checks a request and returns a *ValidationError naming every bad
 // field, or nil. It does not change the request; call Normalize first to
 // fill defaults.
@@ -81,8 +92,10 @@ func Validate(a Args, now time.Time) error {
 	if r.Version != PayloadVersion {
 		v.add("v", "payload version %d is not supported; want %d", r.Version, PayloadVersion)
 	}
-	if r.Connection != "" && !connectionRe.MatchString(r.Connection) {
-		v.add("connection", "must be 1-63 lower-case letters, digits, '-' or '_'")
+	if r.Connection != "" {
+		if err := CheckConnectionName(r.Connection); err != nil {
+			v.add("connection", "%s", err.Error())
+		}
 	}
 	validateUser(v, r.User)
 	v.text("requester.id", r.Requester.ID, maxIDLen, true)

@@ -3,7 +3,6 @@ package config
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -87,9 +86,8 @@ func readConnectionsFile(path string) (*connectionsFile, error) {
 }
 
 func (fc fileConnection) connection(credentials bool) (*okta.Connection, error) {
-	probe := tasks.Suspend{Request: tasks.Request{Connection: fc.Name}}
-	if fc.Name == "" || probe.ConnectionName() != fc.Name || strings.ToLower(fc.Name) != fc.Name {
-		return nil, errors.New("name: must be 1-63 lower-case letters, digits, '-' or '_'")
+	if err := tasks.CheckConnectionName(fc.Name); err != nil {
+		return nil, fmt.Errorf("name: %w", err)
 	}
 	policy, err := okta.ParsePolicy(fc.Roles)
 	if err != nil {

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,14 +63,17 @@ func TestConnectionsFileErrors(t *testing.T) {
 		{`{"connections": []}`, "no connections"},
 		{`{"connections": [{"name": "x", "domain": "x.okta.com", "scopes": ["okta.users.read"], "roles": "*=a", "client_secret": "inline"}]}`, "unknown field"},
 		{`{"connections": [{"name": "default", "domain": "x.okta.com", "api_token_file": "` + writeFile(t, dir, "tok", "t") + `", "scopes": ["okta.users.read"], "roles": "*=a"}]}`, "defined twice"},
-		{`{"connections": [{"name": "Bad Name", "domain": "x.okta.com", "scopes": ["okta.users.read"], "roles": "*=a"}]}`, "name"},
+		{`{"connections": [{"name": "prod org", "domain": "x.okta.com", "scopes": ["okta.users.read"], "roles": "*=a"}]}`, "name: must be"},
+		{`{"connections": [{"name": "a/b", "domain": "x.okta.com", "scopes": ["okta.users.read"], "roles": "*=a"}]}`, "name: must be"},
+		{`{"connections": [{"name": "x.y", "domain": "x.okta.com", "scopes": ["okta.users.read"], "roles": "*=a"}]}`, "name: must be"},
+		{`{"connections": [{"name": "Bad Name", "domain": "x.okta.com", "scopes": ["okta.users.read"], "roles": "*=a"}]}`, "name: must be"},
 		{`{"connections": [{"name": "x", "domain": "x.okta.com", "scopes": ["okta.users.read"], "roles": "nope=a"}]}`, "roles"},
 		{`{"connections": [{"name": "x", "domain": "x.okta.com", "api_token_file": "` + filepath.Join(dir, "tok") + `", "scopes": ["okta.groups.manage"], "roles": "*=a"}]}`, "okta.users.read"},
 		{`{"connections": [{"name": "x", "domain": "x.okta.com", "client_id": "c", "client_secret_file": "/nonexistent", "scopes": ["okta.users.read"], "roles": "*=a"}]}`, "client_secret_file"},
 		{`{"connections": [{"name": "x", "domain": "http://x.okta.com", "api_token_file": "` + filepath.Join(dir, "tok") + `", "scopes": ["okta.users.read"], "roles": "*=a"}]}`, "domain"},
 	}
 	for i, tt := range tests {
-		t.Run(tt.want, func(t *testing.T) {
+		t.Run(fmt.Sprint(i, tt.want), func(t *testing.T) {
 			base(t)
 			t.Setenv("OKTAQ_CONNECTIONS_FILE", writeFile(t, dir, "c"+string(rune('a'+i))+".json", tt.body))
 			cfg, err := config.Load()
