@@ -13,7 +13,6 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/oktaq/oktaq/okta"
 	"github.com/oktaq/oktaq/tasks"
 )
 
@@ -21,9 +20,9 @@ import (
 type Options struct {
 	// Keyring signs every task; workers verify with the same keys.
 	Keyring *tasks.Keyring
-	// Connections by name, for the policy check before enqueue. Only the
-	// name, scopes and policy are used: credentials may be empty.
-	Connections map[string]*okta.Connection
+	// Connections by name: each one's policy (scopes, roles), checked
+	// before enqueue.
+	Connections map[string]*tasks.Policy
 	// Retention keeps a finished task and its result readable (default 7 days).
 	Retention time.Duration
 	// Deadline gives an action up this long after it becomes due (default 2h).
@@ -91,8 +90,8 @@ func (c *Client) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Connection returns the named connection ("" is "default").
-func (c *Client) Connection(name string) (*okta.Connection, bool) {
+// Connection returns the named connection's policy ("" is "default").
+func (c *Client) Connection(name string) (*tasks.Policy, bool) {
 	if name == "" {
 		name = tasks.DefaultConnection
 	}
@@ -102,7 +101,7 @@ func (c *Client) Connection(name string) (*okta.Connection, bool) {
 
 // Enqueue validates the action, checks that the connection's policy allows
 // it, signs it and enqueues it on its queue. Errors: *tasks.ValidationError
-// for bad input (an unknown connection included), *okta.NotAllowedError
+// for bad input (an unknown connection included), *tasks.NotAllowedError
 // when the role or scope is not allowed, ErrKeyConflict when the
 // idempotency key names a task for a different request, ErrUnavailable
 // when Redis cannot be reached.

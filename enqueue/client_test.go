@@ -11,7 +11,6 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/oktaq/oktaq/okta"
 	"github.com/oktaq/oktaq/tasks"
 )
 
@@ -68,7 +67,7 @@ func TestEnqueueErrors(t *testing.T) {
 	}
 	a = suspend("alice@example.com", "")
 	a.Requester.Role = "intern"
-	var na *okta.NotAllowedError
+	var na *tasks.NotAllowedError
 	if _, err := c.Enqueue(t.Context(), a); !errors.As(err, &na) || na.Role != "intern" {
 		t.Errorf("role: %v", err)
 	}

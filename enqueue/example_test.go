@@ -8,7 +8,6 @@ import (
 
 	"github.com/oktaq/oktaq/enqueue"
 	"github.com/oktaq/oktaq/internal/redistest"
-	"github.com/oktaq/oktaq/okta"
 	"github.com/oktaq/oktaq/tasks"
 )
 
@@ -23,13 +22,13 @@ func newExampleClient() (*enqueue.Client, func()) {
 	if err != nil {
 		panic(err)
 	}
-	policy, err := okta.ParsePolicy("*=it-admin;user.reset_password=helpdesk|it-admin")
+	roles, err := tasks.ParseRoles("*=it-admin;user.reset_password=helpdesk|it-admin")
 	if err != nil {
 		panic(err)
 	}
 	c := enqueue.NewFromRedisClient(db.Client, enqueue.Options{
 		Keyring: keyring,
-		Connections: map[string]*okta.Connection{"default": {Name: "default", Policy: policy,
+		Connections: map[string]*tasks.Policy{"default": {Name: "default", Roles: roles,
 			Scopes: []string{tasks.ScopeUsersManage, tasks.ScopeGroupsManage}}},
 	})
 	return c, func() { c.Close(); cleanup() }

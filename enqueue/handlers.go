@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/oktaq/oktaq/okta"
 	"github.com/oktaq/oktaq/tasks"
 )
 
@@ -183,9 +182,9 @@ func (a *api) getCapabilities(w http.ResponseWriter, r *http.Request, _ string) 
 	caps := make([]capability, 0, len(tasks.Actions()))
 	for _, act := range tasks.Actions() {
 		c := capability{Action: string(act), Allowed: true}
-		var na *okta.NotAllowedError
+		var na *tasks.NotAllowedError
 		if err := conn.Authorize(act, role); errors.As(err, &na) {
-			c.Allowed, c.Reason, c.Code, c.MissingScope = false, na.Error(), na.Code(), na.Scope
+			c.Allowed, c.Reason, c.Code, c.MissingScope = false, na.Error(), string(na.Code()), na.Scope
 		}
 		caps = append(caps, c)
 	}

@@ -17,7 +17,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/oktaq/oktaq/internal/redistest"
-	"github.com/oktaq/oktaq/okta"
 	"github.com/oktaq/oktaq/tasks"
 )
 
@@ -34,9 +33,9 @@ func testKeyring(tb testing.TB) *tasks.Keyring {
 	return kr
 }
 
-func testConnections() map[string]*okta.Connection {
-	policy, _ := okta.ParsePolicy("*=it-admin;user.reset_password=helpdesk|it-admin")
-	return map[string]*okta.Connection{"default": {Name: "default", Policy: policy,
+func testConnections() map[string]*tasks.Policy {
+	roles, _ := tasks.ParseRoles("*=it-admin;user.reset_password=helpdesk|it-admin")
+	return map[string]*tasks.Policy{"default": {Name: "default", Roles: roles,
 		Scopes: []string{tasks.ScopeUsersRead, tasks.ScopeUsersManage, tasks.ScopeGroupsManage}}}
 }
 

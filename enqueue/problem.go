@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/oktaq/oktaq/okta"
 	"github.com/oktaq/oktaq/tasks"
 )
 
@@ -37,14 +36,14 @@ func newProblem(status int, code, detail string) *Problem {
 // problemFor maps an error of the Client onto its HTTP answer.
 func problemFor(err error) *Problem {
 	var ve *tasks.ValidationError
-	var na *okta.NotAllowedError
+	var na *tasks.NotAllowedError
 	switch {
 	case errors.As(err, &ve):
 		p := newProblem(http.StatusBadRequest, "invalid_request", "the request has invalid fields; see errors")
 		p.Errors = ve.Fields
 		return p
 	case errors.As(err, &na):
-		p := newProblem(http.StatusForbidden, na.Code(), na.Error())
+		p := newProblem(http.StatusForbidden, string(na.Code()), na.Error())
 		p.Scope, p.Role = na.Scope, na.Role
 		return p
 	case errors.Is(err, ErrKeyConflict):

@@ -90,7 +90,7 @@ func (e *Executor) changeApp(ctx context.Context, op, ref, uid string) (string, 
 		}
 		_ = json.Unmarshal(c.body, &au)
 		if au.Scope == "GROUP" {
-			return aid, "", &PermanentError{Code: "group_assignment", Summary: fmt.Sprintf("app %s is assigned through a group; remove the user from that group instead", aid)}
+			return aid, "", &PermanentError{Code: tasks.CodeGroupAssignment, Summary: fmt.Sprintf("app %s is assigned through a group; remove the user from that group instead", aid)}
 		}
 	}
 	_, err = e.do(ctx, func(ctx context.Context) (*oktasdk.APIResponse, error) {
@@ -140,12 +140,12 @@ func (e *Executor) resolveApp(ctx context.Context, ref string) (*oktaApp, error)
 		if len(others) > 0 {
 			msg += "; candidates: " + strings.Join(others, ", ")
 		}
-		return nil, &PermanentError{Code: "not_found", Summary: msg}
+		return nil, &PermanentError{Code: tasks.CodeNotFound, Summary: msg}
 	default:
 		ids := make([]string, len(exact))
 		for i, a := range exact {
 			ids[i] = a.ID
 		}
-		return nil, &PermanentError{Code: "ambiguous", Summary: fmt.Sprintf("%d apps are labelled %q: %s; name the app by id", len(exact), ref, strings.Join(ids, ", "))}
+		return nil, &PermanentError{Code: tasks.CodeAmbiguous, Summary: fmt.Sprintf("%d apps are labelled %q: %s; name the app by id", len(exact), ref, strings.Join(ids, ", "))}
 	}
 }

@@ -140,7 +140,7 @@ func (e *Executor) resolveGroup(ctx context.Context, ref string) (*oktaGroup, er
 			return nil, &TransientError{Err: errors.New("unreadable group"), Status: c.Status}
 		}
 		if g.Type != groupOkta {
-			return nil, &PermanentError{Code: "not_okta_group", Summary: fmt.Sprintf("group %s (%q) is a %s; only OKTA_GROUP memberships can be changed", g.ID, g.Profile.Name, g.Type)}
+			return nil, &PermanentError{Code: tasks.CodeNotOktaGroup, Summary: fmt.Sprintf("group %s (%q) is a %s; only OKTA_GROUP memberships can be changed", g.ID, g.Profile.Name, g.Type)}
 		}
 		return &g, nil
 	}
@@ -173,13 +173,13 @@ func (e *Executor) resolveGroup(ctx context.Context, ref string) (*oktaGroup, er
 		if len(others) > 0 {
 			msg += "; candidates: " + strings.Join(others, ", ")
 		}
-		return nil, &PermanentError{Code: "not_found", Summary: msg}
+		return nil, &PermanentError{Code: tasks.CodeNotFound, Summary: msg}
 	default:
 		ids := make([]string, len(exact))
 		for i, g := range exact {
 			ids[i] = g.ID
 		}
-		return nil, &PermanentError{Code: "ambiguous", Summary: fmt.Sprintf("%d OKTA_GROUPs are named %q: %s; name the group by id", len(exact), ref, strings.Join(ids, ", "))}
+		return nil, &PermanentError{Code: tasks.CodeAmbiguous, Summary: fmt.Sprintf("%d OKTA_GROUPs are named %q: %s; name the group by id", len(exact), ref, strings.Join(ids, ", "))}
 	}
 }
 

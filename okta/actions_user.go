@@ -141,50 +141,12 @@ func (e *Executor) lifecycle(ctx context.Context, a tasks.Args, res *tasks.Resul
 		if s := st.secret(c.body); s != nil {
 			sealed, err := tasks.Seal(a.Base().ResultKey, *s)
 			if err != nil {
-				return &PermanentError{Code: "seal", Summary: "the secret Okta returned could not be sealed: " + err.Error()}
+				return &PermanentError{Code: tasks.CodeSeal, Summary: "the secret Okta returned could not be sealed: " + err.Error()}
 			}
 			res.Sealed = sealed
 		}
 	}
 	return nil
-}
-
-// afterLostAnswer decides what to do when a call's answer never came (the
-// connection dropped or timed out): the call may or may not have been
-// applied. It re-reads the user first and never repeats a call that sends
-// an email. It returns the call whose body holds the secret, if any.
-func (e *Executor) afterLostAnswer(ctx context.Context, a tasks.Args, st step, before *oktaUser) (*call, error) {
-	again := func() (*call, error) {
-		return e.do(ctx, func(ctx context.Context) (*oktasdk.APIResponse, error) { return st.invoke(ctx, before.ID) })
-	}
-	unconfirmed := &PermanentError{Code: "unconfirmed", Summary: "the answer was lost and the user's state cannot show whether Okta applied the call; " +
-		"it is not repeated, so that the user does not get a second email. Check the user and request again if needed"}
-	if st.applied == nil { // nothing a re-read could show
-		if st.repeatable {
-			return again()
-		}
-		return nil, unconfirmed
-	}
-	now, err := e.getUser(ctx, before.ID)
-	if err != nil {
-		return nil, err
-	}
-	done := st.applied(before, now)
-	switch {
-	case !done && st.blind != nil && st.blind(before) && !st.repeatable:
-		return nil, unconfirmed
-	case !done && st.repeatable:
-		return again()
-	case !done:
-		return nil, &TransientError{Err: errors.New("the answer to the call was lost and it was not applied")}
-	case st.secret == nil || !a.ReturnsSecret():
-		return nil, nil // applied; nothing to deliver
-	case st.repeatable:
-		return again()
-	default:
-		return nil, &PermanentError{Code: "response_lost", Summary: "Okta applied the call but its answer, with the link, was lost; " +
-			"request user.reactivate with send_email=false for a new link"}
-	}
 }
 
 func statusIs(s string) func(*oktaUser) string { return func(*oktaUser) string { return s } }
@@ -315,7 +277,7 @@ func (e *Executor) stepFor(a tasks.Args) (step, error) {
 			after: same, applied: func(*oktaUser, *oktaUser) bool { return false },
 		}, nil
 	}
-	return step{}, &PermanentError{Code: "invalid", Summary: fmt.Sprintf("action %s is not a user lifecycle action", a.Action())}
+	return step{}, &PermanentError{Code: tasks.CodeInvalid, Summary: fmt.Sprintf("action %s is not a user lifecycle action", a.Action())}
 }
 
 // resetPasswordStep: the user moves to RECOVERY. After a lost answer, a

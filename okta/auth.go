@@ -21,6 +21,8 @@ import (
 	"github.com/go-jose/go-jose/v3/jwt"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/oktaq/oktaq/tasks"
 )
 
 // authorizer gives the Authorization header for a request.
@@ -162,9 +164,10 @@ func newToken(value string, expiresIn int64, now time.Time) *token {
 
 // tokenError classifies a failed token request by what Okta said
 // (error, error_description); it never holds the secret or a token.
-func tokenError(status int, h http.Header, code, desc string, now time.Time) error {
+func tokenError(status int, h http.Header, oauthErr, desc string, now time.Time) error {
+	code := tasks.Code(oauthErr)
 	if code == "" {
-		code = fmt.Sprintf("http_%d", status)
+		code = tasks.HTTPStatus(status)
 	}
 	summary := "token request refused: " + orText(desc, http.StatusText(status))
 	switch {
@@ -180,7 +183,7 @@ func tokenError(status int, h http.Header, code, desc string, now time.Time) err
 		return &RateLimitedError{Until: c.resetLocal(), Bucket: BucketToken}
 	case status >= 500:
 		return &TransientError{Err: fmt.Errorf("%s: %s", code, summary), Status: status}
-	case code == "invalid_client" || status == http.StatusUnauthorized:
+	case oauthErr == "invalid_client" || status == http.StatusUnauthorized:
 		return &UnauthorizedError{Code: code, Summary: summary}
 	default:
 		return &PermanentError{Code: code, Summary: summary, Status: status}

@@ -115,7 +115,7 @@ func TestMissingScope(t *testing.T) {
 		e := newExecutor(t, sim, execOpts{creds: narrow, scopes: []string{tasks.ScopeUsersRead}})
 		_, err := suspend(t, e, "ACTIVE")
 		var p *okta.PermanentError
-		if !errors.As(err, &p) || p.Code != "scope_not_enabled" || p.Scope != tasks.ScopeUsersManage {
+		if !errors.As(err, &p) || p.Code != tasks.CodeScopeNotEnabled || p.Scope != tasks.ScopeUsersManage {
 			t.Fatalf("got %v", err)
 		}
 	})
@@ -138,7 +138,7 @@ func TestMissingScope(t *testing.T) {
 		e := newExecutor(t, sim, execOpts{creds: narrow, scopes: []string{tasks.ScopeUsersRead, tasks.ScopeUsersManage}, transport: swap})
 		_, err := suspend(t, e, "ACTIVE")
 		var p *okta.PermanentError
-		if !errors.As(err, &p) || p.Code != "insufficient_scope" || p.Scope != tasks.ScopeUsersManage {
+		if !errors.As(err, &p) || p.Code != tasks.CodeInsufficientScope || p.Scope != tasks.ScopeUsersManage {
 			t.Fatalf("got %v", err)
 		}
 		if !strings.Contains(err.Error(), tasks.ScopeUsersManage) {

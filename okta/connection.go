@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"slices"
 	"strings"
 
 	"github.com/oktaq/oktaq/tasks"
@@ -72,17 +71,15 @@ func (c Credentials) Mode() (AuthMode, error) {
 	}
 }
 
-// Connection is one Okta org and what oktaq may do in it.
+// Connection is one Okta org: where it is, how oktaq signs in, and its
+// policy (name, enabled scopes, roles), whose methods (Authorize,
+// MissingScope, HasScope) it takes on.
 type Connection struct {
-	Name string
+	tasks.Policy
 	// BaseURL is https://acme.okta.com (or http://127.0.0.1:port for the
 	// simulator), without a trailing slash.
 	BaseURL     string
 	Credentials Credentials
-	// Scopes are the OAuth scopes enabled for the connection. An API token
-	// has no scopes of its own; Scopes then still says what oktaq may do.
-	Scopes []string
-	Policy Policy
 }
 
 // LogValue shows a connection without its secrets.
@@ -93,77 +90,13 @@ func (c *Connection) LogValue() slog.Value {
 		slog.String("scopes", strings.Join(c.Scopes, " ")))
 }
 
-// Check verifies a connection is usable: credentials present, scopes known,
-// okta.users.read enabled (nothing can be done without reading the user).
+// Check verifies a connection is usable: credentials present and a sound
+// policy (see tasks.Policy.Check).
 func (c *Connection) Check() error {
 	if _, err := c.Credentials.Mode(); err != nil {
 		return fmt.Errorf("connection %q: %w", c.Name, err)
 	}
-	for _, s := range c.Scopes {
-		if !slices.Contains(tasks.KnownScopes, s) {
-			return fmt.Errorf("connection %q: unknown scope %q; known: %s", c.Name, s, strings.Join(tasks.KnownScopes, ", "))
-		}
-	}
-	if !c.HasScope(tasks.ScopeUsersRead) {
-		return fmt.Errorf("connection %q: scope %s must be enabled: oktaq cannot find or show a user without it", c.Name, tasks.ScopeUsersRead)
-	}
-	return nil
-}
-
-// HasScope reports whether want is enabled, directly or through its manage
-// scope.
-func (c *Connection) HasScope(want string) bool {
-	return slices.ContainsFunc(c.Scopes, func(have string) bool { return tasks.ManageScope(have, want) })
-}
-
-// MissingScope returns the first scope the action needs that is not
-// enabled, or "".
-func (c *Connection) MissingScope(a tasks.Action) string {
-	for _, s := range a.Scopes() {
-		if !c.HasScope(s) {
-			return s
-		}
-	}
-	return ""
-}
-
-// NotAllowedError says why a connection refuses an action.
-type NotAllowedError struct {
-	Connection string
-	Action     tasks.Action
-	// Scope is set when the scope is not enabled; Role when the requester's
-	// role may not trigger the action.
-	Scope string
-	Role  string
-}
-
-func (e *NotAllowedError) Error() string {
-	if e.Scope != "" {
-		return fmt.Sprintf("%s needs Okta scope %s, which is not enabled for connection %q", e.Action, e.Scope, e.Connection)
-	}
-	return fmt.Sprintf("role %q may not trigger %s on connection %q", e.Role, e.Action, e.Connection)
-}
-
-// Code is the error code recorded in results and API answers.
-func (e *NotAllowedError) Code() string {
-	if e.Scope != "" {
-		return "scope_not_enabled"
-	}
-	return "role_not_allowed"
-}
-
-// Authorize returns nil when role may trigger the action on this
-// connection and the scope it needs is enabled, or a *NotAllowedError
-// naming the missing scope or the role. The API checks it before enqueue
-// and the worker again before execute.
-func (c *Connection) Authorize(a tasks.Action, role string) error {
-	if s := c.MissingScope(a); s != "" {
-		return &NotAllowedError{Connection: c.Name, Action: a, Scope: s}
-	}
-	if !c.Policy.Allows(a, role) {
-		return &NotAllowedError{Connection: c.Name, Action: a, Role: role}
-	}
-	return nil
+	return c.Policy.Check()
 }
 
 // ParseDomain turns what an admin copies from the Okta console

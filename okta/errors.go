@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/oktaq/oktaq/tasks"
 )
 
 // The executor returns one of four error classes; the worker maps them onto
@@ -19,10 +21,9 @@ import (
 // target that does not exist or is ambiguous, an invalid state transition,
 // a missing scope, a permission Okta denies.
 type PermanentError struct {
-	// Code is Okta's errorCode (E0000038) or oktaq's own: insufficient_scope,
-	// not_found, ambiguous, not_okta_group, invalid_scope, response_lost,
-	// unconfirmed.
-	Code    string
+	// Code is Okta's errorCode (E0000038) or OAuth error (invalid_scope),
+	// or oktaq's own (tasks.CodeNotFound, tasks.CodeUnconfirmed...).
+	Code    tasks.Code
 	Summary string
 	// Scope is the missing OAuth scope, for insufficient_scope.
 	Scope     string
@@ -79,7 +80,8 @@ func (e *RateLimitedError) Error() string {
 // UnauthorizedError means Okta refused the credentials even after a fresh
 // token: the client secret, key or API token is wrong, revoked or expired.
 type UnauthorizedError struct {
-	Code    string
+	// Code is Okta's errorCode or OAuth error, or tasks.CodeUnauthorized.
+	Code    tasks.Code
 	Summary string
 }
 
@@ -122,9 +124,9 @@ func classify(c *call) error {
 	}
 	switch {
 	case c.Status == http.StatusUnauthorized:
-		code := body.ErrorCode
+		code := tasks.Code(body.ErrorCode)
 		if code == "" {
-			code = "unauthorized"
+			code = tasks.CodeUnauthorized
 		}
 		return &UnauthorizedError{Code: code, Summary: orText(summary, "authentication failed")}
 	case c.Status >= 500:
@@ -133,13 +135,13 @@ func classify(c *call) error {
 		return &TransientError{Err: errors.New(body.ErrorCode + ": " + summary), Status: c.Status}
 	case c.Status == http.StatusForbidden && body.ErrorCode == "":
 		if scope, ok := insufficientScope(c.wwwAuthenticate); ok {
-			return &PermanentError{Code: "insufficient_scope", Scope: scope, Status: c.Status, RequestID: c.RequestID,
+			return &PermanentError{Code: tasks.CodeInsufficientScope, Scope: scope, Status: c.Status, RequestID: c.RequestID,
 				Summary: "the access token lacks scope " + scope + "; grant it to the app in Okta (Okta API Scopes tab) and enable it for the connection"}
 		}
 	}
-	code := body.ErrorCode
+	code := tasks.Code(body.ErrorCode)
 	if code == "" {
-		code = fmt.Sprintf("http_%d", c.Status)
+		code = tasks.HTTPStatus(c.Status)
 	}
 	return &PermanentError{Code: code, Summary: orText(summary, http.StatusText(c.Status)), Status: c.Status, RequestID: c.RequestID}
 }

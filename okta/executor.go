@@ -182,7 +182,7 @@ func (e *Executor) do(ctx context.Context, fn func(ctx context.Context) (*oktasd
 		if sdkErr == nil {
 			return nil, errors.New("okta sdk: no request was sent")
 		}
-		return nil, &PermanentError{Code: "client", Summary: "building the request failed: " + sdkErr.Error()}
+		return nil, &PermanentError{Code: tasks.CodeClient, Summary: "building the request failed: " + sdkErr.Error()}
 	}
 	return c, classify(c)
 }
@@ -223,19 +223,19 @@ func (e *Executor) Execute(ctx context.Context, a tasks.Args) (*tasks.Result, er
 
 func (e *Executor) execute(ctx context.Context, a tasks.Args, res *tasks.Result) error {
 	if name := a.Base().ConnectionName(); name != e.conn.Name {
-		return &PermanentError{Code: "wrong_connection", Summary: fmt.Sprintf("task is for connection %q, executor for %q", name, e.conn.Name)}
+		return &PermanentError{Code: tasks.CodeWrongConnection, Summary: fmt.Sprintf("task is for connection %q, executor for %q", name, e.conn.Name)}
 	}
 	if s := e.conn.MissingScope(a.Action()); s != "" {
-		return &PermanentError{Code: "scope_not_enabled", Scope: s, Summary: (&NotAllowedError{Connection: e.conn.Name, Action: a.Action(), Scope: s}).Error()}
+		return &PermanentError{Code: tasks.CodeScopeNotEnabled, Scope: s, Summary: (&tasks.NotAllowedError{Connection: e.conn.Name, Action: a.Action(), Scope: s}).Error()}
 	}
 	if a.ReturnsSecret() {
 		// Fail before acting if the secret could not be sealed afterwards.
 		if _, err := tasks.Seal(a.Base().ResultKey, tasks.Secret{}); err != nil {
-			return &PermanentError{Code: "invalid", Summary: err.Error()}
+			return &PermanentError{Code: tasks.CodeInvalid, Summary: err.Error()}
 		}
 	}
 	if a.Base().User == "" {
-		return &PermanentError{Code: "invalid", Summary: "no user given"}
+		return &PermanentError{Code: tasks.CodeInvalid, Summary: "no user given"}
 	}
 	switch a := a.(type) {
 	case *tasks.UpdateGroups:
@@ -247,24 +247,23 @@ func (e *Executor) execute(ctx context.Context, a tasks.Args, res *tasks.Result)
 	}
 }
 
-// ErrorInfo turns a classified error into what the result records.
+// ErrorInfo is the one mapping from an executor error to the code and
+// summary a result records. An error of no class is retried like a
+// transient one, and so recorded as one.
 func ErrorInfo(err error) *tasks.ErrorInfo {
 	var (
 		p *PermanentError
 		u *UnauthorizedError
 		r *RateLimitedError
-		t *TransientError
 	)
 	switch {
 	case errors.As(err, &p):
 		return &tasks.ErrorInfo{Code: p.Code, Summary: p.Summary, Scope: p.Scope}
 	case errors.As(err, &u):
-		return &tasks.ErrorInfo{Code: "unauthorized", Summary: u.Error()}
+		return &tasks.ErrorInfo{Code: tasks.CodeUnauthorized, Summary: u.Error()}
 	case errors.As(err, &r):
-		return &tasks.ErrorInfo{Code: "rate_limited", Summary: r.Error()}
-	case errors.As(err, &t):
-		return &tasks.ErrorInfo{Code: "transient", Summary: t.Error()}
+		return &tasks.ErrorInfo{Code: tasks.CodeRateLimited, Summary: r.Error()}
 	default:
-		return &tasks.ErrorInfo{Code: "error", Summary: err.Error()}
+		return &tasks.ErrorInfo{Code: tasks.CodeTransient, Summary: err.Error()}
 	}
 }

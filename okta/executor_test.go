@@ -150,7 +150,7 @@ func TestGroupNamePrefixTrap(t *testing.T) {
 	for i, it := range res.Items {
 		got := string(it.Outcome)
 		if it.Error != nil {
-			got = it.Error.Code
+			got = string(it.Error.Code)
 		}
 		if got != want[i] {
 			t.Errorf("item %s: %s, want %s", it.Ref, got, want[i])

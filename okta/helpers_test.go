@@ -84,7 +84,7 @@ func newExecutor(t *testing.T, sim *oktasim.Sim, o execOpts) *okta.Executor {
 	if o.name == "" {
 		o.name = "default"
 	}
-	conn := &okta.Connection{Name: o.name, BaseURL: sim.URL(), Credentials: *o.creds, Scopes: o.scopes}
+	conn := &okta.Connection{Policy: tasks.Policy{Name: o.name, Scopes: o.scopes}, BaseURL: sim.URL(), Credentials: *o.creds}
 	e, err := okta.NewExecutor(conn, okta.ExecutorOptions{Redis: o.rdb, Logger: o.logger, Clock: o.clock,
 		OnCall: o.onCall, Transport: o.transport, RequestTimeout: 5 * time.Second})
 	if err != nil {
@@ -120,7 +120,7 @@ func outcome(t *testing.T, res *tasks.Result, err error) string {
 		if !errorsAs(err, &p) {
 			t.Fatalf("error is not permanent: %T %v", err, err)
 		}
-		return p.Code
+		return string(p.Code)
 	}
 	return string(res.Outcome)
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-
-	"github.com/oktaq/oktaq/tasks"
 )
 
 // Journal carries, across the attempts of one task, the fact that a call
@@ -65,29 +63,4 @@ func pendingBefore(ctx context.Context, j Journal, id string) *oktaUser {
 func noAnswer(err error) bool {
 	var te *TransientError
 	return errors.As(err, &te) && te.Status == 0
-}
-
-// resumeAfterCrash decides what an unfinished earlier attempt left: done
-// reports that the action needs no call now (with err nil: it took
-// effect; with err set: it cannot be known). With done false the normal
-// flow goes on, since the earlier call did not take effect.
-func (e *Executor) resumeAfterCrash(a tasks.Args, st step, prev, now *oktaUser) (done bool, err error) {
-	unconfirmed := &PermanentError{Code: "unconfirmed", Summary: "an earlier attempt sent the call and stopped before its answer; " +
-		"the user's state cannot show whether Okta applied it, so it is not repeated. Check the user and request again if needed"}
-	switch {
-	case st.applied == nil && st.repeatable:
-		return false, nil
-	case st.applied == nil:
-		return true, unconfirmed
-	case st.applied(prev, now) && st.secret != nil && a.ReturnsSecret() && st.repeatable:
-		return false, nil // the secret went with the lost answer: ask for a new one
-	case st.applied(prev, now) && st.secret != nil && a.ReturnsSecret():
-		return true, &PermanentError{Code: "response_lost", Summary: "Okta applied the call but the attempt that made it stopped before delivering the link; " +
-			"request user.reactivate with send_email=false for a new link"}
-	case st.applied(prev, now):
-		return true, nil
-	case st.blind != nil && st.blind(prev) && !st.repeatable:
-		return true, unconfirmed
-	}
-	return false, nil
 }

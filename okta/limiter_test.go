@@ -51,7 +51,7 @@ func limitedExec(t *testing.T, sim *oktasim.Sim, rdb redis.UniversalClient, o ok
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn := &okta.Connection{Name: "default", BaseURL: sim.URL(), Scopes: allScopes,
+	conn := &okta.Connection{Policy: tasks.Policy{Name: "default", Scopes: allScopes}, BaseURL: sim.URL(),
 		Credentials: okta.Credentials{APIToken: testAPIToken}}
 	e, err := okta.NewExecutor(conn, okta.ExecutorOptions{Redis: rdb, Clock: clock, Limiter: lim, Transport: base,
 		RequestTimeout: 5 * time.Second})

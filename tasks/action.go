@@ -38,7 +38,9 @@ const (
 // KnownScopes lists every scope a connection may enable. The sessions and
 // event hook scopes are accepted but no action needs them (clearing a user's
 // sessions is okta.users.manage; see DESIGN.md).
-var KnownScopes = []string{
+func KnownScopes() []string { return slices.Clone(knownScopes) }
+
+var knownScopes = []string{
 	ScopeUsersRead, ScopeUsersManage, ScopeGroupsRead, ScopeGroupsManage,
 	ScopeAppsRead, ScopeAppsManage, "okta.sessions.read", "okta.sessions.manage",
 	"okta.eventHooks.read", "okta.eventHooks.manage",

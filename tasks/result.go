@@ -47,10 +47,9 @@ type OktaTrace struct {
 
 // ErrorInfo says why an action failed or was rejected.
 type ErrorInfo struct {
-	// Code is Okta's errorCode (E0000038) or oktaq's own
-	// (signature, invalid, scope_not_enabled, role_not_allowed,
-	// insufficient_scope, ambiguous, not_found, unauthorized).
-	Code    string `json:"code"`
+	// Code is oktaq's own (the Code constants) or what Okta said
+	// (E0000038, invalid_client): see Code.
+	Code    Code   `json:"code"`
 	Summary string `json:"summary"`
 	// Scope is the Okta scope that was missing, if that was the cause.
 	Scope string `json:"scope,omitempty"`

@@ -109,10 +109,9 @@ func newBenchEnv(b *testing.B, r *redistest.Redis, users int) *benchEnv {
 	}
 	srv := sim.Start()
 	b.Cleanup(srv.Close)
-	policy, _ := okta.ParsePolicy("*=it-admin")
+	policy, _ := tasks.ParseRoles("*=it-admin")
 	kr, _ := tasks.ParseKeyring(signingKey)
-	return &benchEnv{r: r, sim: sim, keyring: kr, users: users, conn: &okta.Connection{Name: "default", BaseURL: srv.URL,
-		Scopes: allScopes, Policy: policy, Credentials: okta.Credentials{ClientID: clientID, ClientSecret: clientSecret}}}
+	return &benchEnv{r: r, sim: sim, keyring: kr, users: users, conn: &okta.Connection{Policy: tasks.Policy{Name: "default", Scopes: allScopes, Roles: policy}, BaseURL: srv.URL, Credentials: okta.Credentials{ClientID: clientID, ClientSecret: clientSecret}}}
 }
 
 // enqueueActions enqueues n signed actions: round i suspends (even) or

@@ -38,8 +38,8 @@ func childWorker() int {
 		return 1
 	}
 	kr, _ := tasks.ParseKeyring(signingKey)
-	policy, _ := okta.ParsePolicy("*=it-admin")
-	conn := &okta.Connection{Name: "default", BaseURL: os.Getenv("OKTAQ_TEST_CHILD_OKTA"), Scopes: allScopes, Policy: policy,
+	policy, _ := tasks.ParseRoles("*=it-admin")
+	conn := &okta.Connection{Policy: tasks.Policy{Name: "default", Scopes: allScopes, Roles: policy}, BaseURL: os.Getenv("OKTAQ_TEST_CHILD_OKTA"),
 		Credentials: okta.Credentials{ClientID: clientID, ClientSecret: clientSecret}}
 	rdb := redisOpt.MakeRedisClient().(redis.UniversalClient)
 	exec, err := okta.NewExecutor(conn, okta.ExecutorOptions{Redis: rdb})

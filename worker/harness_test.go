@@ -78,11 +78,11 @@ func newHarness(t *testing.T, opts ...option) *harness {
 	}
 	h.srv = h.sim.Start()
 	t.Cleanup(h.srv.Close)
-	policy, err := okta.ParsePolicy(h.roles)
+	policy, err := tasks.ParseRoles(h.roles)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.conn = &okta.Connection{Name: "default", BaseURL: h.srv.URL, Scopes: h.scopes, Policy: policy,
+	h.conn = &okta.Connection{Policy: tasks.Policy{Name: "default", Scopes: h.scopes, Roles: policy}, BaseURL: h.srv.URL,
 		Credentials: okta.Credentials{ClientID: clientID, ClientSecret: clientSecret}}
 	h.keyring, _ = tasks.ParseKeyring(signingKey)
 	h.client = asynq.NewClient(h.redis.Opt)

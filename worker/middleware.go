@@ -33,7 +33,7 @@ func attemptFrom(ctx context.Context) *attempt {
 
 // reject ends the task at once: archived with outcome rejected, no Okta
 // call made.
-func reject(at *attempt, code, summary string, fields []tasks.FieldError) error {
+func reject(at *attempt, code tasks.Code, summary string, fields []tasks.FieldError) error {
 	at.rejected = &tasks.ErrorInfo{Code: code, Summary: summary, Fields: fields}
 	return fmt.Errorf("rejected (%s): %s: %w", code, summary, asynq.SkipRetry)
 }
@@ -44,13 +44,13 @@ func (w *Worker) verify(next asynq.Handler) asynq.Handler {
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 		at := attemptFrom(ctx)
 		if err := w.opts.Keyring.Verify(t.Type(), t.Payload(), t.Headers()); err != nil {
-			return reject(at, "signature", err.Error(), nil)
+			return reject(at, tasks.CodeSignature, err.Error(), nil)
 		}
 		args, err := tasks.DecodeTask(t.Type(), t.Payload())
 		if err != nil {
 			var ve *tasks.ValidationError
 			errors.As(err, &ve)
-			return reject(at, "invalid", err.Error(), fieldsOf(ve))
+			return reject(at, tasks.CodeInvalid, err.Error(), fieldsOf(ve))
 		}
 		at.args = args
 		return next.ProcessTask(ctx, t)
@@ -64,7 +64,7 @@ func (w *Worker) validate(next asynq.Handler) asynq.Handler {
 		if err := tasks.Validate(at.args, w.now()); err != nil {
 			var ve *tasks.ValidationError
 			errors.As(err, &ve)
-			return reject(at, "invalid", err.Error(), fieldsOf(ve))
+			return reject(at, tasks.CodeInvalid, err.Error(), fieldsOf(ve))
 		}
 		return next.ProcessTask(ctx, t)
 	})
@@ -78,11 +78,11 @@ func (w *Worker) authorize(next asynq.Handler) asynq.Handler {
 		r := at.args.Base()
 		conn, ok := w.opts.Connections[r.ConnectionName()]
 		if !ok {
-			return reject(at, "unknown_connection", fmt.Sprintf("connection %q is not configured on this worker", r.ConnectionName()), nil)
+			return reject(at, tasks.CodeUnknownConnection, fmt.Sprintf("connection %q is not configured on this worker", r.ConnectionName()), nil)
 		}
 		at.conn = conn
 		if err := conn.Conn.Authorize(at.action, r.Requester.Role); err != nil {
-			var na *okta.NotAllowedError
+			var na *tasks.NotAllowedError
 			errors.As(err, &na)
 			at.rejected = &tasks.ErrorInfo{Code: na.Code(), Summary: err.Error(), Scope: na.Scope}
 			return fmt.Errorf("rejected: %w: %w", err, asynq.SkipRetry)
@@ -125,7 +125,7 @@ func (w *Worker) gate(next asynq.Handler) asynq.Handler {
 
 func (w *Worker) expired(at *attempt, giveUp time.Time) error {
 	at.result = w.baseResult(at)
-	at.result.Error = &tasks.ErrorInfo{Code: "deadline_exceeded",
+	at.result.Error = &tasks.ErrorInfo{Code: tasks.CodeDeadlineExceeded,
 		Summary: fmt.Sprintf("not done by its deadline, %s", giveUp.Format(time.RFC3339))}
 	return fmt.Errorf("task deadline passed: %w", asynq.SkipRetry)
 }

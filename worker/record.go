@@ -80,7 +80,7 @@ func outcomeOf(kind string, res *tasks.Result) tasks.Outcome {
 		}
 		return tasks.OutcomeSucceeded
 	case "rejected":
-		if res.Error != nil && res.Error.Code == "deadline_exceeded" {
+		if res.Error != nil && res.Error.Code == tasks.CodeDeadlineExceeded {
 			return tasks.OutcomeFailed
 		}
 		return tasks.OutcomeRejected
@@ -93,18 +93,7 @@ func errorInfo(at *attempt, err error) *tasks.ErrorInfo {
 	if at.rejected != nil {
 		return at.rejected
 	}
-	var (
-		perm *okta.PermanentError
-		ua   *okta.UnauthorizedError
-	)
-	switch {
-	case errors.As(err, &perm):
-		return &tasks.ErrorInfo{Code: perm.Code, Summary: perm.Summary, Scope: perm.Scope}
-	case errors.As(err, &ua):
-		return &tasks.ErrorInfo{Code: "unauthorized", Summary: ua.Error()}
-	default:
-		return &tasks.ErrorInfo{Code: "transient", Summary: err.Error()}
-	}
+	return okta.ErrorInfo(err)
 }
 
 func (w *Worker) baseResult(at *attempt) *tasks.Result {

@@ -171,11 +171,12 @@ func TestRejected(t *testing.T) {
 	helpdesk := request("target@example.com")
 	helpdesk.Requester.Role = "helpdesk"
 	cases := []struct {
-		name, id, code string
+		name, id string
+		code     tasks.Code
 	}{
-		{"bad signature", h.enqueueWith(forged, &tasks.Suspend{Request: request("target@example.com")}), "signature"},
-		{"role not allowed", h.enqueue(&tasks.Suspend{Request: helpdesk}), "role_not_allowed"},
-		{"scope not enabled", h.enqueue(&tasks.UpdateGroups{Request: request("target@example.com"), Groups: tasks.GroupChanges{Add: []string{"Engineering"}}}), "scope_not_enabled"},
+		{"bad signature", h.enqueueWith(forged, &tasks.Suspend{Request: request("target@example.com")}), tasks.CodeSignature},
+		{"role not allowed", h.enqueue(&tasks.Suspend{Request: helpdesk}), tasks.CodeRoleNotAllowed},
+		{"scope not enabled", h.enqueue(&tasks.UpdateGroups{Request: request("target@example.com"), Groups: tasks.GroupChanges{Add: []string{"Engineering"}}}), tasks.CodeScopeNotEnabled},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -208,7 +209,7 @@ func TestPermanentArchivesAfterOneAttempt(t *testing.T) {
 	if info.State != asynq.TaskStateArchived || info.Retried != 0 || r.Outcome != tasks.OutcomeFailed {
 		t.Fatalf("state %s retried %d outcome %s", info.State, info.Retried, r.Outcome)
 	}
-	if r.Error == nil || !strings.HasPrefix(r.Error.Code, "E0000") {
+	if r.Error == nil || !strings.HasPrefix(string(r.Error.Code), "E0000") {
 		t.Fatalf("error %+v lacks Okta's errorCode", r.Error)
 	}
 }
@@ -305,7 +306,7 @@ func TestDeadline(t *testing.T) {
 	req.Deadline = time.Now().Add(-time.Second)
 	info := h.wait(h.enqueue(&tasks.Suspend{Request: req}), 10*time.Second)
 	r := result(t, info)
-	if info.State != asynq.TaskStateArchived || r.Outcome != tasks.OutcomeFailed || r.Error == nil || r.Error.Code != "deadline_exceeded" {
+	if info.State != asynq.TaskStateArchived || r.Outcome != tasks.OutcomeFailed || r.Error == nil || r.Error.Code != tasks.CodeDeadlineExceeded {
 		t.Fatalf("state %s outcome %s error %+v", info.State, r.Outcome, r.Error)
 	}
 	if u, _ := h.sim.User("late@example.com"); u.Status != "ACTIVE" {

@@ -78,9 +78,8 @@ func runBenchWorker(ctx context.Context, env *cmdEnv, raw string) error {
 	if err != nil {
 		return err
 	}
-	policy, _ := okta.ParsePolicy("*=it-admin")
-	conn := &okta.Connection{Name: spec.Connection, BaseURL: spec.OktaURL, Policy: policy,
-		Scopes:      []string{tasks.ScopeUsersRead, tasks.ScopeUsersManage, tasks.ScopeGroupsManage},
+	policy, _ := tasks.ParseRoles("*=it-admin")
+	conn := &okta.Connection{Policy: tasks.Policy{Name: spec.Connection, Roles: policy, Scopes: []string{tasks.ScopeUsersRead, tasks.ScopeUsersManage, tasks.ScopeGroupsManage}}, BaseURL: spec.OktaURL,
 		Credentials: okta.Credentials{APIToken: okta.Secret(spec.APIToken)}}
 	log := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	opts := okta.ExecutorOptions{Logger: log, RequestTimeout: 30 * time.Second}

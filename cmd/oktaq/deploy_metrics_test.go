@@ -176,11 +176,11 @@ func scrapeRunningSystem(t *testing.T) (families []string, samples map[string]bo
 	}
 	srv := sim.Start()
 	t.Cleanup(srv.Close)
-	policy, err := okta.ParsePolicy("*=it-admin")
+	policy, err := tasks.ParseRoles("*=it-admin")
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn := &okta.Connection{Name: tasks.DefaultConnection, BaseURL: srv.URL, Scopes: oktasim.ManageScopes, Policy: policy,
+	conn := &okta.Connection{Policy: tasks.Policy{Name: tasks.DefaultConnection, Scopes: oktasim.ManageScopes, Roles: policy}, BaseURL: srv.URL,
 		Credentials: okta.Credentials{ClientID: oktasim.DemoClientID, ClientSecret: oktasim.DemoClientSecret}}
 	keyring, err := tasks.ParseKeyring("k1=deploy-test-signing-key-0123456789")
 	if err != nil {
@@ -208,7 +208,7 @@ func scrapeRunningSystem(t *testing.T) (families []string, samples map[string]bo
 
 	const token = "deploy-test-token"
 	client := enqueue.NewFromRedisClient(r.Client, enqueue.Options{Keyring: keyring,
-		Connections: map[string]*okta.Connection{conn.Name: conn}})
+		Connections: map[string]*tasks.Policy{conn.Name: &conn.Policy}})
 	api := httptest.NewServer(enqueue.NewAPI(client, []enqueue.Producer{enqueue.NewProducer("deploy-test", token)},
 		enqueue.APIOptions{Registerer: reg, Logger: log}))
 	t.Cleanup(api.Close)

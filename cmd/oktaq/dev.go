@@ -103,12 +103,12 @@ func startDev(ctx context.Context, f devFlags, log *slog.Logger) (*dev, error) {
 	sim.SetBaseURL(d.simURL)
 	d.serve(ctx, func(ctx context.Context) error { return enqueue.ServeListener(ctx, simLn, sim.Handler(), time.Second) })
 
-	policy, err := okta.ParsePolicy(devRoles)
+	policy, err := tasks.ParseRoles(devRoles)
 	if err != nil {
 		d.close()
 		return nil, fmt.Errorf("demo roles: %w", err)
 	}
-	conn := &okta.Connection{Name: tasks.DefaultConnection, BaseURL: d.simURL, Scopes: oktasim.ManageScopes, Policy: policy,
+	conn := &okta.Connection{Policy: tasks.Policy{Name: tasks.DefaultConnection, Scopes: oktasim.ManageScopes, Roles: policy}, BaseURL: d.simURL,
 		Credentials: okta.Credentials{ClientID: oktasim.DemoClientID, ClientSecret: oktasim.DemoClientSecret}}
 	keyring, _ := tasks.ParseKeyring(devSigningKeys)
 
@@ -137,7 +137,7 @@ func startDev(ctx context.Context, f devFlags, log *slog.Logger) (*dev, error) {
 	d.serve(ctx, w.Run)
 
 	client := enqueue.NewFromRedisClient(d.rdb, enqueue.Options{Keyring: keyring,
-		Connections: map[string]*okta.Connection{conn.Name: conn}})
+		Connections: map[string]*tasks.Policy{conn.Name: &conn.Policy}})
 	d.closers = append(d.closers, func() { client.Close() })
 	opts := enqueue.APIOptions{Registerer: reg, Logger: log}
 	api := enqueue.NewAPI(client, []enqueue.Producer{enqueue.NewProducer(devProducer, devToken)}, opts)

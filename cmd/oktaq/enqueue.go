@@ -33,12 +33,12 @@ func producerClient() (*enqueue.Client, error) {
 
 // Only each connection's scopes and roles are read, not its secrets.
 func newEnqueueClient(cfg *config.Config) (*enqueue.Client, error) {
-	conns, err := cfg.Connections(false)
+	policies, err := cfg.Policies()
 	if err != nil {
 		return nil, err
 	}
 	return enqueue.New(cfg.Redis, enqueue.Options{
-		Keyring: cfg.Keyring, Connections: conns,
+		Keyring: cfg.Keyring, Connections: policies,
 		Retention: cfg.Env.ResultRetention, Deadline: cfg.Env.TaskDeadline, MaxAttempts: cfg.Env.MaxAttempts,
 	}), nil
 }

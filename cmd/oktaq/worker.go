@@ -32,7 +32,7 @@ func runWorker(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	conns, err := cfg.Connections(true)
+	conns, err := cfg.Connections()
 	if err != nil {
 		return err
 	}

@@ -31,41 +31,68 @@ type fileConnection struct {
 	Roles            string   `json:"roles"`
 }
 
-// Connections returns every configured connection by name: "default" from
-// the OKTAQ_OKTA_* variables (when OKTAQ_OKTA_DOMAIN is set) and those of
-// OKTAQ_CONNECTIONS_FILE. With credentials false, secrets are not read:
-// the API and the CLI need only each connection's scopes and roles.
-func (c *Config) Connections(credentials bool) (map[string]*okta.Connection, error) {
+// Connections returns every configured connection by name, with its
+// credentials: "default" from the OKTAQ_OKTA_* variables (when
+// OKTAQ_OKTA_DOMAIN is set) and those of OKTAQ_CONNECTIONS_FILE.
+func (c *Config) Connections() (map[string]*okta.Connection, error) {
 	out := map[string]*okta.Connection{}
-	if c.Env.OktaDomain != "" || c.Env.ConnectionsFile == "" {
-		if credentials {
-			conn, err := c.Connection()
-			if err != nil {
-				return nil, err
-			}
-			out[conn.Name] = conn
-		} else {
-			out[tasks.DefaultConnection] = &okta.Connection{Name: tasks.DefaultConnection, Scopes: c.Scopes, Policy: c.Policy}
-		}
-	}
-	if c.Env.ConnectionsFile == "" {
-		return out, nil
-	}
-	f, err := readConnectionsFile(c.Env.ConnectionsFile)
-	if err != nil {
-		return nil, fmt.Errorf("OKTAQ_CONNECTIONS_FILE: %w", err)
-	}
-	for i, fc := range f.Connections {
-		conn, err := fc.connection(credentials)
+	if c.hasDefault() {
+		conn, err := c.Connection()
 		if err != nil {
-			return nil, fmt.Errorf("OKTAQ_CONNECTIONS_FILE: connection %d (%q): %w", i+1, fc.Name, err)
-		}
-		if _, dup := out[conn.Name]; dup {
-			return nil, fmt.Errorf("OKTAQ_CONNECTIONS_FILE: connection %q is defined twice (\"default\" comes from the OKTAQ_OKTA_* variables)", conn.Name)
+			return nil, err
 		}
 		out[conn.Name] = conn
 	}
-	return out, nil
+	err := c.eachFileConnection(func(fc fileConnection) error {
+		conn, err := fc.connection()
+		if err == nil {
+			out[conn.Name] = conn
+		}
+		return err
+	}, func(name string) bool { return out[name] != nil })
+	return out, err
+}
+
+// Policies returns every configured connection's policy by name, as
+// Connections does but without reading a secret: the API and the CLI
+// check only scopes and roles.
+func (c *Config) Policies() (map[string]*tasks.Policy, error) {
+	out := map[string]*tasks.Policy{}
+	if c.hasDefault() {
+		p := c.Policy
+		out[p.Name] = &p
+	}
+	err := c.eachFileConnection(func(fc fileConnection) error {
+		p, err := fc.policy()
+		if err == nil {
+			out[p.Name] = p
+		}
+		return err
+	}, func(name string) bool { return out[name] != nil })
+	return out, err
+}
+
+func (c *Config) hasDefault() bool { return c.Env.OktaDomain != "" || c.Env.ConnectionsFile == "" }
+
+// eachFileConnection reads OKTAQ_CONNECTIONS_FILE and hands each entry to
+// add, refusing a name that has already been added.
+func (c *Config) eachFileConnection(add func(fileConnection) error, have func(string) bool) error {
+	if c.Env.ConnectionsFile == "" {
+		return nil
+	}
+	f, err := readConnectionsFile(c.Env.ConnectionsFile)
+	if err != nil {
+		return fmt.Errorf("OKTAQ_CONNECTIONS_FILE: %w", err)
+	}
+	for i, fc := range f.Connections {
+		if have(fc.Name) {
+			return fmt.Errorf("OKTAQ_CONNECTIONS_FILE: connection %q is defined twice (\"default\" comes from the OKTAQ_OKTA_* variables)", fc.Name)
+		}
+		if err := add(fc); err != nil {
+			return fmt.Errorf("OKTAQ_CONNECTIONS_FILE: connection %d (%q): %w", i+1, fc.Name, err)
+		}
+	}
+	return nil
 }
 
 func readConnectionsFile(path string) (*connectionsFile, error) {
@@ -85,21 +112,26 @@ func readConnectionsFile(path string) (*connectionsFile, error) {
 	return &f, nil
 }
 
-func (fc fileConnection) connection(credentials bool) (*okta.Connection, error) {
+// policy checks the entry's name, scopes and roles.
+func (fc fileConnection) policy() (*tasks.Policy, error) {
 	if err := tasks.CheckConnectionName(fc.Name); err != nil {
 		return nil, fmt.Errorf("name: %w", err)
 	}
-	policy, err := okta.ParsePolicy(fc.Roles)
+	roles, err := tasks.ParseRoles(fc.Roles)
 	if err != nil {
 		return nil, fmt.Errorf("roles: %w", err)
 	}
-	conn := &okta.Connection{Name: fc.Name, Scopes: fc.Scopes, Policy: policy}
-	if !credentials {
-		conn.Credentials.APIToken = "unread" // only Check's credential test needs something
-		err := conn.Check()
-		conn.Credentials = okta.Credentials{}
-		return conn, err
+	p := &tasks.Policy{Name: fc.Name, Scopes: fc.Scopes, Roles: roles}
+	return p, p.Check()
+}
+
+// connection is the entry's policy with its domain and credentials.
+func (fc fileConnection) connection() (*okta.Connection, error) {
+	p, err := fc.policy()
+	if err != nil {
+		return nil, err
 	}
+	conn := &okta.Connection{Policy: *p}
 	if conn.BaseURL, err = okta.ParseDomain(fc.Domain, fc.AllowHTTP); err != nil {
 		return nil, fmt.Errorf("domain: %w", err)
 	}

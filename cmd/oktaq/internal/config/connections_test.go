@@ -33,7 +33,7 @@ func TestConnectionsFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conns, err := cfg.Connections(true)
+	conns, err := cfg.Connections()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,9 +51,9 @@ func TestConnectionsFile(t *testing.T) {
 		emea.Authorize("user.suspend", "it-admin") == nil {
 		t.Error("each connection must have its own roles")
 	}
-	policyOnly, err := cfg.Connections(false)
-	if err != nil || len(policyOnly) != 3 || policyOnly["emea"].Credentials.ClientSecret != "" {
-		t.Fatalf("without credentials: %v %v", policyOnly, err)
+	policies, err := cfg.Policies()
+	if err != nil || len(policies) != 3 || policies["emea"].Authorize("user.suspend", "emea-admin") != nil {
+		t.Fatalf("policies: %v %v", policies, err)
 	}
 }
 
@@ -78,7 +78,7 @@ func TestConnectionsFileErrors(t *testing.T) {
 			t.Setenv("OKTAQ_CONNECTIONS_FILE", writeFile(t, dir, "c"+string(rune('a'+i))+".json", tt.body))
 			cfg, err := config.Load()
 			if err == nil {
-				_, err = cfg.Connections(true)
+				_, err = cfg.Connections()
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "OKTAQ_CONNECTIONS_FILE") {
 				t.Fatalf("got %v, want an OKTAQ_CONNECTIONS_FILE error naming %q", err, tt.want)

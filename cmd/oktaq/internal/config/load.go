@@ -21,9 +21,9 @@ type Config struct {
 	Redis   asynq.RedisConnOpt
 	Queues  map[string]int
 	Keyring *tasks.Keyring
-	Policy  okta.Policy
-	Scopes  []string
-	Level   slog.Level
+	// Policy is the "default" connection's (OKTAQ_OKTA_SCOPES, OKTAQ_ROLES).
+	Policy tasks.Policy
+	Level  slog.Level
 }
 
 // Load reads and checks the whole configuration. Okta credentials are
@@ -46,12 +46,11 @@ func Load() (*Config, error) {
 	if c.Keyring, err = tasks.ParseKeyring(e.SigningKeys.Reveal()); err != nil {
 		return nil, fmt.Errorf("OKTAQ_SIGNING_KEYS: %w", err)
 	}
-	if c.Policy, err = okta.ParsePolicy(e.Roles); err != nil {
+	c.Policy = tasks.Policy{Name: tasks.DefaultConnection, Scopes: splitList(e.OktaScopes)}
+	if c.Policy.Roles, err = tasks.ParseRoles(e.Roles); err != nil {
 		return nil, fmt.Errorf("OKTAQ_ROLES: %w", err)
 	}
-	c.Scopes = splitList(e.OktaScopes)
-	probe := okta.Connection{Name: tasks.DefaultConnection, Scopes: c.Scopes, Credentials: okta.Credentials{APIToken: "probe"}}
-	if err := probe.Check(); err != nil {
+	if err := c.Policy.Check(); err != nil {
 		return nil, fmt.Errorf("OKTAQ_OKTA_SCOPES: %w", err)
 	}
 	if err := c.Level.UnmarshalText([]byte(e.LogLevel)); err != nil {
@@ -89,8 +88,7 @@ func (c *Config) Connection() (*okta.Connection, error) {
 		}
 		creds.PrivateKeyPEM = okta.Secret(pem)
 	}
-	conn := &okta.Connection{Name: tasks.DefaultConnection, BaseURL: base, Credentials: creds,
-		Scopes: c.Scopes, Policy: c.Policy}
+	conn := &okta.Connection{Policy: c.Policy, BaseURL: base, Credentials: creds}
 	if _, err := creds.Mode(); err != nil {
 		return nil, fmt.Errorf("OKTAQ_OKTA_CLIENT_ID / _CLIENT_SECRET / _PRIVATE_KEY_FILE / _API_TOKEN: %w", err)
 	}

@@ -1,0 +1,109 @@
+package okta
+
+import (
+	"context"
+	"errors"
+
+	oktasdk "github.com/okta/okta-sdk-golang/v5/okta"
+
+	"github.com/oktaq/oktaq/tasks"
+)
+
+// lostCall is what a call with side effects whose answer never came left
+// behind. The same table serves both ways an answer is lost: within an
+// attempt (the connection dropped, afterLostAnswer) and across attempts
+// (a worker stopped between sending and recording, resumeAfterCrash).
+type lostCall int
+
+const (
+	// lostCallApplied: it took effect and there is nothing to deliver.
+	lostCallApplied lostCall = iota
+	// lostCallRepeat: send it (again): repeating is harmless, and needed
+	// since it did not apply or the secret it returned went with the answer.
+	lostCallRepeat
+	// lostCallNotApplied: it has not taken effect (yet) and repeating it is
+	// not harmless.
+	lostCallNotApplied
+	// lostCallUnconfirmed: the user's state cannot show whether it took
+	// effect; it is not repeated (a second email).
+	lostCallUnconfirmed
+	// lostCallResponseLost: it took effect but the secret it returned is
+	// lost and cannot be asked for again by repeating it.
+	lostCallResponseLost
+)
+
+// judgeLostCall decides from the user before the call and now (nil when
+// st.applied is nil: nothing a re-read could show).
+func judgeLostCall(a tasks.Args, st step, before, now *oktaUser) lostCall {
+	switch {
+	case st.applied == nil && st.repeatable:
+		return lostCallRepeat
+	case st.applied == nil:
+		return lostCallUnconfirmed
+	case !st.applied(before, now) && st.blind != nil && st.blind(before) && !st.repeatable:
+		return lostCallUnconfirmed
+	case !st.applied(before, now) && st.repeatable:
+		return lostCallRepeat
+	case !st.applied(before, now):
+		return lostCallNotApplied
+	case st.secret == nil || !a.ReturnsSecret():
+		return lostCallApplied
+	case st.repeatable:
+		return lostCallRepeat
+	default:
+		return lostCallResponseLost
+	}
+}
+
+// lostCallError is the error of an unconfirmed or response-lost verdict;
+// how says how the answer was lost.
+func lostCallError(v lostCall, how string) error {
+	if v == lostCallResponseLost {
+		return &PermanentError{Code: tasks.CodeResponseLost, Summary: "Okta applied the call but " + how + ", with the link; " +
+			"request user.reactivate with send_email=false for a new link"}
+	}
+	return &PermanentError{Code: tasks.CodeUnconfirmed, Summary: how + " and the user's state cannot show whether Okta applied the call; " +
+		"it is not repeated, so that the user does not get a second email. Check the user and request again if needed"}
+}
+
+// resumeAfterCrash decides what an unfinished earlier attempt left: done
+// reports that the action needs no call now (with err nil: it took
+// effect; with err set: it cannot be known, or its secret is lost). With
+// done false the normal flow goes on, since the earlier call did not take
+// effect or may be repeated.
+func (e *Executor) resumeAfterCrash(a tasks.Args, st step, prev, now *oktaUser) (done bool, err error) {
+	switch v := judgeLostCall(a, st, prev, now); v {
+	case lostCallApplied:
+		return true, nil
+	case lostCallUnconfirmed, lostCallResponseLost:
+		return true, lostCallError(v, "an earlier attempt sent the call and stopped before its answer")
+	default:
+		return false, nil
+	}
+}
+
+// afterLostAnswer decides what to do when a call's answer never came (the
+// connection dropped or timed out): the call may or may not have been
+// applied. It re-reads the user first and never repeats a call that sends
+// an email. It returns the call whose body holds the secret, if any. A
+// call not applied yet may still be on its way: the next attempt looks
+// again (the journal entry stays open) rather than sending it now.
+func (e *Executor) afterLostAnswer(ctx context.Context, a tasks.Args, st step, before *oktaUser) (*call, error) {
+	var now *oktaUser
+	if st.applied != nil {
+		var err error
+		if now, err = e.getUser(ctx, before.ID); err != nil {
+			return nil, err
+		}
+	}
+	switch v := judgeLostCall(a, st, before, now); v {
+	case lostCallApplied:
+		return nil, nil
+	case lostCallRepeat:
+		return e.do(ctx, func(ctx context.Context) (*oktasdk.APIResponse, error) { return st.invoke(ctx, before.ID) })
+	case lostCallNotApplied:
+		return nil, &TransientError{Err: errors.New("the answer to the call was lost and it was not applied")}
+	default:
+		return nil, lostCallError(v, "its answer was lost")
+	}
+}
