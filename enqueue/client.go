@@ -60,13 +60,13 @@ func NewFromRedisClient(rc redis.UniversalClient, opts Options) *Client {
 		panic("enqueue: Options.Keyring is required")
 	}
 	if opts.Retention <= 0 {
-		opts.Retention = 7 * 24 * time.Hour
+		opts.Retention = tasks.DefaultResultRetention
 	}
 	if opts.Deadline <= 0 {
-		opts.Deadline = 2 * time.Hour
+		opts.Deadline = tasks.DefaultTaskDeadline
 	}
 	if opts.MaxAttempts < 1 {
-		opts.MaxAttempts = 12
+		opts.MaxAttempts = tasks.DefaultMaxAttempts
 	}
 	if opts.Clock == nil {
 		opts.Clock = time.Now
@@ -217,15 +217,15 @@ func (c *Client) submitKeyed(ctx context.Context, task *asynq.Task, aopts []asyn
 	return nil, fmt.Errorf("%w: task %q keeps conflicting and vanishing", ErrUnavailable, id)
 }
 
-// Queues are every queue oktaq enqueues on, most urgent first.
-var Queues = []string{tasks.QueueCritical, tasks.QueueDefault, tasks.QueueLow}
+// Queues returns every queue oktaq enqueues on, most urgent first.
+func Queues() []string { return []string{tasks.QueueCritical, tasks.QueueDefault, tasks.QueueLow} }
 
 // queueHolding returns the queue other than except that has a task id, or
 // "". It reads asynq's task keys (asynq:{queue}:t:id) in one round trip.
 func (c *Client) queueHolding(ctx context.Context, id, except string) (string, error) {
 	pipe := c.rc.Pipeline()
 	cmds := map[string]*redis.IntCmd{}
-	for _, q := range Queues {
+	for _, q := range Queues() {
 		if q != except {
 			cmds[q] = pipe.Exists(ctx, "asynq:{"+q+"}:t:"+id)
 		}
@@ -233,7 +233,7 @@ func (c *Client) queueHolding(ctx context.Context, id, except string) (string, e
 	if _, err := pipe.Exec(ctx); err != nil {
 		return "", fmt.Errorf("%w: look up task %q: %w", ErrUnavailable, id, err)
 	}
-	for _, q := range Queues {
+	for _, q := range Queues() {
 		if cmd, ok := cmds[q]; ok && cmd.Val() > 0 {
 			return q, nil
 		}

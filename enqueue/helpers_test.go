@@ -188,7 +188,7 @@ func countTasks(tb testing.TB, db *redistest.Redis) int {
 	tb.Helper()
 	insp := asynq.NewInspectorFromRedisClient(db.Client)
 	n := 0
-	for _, q := range Queues {
+	for _, q := range Queues() {
 		if info, err := insp.GetQueueInfo(q); err == nil {
 			n += info.Size
 		}

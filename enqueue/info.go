@@ -50,7 +50,7 @@ func (c *Client) Status(ctx context.Context, id string) (*Info, error) {
 	if id == "" {
 		return nil, ErrNotFound
 	}
-	for _, q := range Queues {
+	for _, q := range Queues() {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}

@@ -44,6 +44,21 @@ type Options struct {
 	Clock   func() time.Time
 }
 
+// Defaults of a worker process (the configuration's are tested against
+// them).
+const (
+	// DefaultConcurrency is how many actions a worker process runs at once.
+	DefaultConcurrency = 10
+	// DefaultShutdownTimeout is what in-flight actions get to finish on
+	// shutdown.
+	DefaultShutdownTimeout = 30 * time.Second
+)
+
+// DefaultQueues are the queue weights: critical=6, default=3, low=1.
+func DefaultQueues() map[string]int {
+	return map[string]int{tasks.QueueCritical: 6, tasks.QueueDefault: 3, tasks.QueueLow: 1}
+}
+
 // Worker is the asynq server with oktaq's handlers.
 type Worker struct {
 	opts    Options
@@ -93,16 +108,16 @@ func New(opts Options) (*Worker, error) {
 
 func setDefaults(o *Options) {
 	if o.Concurrency == 0 {
-		o.Concurrency = 10
+		o.Concurrency = DefaultConcurrency
 	}
 	if o.Queues == nil {
-		o.Queues = map[string]int{tasks.QueueCritical: 6, tasks.QueueDefault: 3, tasks.QueueLow: 1}
+		o.Queues = DefaultQueues()
 	}
 	if o.TaskDeadline == 0 {
-		o.TaskDeadline = 2 * time.Hour
+		o.TaskDeadline = tasks.DefaultTaskDeadline
 	}
 	if o.ShutdownTimeout == 0 {
-		o.ShutdownTimeout = 30 * time.Second
+		o.ShutdownTimeout = DefaultShutdownTimeout
 	}
 	if o.PollInterval == 0 {
 		o.PollInterval = time.Second
@@ -123,10 +138,6 @@ func setDefaults(o *Options) {
 		o.Clock = time.Now
 	}
 }
-
-// Handler is the whole chain, for running a task in-process (tests and
-// the benchmark use it through asynq itself; this is for inspection).
-func (w *Worker) Handler() asynq.Handler { return w.mux }
 
 // Run serves tasks until ctx ends, then lets in-flight actions finish
 // within ShutdownTimeout.

@@ -1,0 +1,67 @@
+package config_test
+
+import (
+	"maps"
+	"reflect"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/oktaq/oktaq/cmd/oktaq/internal/config"
+	"github.com/oktaq/oktaq/okta"
+	"github.com/oktaq/oktaq/tasks"
+	"github.com/oktaq/oktaq/worker"
+)
+
+// TestDefaultsAreTheLibraries: each envconfig default equals the constant
+// the library uses when the option is left unset, so that running the
+// binary with no configuration and using the packages with zero options
+// behave alike.
+func TestDefaultsAreTheLibraries(t *testing.T) {
+	defaults := map[string]string{}
+	for _, v := range config.Vars() {
+		defaults[v.Name] = v.Default
+	}
+	lim := okta.DefaultLimiterOptions()
+	tests := []struct {
+		name string
+		want any
+	}{
+		{"OKTAQ_CONCURRENCY", worker.DefaultConcurrency},
+		{"OKTAQ_SHUTDOWN_TIMEOUT", worker.DefaultShutdownTimeout},
+		{"OKTAQ_MAX_ATTEMPTS", tasks.DefaultMaxAttempts},
+		{"OKTAQ_TASK_DEADLINE", tasks.DefaultTaskDeadline},
+		{"OKTAQ_RESULT_RETENTION", tasks.DefaultResultRetention},
+		{"OKTAQ_OKTA_MAX_IN_FLIGHT", lim.MaxInFlight},
+		{"OKTAQ_RATE_RESERVE", lim.Reserve},
+		{"OKTAQ_QUEUES", worker.DefaultQueues()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw, ok := defaults[tt.name]
+			if !ok || raw == "" {
+				t.Fatalf("%s has no default", tt.name)
+			}
+			var got any
+			var err error
+			switch tt.want.(type) {
+			case int:
+				got, err = strconv.Atoi(raw)
+			case float64:
+				got, err = strconv.ParseFloat(raw, 64)
+			case time.Duration:
+				got, err = time.ParseDuration(raw)
+			case map[string]int:
+				var q map[string]int
+				q, err = config.ParseQueues(raw)
+				if err == nil && !maps.Equal(q, tt.want.(map[string]int)) {
+					t.Fatalf("%s default %q, library default %v", tt.name, raw, tt.want)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("%s default %q (%v), library default %v", tt.name, raw, err, tt.want)
+			}
+		})
+	}
+}
