@@ -15,13 +15,13 @@
 //
 // # API
 //
-// Construction: New(Options), Load(Seed), LoadSeed(io.Reader), DemoSeed(), DemoSeedJSON(),
+// Construction: New(Options), Load(Seed), LoadSeed(io.Reader), DemoSeed(),
 // AddClient(SeedClient), AddAPIToken(string), Handler(), Start(), URL(), SetBaseURL(string).
 // Inspection: User(idOrLogin) User, GroupID(name), AppID(label), Requests(), ResetRequests(),
 // Emails(), TokenRequests(), Drops(), BucketFor(method, path).
 // Control: SetFaults(Faults), StickTransition(userID, d), SetUserStatus(idOrLogin, status),
-// RevokeClient(id), ExpireTokens(), IssueToken(clientID, scopes...), Drain(bucket),
-// ResetRateLimits(), SetRateLimits(RateLimits). Constants: Status*, Group*, ActionBucket,
+// RevokeClient(id), ExpireTokens(), IssueToken(clientID, scopes...), Drain(bucket).
+// Constants: Status*, Group*, ActionBucket,
 // DemoClientID/DemoClientSecret/DemoAPIToken, ManageScopes, DefaultBuckets().
 //
 // # Endpoints

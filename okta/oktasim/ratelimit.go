@@ -208,20 +208,6 @@ func (s *Sim) Drain(bucket string) bool {
 	return false
 }
 
-// ResetRateLimits forgets every window, as if a minute had passed everywhere.
-func (s *Sim) ResetRateLimits() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.limiter.windows = map[string]*window{}
-}
-
-// SetRateLimits replaces the rate-limit configuration and forgets all windows.
-func (s *Sim) SetRateLimits(rl RateLimits) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.limiter = newLimiter(rl)
-}
-
 // BucketFor names the bucket a request counts against, for tests and docs.
 func (s *Sim) BucketFor(method, path string) string {
 	s.mu.Lock()

@@ -1,7 +1,6 @@
 package oktasim
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -206,15 +205,4 @@ func (s *Sim) appByLabel(label string) *app {
 		}
 	}
 	return nil
-}
-
-// DemoSeedJSON renders DemoSeed as a seed file, a starting point for `oktaq sim --seed`.
-func DemoSeedJSON() []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(DemoSeed()); err != nil {
-		panic(err)
-	}
-	return buf.Bytes()
 }
