@@ -21,6 +21,8 @@ import (
 	"github.com/go-jose/go-jose/v3/jwt"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/oktaq/oktaq/okta/ratelimit"
 )
 
 // authorizer gives the Authorization header for a request.
@@ -169,7 +171,7 @@ func tokenError(status int, h http.Header, code, desc string, now time.Time) err
 	summary := "token request refused: " + orText(desc, http.StatusText(status))
 	switch {
 	case status == http.StatusTooManyRequests:
-		c := &call{Bucket: BucketToken, Local: now}
+		c := &call{Bucket: ratelimit.BucketToken, Local: now}
 		if v, err := http.ParseTime(h.Get("Date")); err == nil {
 			c.Date = v
 		}
@@ -177,7 +179,7 @@ func tokenError(status int, h http.Header, code, desc string, now time.Time) err
 		if _, err := fmt.Sscan(h.Get("X-Rate-Limit-Reset"), &reset); err == nil {
 			c.Reset = time.Unix(reset, 0)
 		}
-		return &RateLimitedError{Until: c.resetLocal(), Bucket: BucketToken}
+		return &RateLimitedError{Until: c.resetLocal(), Bucket: ratelimit.BucketToken}
 	case status >= 500:
 		return &TransientError{Err: fmt.Errorf("%s: %s", code, summary), Status: status}
 	case code == "invalid_client" || status == http.StatusUnauthorized:
