@@ -33,7 +33,7 @@ func main() {
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 	case errors.As(err, &ue):
-		fmt.Fprintf(os.Stderr, "bench-ratelimit: %s\nRun 'make bench-ratelimit ARGS=--help' for usage.\n", ue.msg)
+		fmt.Fprintf(os.Stderr, "bench-ratelimit: %s\nRun 'go run ./internal/cmd/benchratelimit --help' for usage.\n", ue.msg)
 		os.Exit(2)
 	default:
 		fmt.Fprintf(os.Stderr, "bench-ratelimit: %v\n", err)
@@ -46,7 +46,7 @@ func newFlags(env *cmdEnv, name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(env.stderr, "Usage: %s %s\n\nFlags:\n", name, usage)
+		fmt.Fprintf(env.stderr, "Usage: go run ./internal/cmd/benchratelimit %s\n\nFlags:\n", usage)
 		fs.PrintDefaults()
 	}
 	return fs
