@@ -340,9 +340,13 @@ func TestLimiterLeaseFreesADeadWorkersSlot(t *testing.T) {
 // each, bulk gets 28 calls, default 4 more, critical 4 more, and 4 stay.
 // Bulk is told to come back in the window's last quarter, when the
 // headroom no critical call took is released.
+//
+// Okta's clock stands still, so the window never ends under the test
+// however slow the machine: the waits are measured from the refusal.
 func TestLimiterServesCriticalFirst(t *testing.T) {
-	sim := limitedSim(t, oktasim.RateLimits{Window: time.Minute, PrincipalShare: 1,
-		Buckets: []oktasim.Bucket{{Name: "user-get", Limit: 40}}}, 4, oktasim.StatusSuspended)
+	clock := &simClock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	sim := limitedSimAt(t, oktasim.RateLimits{Window: time.Minute, PrincipalShare: 1,
+		Buckets: []oktasim.Bucket{{Name: "user-get", Limit: 40}}}, 4, oktasim.StatusSuspended, clock)
 	r := redistest.New(t)
 	e := limitedExec(t, sim, r.Client, testLimits(), nil, nil)
 	bulk := ratelimit.WithPriority(context.Background(), ratelimit.PriorityBulk)
@@ -350,12 +354,11 @@ func TestLimiterServesCriticalFirst(t *testing.T) {
 	crit := ratelimit.WithPriority(context.Background(), ratelimit.PriorityCritical)
 	i := 0
 	next := func() tasks.Args { i++; return noop(i % 4) }
-	start := time.Now()
 	n, rl := spend(t, e, bulk, time.Now, 10*time.Second, next)
 	if n != 28 {
 		t.Fatalf("bulk got %d calls, want 28", n)
 	}
-	if wait := rl.Until.Sub(start); wait < 40*time.Second || wait > 55*time.Second {
+	if wait := time.Until(rl.Until); wait < 40*time.Second || wait > 55*time.Second {
 		t.Errorf("bulk told to wait %v; want the last quarter of the minute", wait)
 	}
 	if n, _ := spend(t, e, def, time.Now, 10*time.Second, next); n != 4 {
@@ -368,7 +371,7 @@ func TestLimiterServesCriticalFirst(t *testing.T) {
 	if n != 4 {
 		t.Fatalf("critical got %d more calls, want 4", n)
 	}
-	if wait := rl.Until.Sub(start); wait < 55*time.Second {
+	if wait := time.Until(rl.Until); wait < 55*time.Second {
 		t.Errorf("critical told to wait %v; want the window's end", wait)
 	}
 	if ok, limited := calls(sim, "user-get"); ok != 36 || limited != 0 {
@@ -379,9 +382,14 @@ func TestLimiterServesCriticalFirst(t *testing.T) {
 // Workers whose clocks are minutes off agree with a right one: they spend
 // the same budget, and each is told to wait the right time on its own
 // clock.
+//
+// Okta's clock stands still until the test moves it to the next window,
+// so the first window cannot end under the test on a slow machine.
 func TestLimiterIgnoresASkewedClock(t *testing.T) {
-	sim := limitedSim(t, oktasim.RateLimits{Window: 3 * time.Second, PrincipalShare: 1,
-		Buckets: []oktasim.Bucket{{Name: oktasim.ActionBucket, Limit: 20}}}, 8, oktasim.StatusActive)
+	okta0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	clock := &simClock{t: okta0}
+	sim := limitedSimAt(t, oktasim.RateLimits{Window: 3 * time.Second, PrincipalShare: 1,
+		Buckets: []oktasim.Bucket{{Name: oktasim.ActionBucket, Limit: 20}}}, 8, oktasim.StatusActive, clock)
 	r := redistest.New(t)
 	o := testLimits()
 	o.Reserve, o.CriticalHeadroom, o.BulkHeadroom = 0.25, 0, 0
@@ -417,7 +425,17 @@ func TestLimiterIgnoresASkewedClock(t *testing.T) {
 			t.Errorf("waits %v on its own clock; want at most the 3 s window + 2 s", wait)
 		}
 	}
-	time.Sleep(time.Until(rl.Until.Add(-7 * time.Minute)))
+	// The next window: Okta's clock passes the reset, and the limiter's
+	// record of the old window ends as its TTL would once Redis's clock
+	// passed it too (the limiter cannot learn of a window no call showed).
+	clock.Add(4 * time.Second)
+	records, err := r.Client.Keys(ctx, ratelimit.KeyPrefix+"{default}:b:*").Result()
+	if err != nil || len(records) == 0 {
+		t.Fatalf("bucket records: %v %v", records, err)
+	}
+	if err := r.Client.Del(ctx, records...).Err(); err != nil {
+		t.Fatal(err)
+	}
 	n, _ = spend(t, slow, ctx, behind, time.Second, next)
 	if n != 15 {
 		t.Errorf("the slow clock got %d calls in the next window, want 15", n)
