@@ -33,7 +33,7 @@ bench:
 	$(MAKE) --no-print-directory bench-ratelimit
 
 bench-ratelimit:
-	$(GO) run ./cmd/oktaq bench-ratelimit
+	$(GO) run ./internal/cmd/benchratelimit
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

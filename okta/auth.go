@@ -22,6 +22,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/oktaq/oktaq/okta/ratelimit"
 	"github.com/oktaq/oktaq/tasks"
 )
 
@@ -172,7 +173,7 @@ func tokenError(status int, h http.Header, oauthErr, desc string, now time.Time)
 	summary := "token request refused: " + orText(desc, http.StatusText(status))
 	switch {
 	case status == http.StatusTooManyRequests:
-		c := &call{Bucket: BucketToken, Local: now}
+		c := &call{Bucket: ratelimit.BucketToken, Local: now}
 		if v, err := http.ParseTime(h.Get("Date")); err == nil {
 			c.Date = v
 		}
@@ -180,7 +181,7 @@ func tokenError(status int, h http.Header, oauthErr, desc string, now time.Time)
 		if _, err := fmt.Sscan(h.Get("X-Rate-Limit-Reset"), &reset); err == nil {
 			c.Reset = time.Unix(reset, 0)
 		}
-		return &RateLimitedError{Until: c.resetLocal(), Bucket: BucketToken}
+		return &RateLimitedError{Until: c.resetLocal(), Bucket: ratelimit.BucketToken}
 	case status >= 500:
 		return &TransientError{Err: fmt.Errorf("%s: %s", code, summary), Status: status}
 	case oauthErr == "invalid_client" || status == http.StatusUnauthorized:

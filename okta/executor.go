@@ -15,11 +15,11 @@ import (
 	"github.com/oktaq/oktaq/tasks"
 )
 
-// ExecutorOptions configure an Executor. The zero value works: in-process
-// token cache and rate state, default transport, 30 s per call.
+// ExecutorOptions configure an Executor. Limiter is required; the rest
+// have defaults: in-process token cache, default transport, 30 s per call.
 type ExecutorOptions struct {
-	// Redis shares tokens and rate-limit state between workers; nil keeps
-	// both in this process.
+	// Redis shares OAuth tokens between workers; nil keeps them in this
+	// process.
 	Redis  redis.UniversalClient
 	Logger *slog.Logger
 	// Transport is the base round tripper; nil is a clone of
@@ -32,9 +32,9 @@ type ExecutorOptions struct {
 	// OnCall is told about every call to Okta (for metrics). It must not
 	// block.
 	OnCall func(CallInfo)
-	// Limiter grants every call to Okta first (a *Limiter shares the
-	// budget of all workers through Redis); nil calls freely and only
-	// reacts to 429s.
+	// Limiter grants every call to Okta first and answers the worker's
+	// gate (Blocked); required. Production's is a *ratelimit.Limiter, which
+	// shares the budget of all workers through Redis.
 	Limiter CallLimiter
 }
 
@@ -56,7 +56,6 @@ type Executor struct {
 	conn    *Connection
 	api     *oktasdk.APIClient
 	auth    authorizer
-	rates   *rateState
 	limiter CallLimiter
 	log     *slog.Logger
 	clock   func() time.Time
@@ -65,7 +64,7 @@ type Executor struct {
 }
 
 // NewExecutor checks the connection and builds the SDK client, the token
-// source of its auth mode and the rate state. It does not call Okta; see
+// source of its auth mode. It does not call Okta; see
 // CheckCredentials.
 func NewExecutor(conn *Connection, opts ExecutorOptions) (*Executor, error) {
 	if conn == nil {
@@ -73,6 +72,9 @@ func NewExecutor(conn *Connection, opts ExecutorOptions) (*Executor, error) {
 	}
 	if err := conn.Check(); err != nil {
 		return nil, err
+	}
+	if opts.Limiter == nil {
+		return nil, fmt.Errorf("connection %q: no rate limiter: set ExecutorOptions.Limiter (ratelimit.New)", conn.Name)
 	}
 	mode, _ := conn.Credentials.Mode()
 	e := &Executor{conn: conn, log: opts.Logger, clock: opts.Clock, timeout: opts.RequestTimeout, limiter: opts.Limiter}
@@ -112,16 +114,9 @@ func NewExecutor(conn *Connection, opts ExecutorOptions) (*Executor, error) {
 		}
 		e.auth = &oauthAuth{cache: newTokenCache(conn, fetch, opts.Redis, e.clock, e.log)}
 	}
-	e.rates = &rateState{rdb: opts.Redis, clock: e.clock, log: e.log}
 	onCall := opts.OnCall
 	e.hc = &http.Client{
 		Transport: &transport{base: base, auth: e.auth, clock: e.clock, limiter: opts.Limiter, conn: conn.Name, observed: func(ctx context.Context, c *call) {
-			if opts.Limiter == nil {
-				// Without a limiter the gate reads this record; with
-				// one, the limiter keeps the state and it would be a
-				// second Redis write per call for nobody.
-				e.rates.record(ctx, conn.Name, c)
-			}
 			e.log.DebugContext(ctx, "okta call", "method", c.Method, "bucket", c.Bucket, "status", c.Status,
 				"request_id", c.RequestID, "duration", c.Duration, "limit", c.Limit, "remaining", c.Remaining)
 			if onCall != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/oktaq/oktaq/okta"
 	"github.com/oktaq/oktaq/okta/oktasim"
@@ -212,4 +213,26 @@ func indexOf(s, sub string) int {
 		}
 	}
 	return -1
+}
+
+// A user still being activated answers E0000112: transient, retry later.
+// activate itself is a no-op then (transitioningToStatus shows it is under way).
+func TestTransitioningUser(t *testing.T) {
+	sim := startSim(t, oktasim.Options{})
+	e := newExecutor(t, sim, execOpts{})
+	u, _ := sim.User(login("STAGED"))
+	sim.StickTransition(u.ID, time.Hour)
+	ctx := context.Background()
+	if res, err := e.Execute(ctx, &tasks.Activate{Request: req(e, u.ID)}); err != nil || res.Outcome != tasks.OutcomeSucceeded {
+		t.Fatalf("%v %+v", err, res)
+	}
+	res, err := e.Execute(ctx, &tasks.Activate{Request: req(e, u.ID)})
+	if err != nil || res.Outcome != tasks.OutcomeNoOp {
+		t.Fatalf("second activate: %v %+v", err, res)
+	}
+	_, err = e.Execute(ctx, &tasks.Deactivate{Request: req(e, u.ID)})
+	var tr *okta.TransientError
+	if !errors.As(err, &tr) || tr.Status != 409 {
+		t.Fatalf("deactivate while activating: %T %v", err, err)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/oktaq/oktaq/internal/redistest"
 	"github.com/oktaq/oktaq/okta"
 	"github.com/oktaq/oktaq/okta/oktasim"
+	"github.com/oktaq/oktaq/okta/ratelimit"
 	"github.com/oktaq/oktaq/tasks"
 )
 
@@ -85,8 +86,15 @@ func newExecutor(t *testing.T, sim *oktasim.Sim, o execOpts) *okta.Executor {
 		o.name = "default"
 	}
 	conn := &okta.Connection{Policy: tasks.Policy{Name: o.name, Scopes: o.scopes}, BaseURL: sim.URL(), Credentials: *o.creds}
+	// The limiter production runs, on the same Redis.
+	lo := ratelimit.DefaultConfig()
+	lo.Clock, lo.Logger = o.clock, o.logger
+	lim, err := ratelimit.New(o.rdb, lo)
+	if err != nil {
+		t.Fatal(err)
+	}
 	e, err := okta.NewExecutor(conn, okta.ExecutorOptions{Redis: o.rdb, Logger: o.logger, Clock: o.clock,
-		OnCall: o.onCall, Transport: o.transport, RequestTimeout: 5 * time.Second})
+		OnCall: o.onCall, Transport: o.transport, RequestTimeout: 5 * time.Second, Limiter: lim})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/oktaq/oktaq/okta/ratelimit"
 )
 
 // call is what the transport saw of one HTTP exchange with Okta. The SDK
@@ -110,7 +112,7 @@ type transport struct {
 	auth     authorizer
 	clock    func() time.Time
 	observed func(ctx context.Context, c *call)
-	// limiter, when set, grants each call first (limiter.go).
+	// limiter grants each call first (limits.go).
 	limiter CallLimiter
 	conn    string
 }
@@ -120,7 +122,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	rec := recorderFrom(ctx)
 	header, err := t.auth.authorization(ctx)
 	if err != nil {
-		c := &call{Method: req.Method, Path: req.URL.Path, Bucket: BucketToken, authErr: err, Local: t.clock()}
+		c := &call{Method: req.Method, Path: req.URL.Path, Bucket: ratelimit.BucketToken, authErr: err, Local: t.clock()}
 		rec.add(c)
 		return nil, &noRetry{msg: "no access token"}
 	}
@@ -134,7 +136,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.auth.invalidate(ctx, header)
 	header, err = t.auth.authorization(ctx)
 	if err != nil {
-		rec.add(&call{Method: req.Method, Path: req.URL.Path, Bucket: BucketToken, authErr: err, Local: t.clock()})
+		rec.add(&call{Method: req.Method, Path: req.URL.Path, Bucket: ratelimit.BucketToken, authErr: err, Local: t.clock()})
 		return nil, &noRetry{msg: "no access token"}
 	}
 	if req.Body != nil && req.GetBody == nil {
@@ -153,19 +155,17 @@ func (t *transport) send(req *http.Request, header string, rec *recorder) (*http
 	r := req.Clone(req.Context())
 	r.Header.Set("Authorization", header)
 	r.Header.Del("Cookie")
-	c := &call{Method: req.Method, Path: req.URL.Path, Bucket: Bucket(req.Method, req.URL.Path)}
+	c := &call{Method: req.Method, Path: req.URL.Path, Bucket: ratelimit.BucketFor(req.Method, req.URL.Path)}
 	var answered time.Time
-	if t.limiter != nil {
-		done, err := t.limiter.Acquire(req.Context(), LimitedCall{Connection: t.conn, Bucket: c.Bucket, Method: c.Method,
-			Priority: PriorityFrom(req.Context()), Continuation: rec != nil && rec.len() > 0})
-		if err != nil {
-			c.denied, c.Local = err, t.clock()
-			rec.add(c)
-			return nil, &noRetry{msg: fmt.Sprintf("%s %s: not sent: %v", req.Method, req.URL.Path, err)}
-		}
-		// Runs last, when c holds the whole answer.
-		defer func() { done(c.observation(time.Since(answered))) }()
+	done, err := t.limiter.Acquire(req.Context(), ratelimit.Call{Connection: t.conn, Bucket: c.Bucket, Method: c.Method,
+		Priority: ratelimit.PriorityFrom(req.Context()), Continuation: rec != nil && rec.len() > 0})
+	if err != nil {
+		c.denied, c.Local = refusal(err), t.clock()
+		rec.add(c)
+		return nil, &noRetry{msg: fmt.Sprintf("%s %s: not sent: %v", req.Method, req.URL.Path, err)}
 	}
+	// Runs last, when c holds the whole answer.
+	defer func() { done(c.observation(time.Since(answered))) }()
 	start := time.Now()
 	resp, err := t.base.RoundTrip(r)
 	answered = time.Now()
@@ -210,8 +210,8 @@ func (t *transport) send(req *http.Request, header string, rec *recorder) (*http
 }
 
 // observation is what the limiter learns from the call.
-func (c *call) observation(age time.Duration) Observation {
-	return Observation{Status: c.Status, HasLimit: c.HasLimit, Limit: c.Limit, Remaining: c.Remaining,
+func (c *call) observation(age time.Duration) ratelimit.Observation {
+	return ratelimit.Observation{Status: c.Status, HasLimit: c.HasLimit, Limit: c.Limit, Remaining: c.Remaining,
 		Reset: c.Reset, Date: c.Date, RTT: c.Duration, Age: age}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/oktaq/oktaq/internal/redistest"
 	"github.com/oktaq/oktaq/okta"
 	"github.com/oktaq/oktaq/okta/oktasim"
+	"github.com/oktaq/oktaq/okta/ratelimit"
 	"github.com/oktaq/oktaq/tasks"
 	"github.com/oktaq/oktaq/worker"
 )
@@ -168,9 +169,9 @@ func (e *benchEnv) bareServer() func() {
 func (e *benchEnv) oktaqServer() func() {
 	// The in-flight cap (default 8) is not what this measures: lift it
 	// above the concurrency so the limiter's cost shows, not its throttle.
-	lopts := okta.DefaultLimiterOptions()
+	lopts := ratelimit.DefaultConfig()
 	lopts.MaxInFlight = 4 * benchConcurrency
-	limiter, err := okta.NewLimiter(e.r.Client, lopts)
+	limiter, err := ratelimit.New(e.r.Client, lopts)
 	if err != nil {
 		panic(err)
 	}

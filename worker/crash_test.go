@@ -16,6 +16,7 @@ import (
 
 	"github.com/oktaq/oktaq/okta"
 	"github.com/oktaq/oktaq/okta/oktasim"
+	"github.com/oktaq/oktaq/okta/ratelimit"
 	"github.com/oktaq/oktaq/tasks"
 	"github.com/oktaq/oktaq/worker"
 )
@@ -42,7 +43,12 @@ func childWorker() int {
 	conn := &okta.Connection{Policy: tasks.Policy{Name: "default", Scopes: allScopes, Roles: policy}, BaseURL: os.Getenv("OKTAQ_TEST_CHILD_OKTA"),
 		Credentials: okta.Credentials{ClientID: clientID, ClientSecret: clientSecret}}
 	rdb := redisOpt.MakeRedisClient().(redis.UniversalClient)
-	exec, err := okta.NewExecutor(conn, okta.ExecutorOptions{Redis: rdb})
+	lim, err := ratelimit.New(rdb, ratelimit.DefaultConfig())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	exec, err := okta.NewExecutor(conn, okta.ExecutorOptions{Redis: rdb, Limiter: lim})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -15,6 +15,7 @@ import (
 	"github.com/oktaq/oktaq/internal/redistest"
 	"github.com/oktaq/oktaq/okta"
 	"github.com/oktaq/oktaq/okta/oktasim"
+	"github.com/oktaq/oktaq/okta/ratelimit"
 	"github.com/oktaq/oktaq/tasks"
 	"github.com/oktaq/oktaq/worker"
 )
@@ -98,7 +99,16 @@ func (h *harness) start() {
 	h.reg = prometheus.NewRegistry()
 	metrics := worker.NewMetrics(h.reg)
 	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	exec, err := okta.NewExecutor(h.conn, okta.ExecutorOptions{Redis: h.redis.Client, Logger: log, OnCall: metrics.OnCall})
+	// The limiter production runs (cmd/oktaq's newLimiter): the defaults,
+	// reporting to the worker's metrics.
+	lo := ratelimit.DefaultConfig()
+	lo.Logger, lo.OnEvent = log, metrics.OnLimit
+	lim, err := ratelimit.New(h.redis.Client, lo)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	exec, err := okta.NewExecutor(h.conn, okta.ExecutorOptions{Redis: h.redis.Client, Logger: log, OnCall: metrics.OnCall,
+		Limiter: lim})
 	if err != nil {
 		h.t.Fatal(err)
 	}

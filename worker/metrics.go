@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/oktaq/oktaq/okta"
+	"github.com/oktaq/oktaq/okta/ratelimit"
 )
 
 // Metrics are the worker's Prometheus metrics. Create them first and pass
@@ -73,12 +74,12 @@ func (m *Metrics) OnCall(c okta.CallInfo) {
 }
 
 // OnLimit is the rate limiter's hook: pass it as
-// okta.LimiterOptions.OnEvent.
-func (m *Metrics) OnLimit(e okta.LimitEvent) {
+// ratelimit.Config.OnEvent.
+func (m *Metrics) OnLimit(e ratelimit.Event) {
 	switch e.Kind {
-	case okta.LimitGranted:
+	case ratelimit.Granted:
 		m.granted.WithLabelValues(e.Connection, e.Bucket).Inc()
-	case okta.LimitDelayed:
+	case ratelimit.Delayed:
 		m.delayed.WithLabelValues(e.Connection, e.Bucket).Inc()
 	}
 	if e.InFlight >= 0 {

@@ -9,6 +9,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/oktaq/oktaq/okta"
+	"github.com/oktaq/oktaq/okta/ratelimit"
 	"github.com/oktaq/oktaq/tasks"
 )
 
@@ -100,7 +101,7 @@ func (w *Worker) authorize(next asynq.Handler) asynq.Handler {
 func (w *Worker) gate(next asynq.Handler) asynq.Handler {
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 		at := attemptFrom(ctx)
-		ctx = okta.WithPriority(ctx, okta.PriorityOf(at.args))
+		ctx = ratelimit.WithPriority(ctx, okta.PriorityOf(at.args))
 		giveUp := at.args.Base().Deadline
 		if giveUp.IsZero() {
 			giveUp = at.args.Base().RequestedAt.Add(w.opts.TaskDeadline)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/oktaq/oktaq/okta"
 	"github.com/oktaq/oktaq/okta/oktasim"
+	"github.com/oktaq/oktaq/okta/ratelimit"
 	"github.com/oktaq/oktaq/tasks"
 	"github.com/oktaq/oktaq/worker"
 )
@@ -26,9 +27,9 @@ func (h *harness) startLimited() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	metrics := worker.NewMetrics(reg)
 	log := slog.New(slog.NewJSONHandler(h.logs, nil))
-	o := okta.DefaultLimiterOptions()
+	o := ratelimit.DefaultConfig()
 	o.OnEvent, o.Jitter = metrics.OnLimit, 100*time.Millisecond
-	lim, err := okta.NewLimiter(h.redis.Client, o)
+	lim, err := ratelimit.New(h.redis.Client, o)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -126,7 +127,7 @@ func TestWorkersShareTheRateLimit(t *testing.T) {
 	if limited != 0 {
 		t.Errorf("%d 429s", limited)
 	}
-	granted := sum(t, regs, "oktaq_rate_limit_granted_total", okta.BucketGroupMembers)
+	granted := sum(t, regs, "oktaq_rate_limit_granted_total", ratelimit.BucketGroupMembers)
 	delayed := sum(t, regs, "oktaq_rate_limit_delayed_total", "")
 	if granted != bulk || delayed == 0 {
 		t.Errorf("metrics: %v membership calls granted (want %d), %v delayed at the gate or limiter", granted, bulk, delayed)

@@ -24,6 +24,7 @@ import (
 	"github.com/oktaq/oktaq/internal/redistest"
 	"github.com/oktaq/oktaq/okta"
 	"github.com/oktaq/oktaq/okta/oktasim"
+	"github.com/oktaq/oktaq/okta/ratelimit"
 	"github.com/oktaq/oktaq/tasks"
 	"github.com/oktaq/oktaq/worker"
 )
@@ -191,7 +192,13 @@ func scrapeRunningSystem(t *testing.T) (families []string, samples map[string]bo
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(worker.QueueCollector(r.Opt))
 	metrics := worker.NewMetrics(reg)
-	exec, err := okta.NewExecutor(conn, okta.ExecutorOptions{Redis: r.Client, Logger: log, OnCall: metrics.OnCall})
+	lo := ratelimit.DefaultConfig()
+	lo.Logger, lo.OnEvent = log, metrics.OnLimit
+	lim, err := ratelimit.New(r.Client, lo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec, err := okta.NewExecutor(conn, okta.ExecutorOptions{Redis: r.Client, Logger: log, OnCall: metrics.OnCall, Limiter: lim})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/oktaq/oktaq/enqueue"
 	"github.com/oktaq/oktaq/okta"
 	"github.com/oktaq/oktaq/okta/oktasim"
+	"github.com/oktaq/oktaq/okta/ratelimit"
 	"github.com/oktaq/oktaq/tasks"
 	"github.com/oktaq/oktaq/worker"
 )
@@ -115,9 +116,9 @@ func startDev(ctx context.Context, f devFlags, log *slog.Logger) (*dev, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), worker.QueueCollector(d.redis))
 	metrics := worker.NewMetrics(reg)
-	lopts := okta.DefaultLimiterOptions()
+	lopts := ratelimit.DefaultConfig()
 	lopts.Logger, lopts.OnEvent = log, metrics.OnLimit
-	limiter, err := okta.NewLimiter(d.rdb, lopts)
+	limiter, err := ratelimit.New(d.rdb, lopts)
 	if err != nil {
 		d.close()
 		return nil, err

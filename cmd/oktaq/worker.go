@@ -16,6 +16,7 @@ import (
 	"github.com/oktaq/oktaq/cmd/oktaq/internal/config"
 	"github.com/oktaq/oktaq/enqueue"
 	"github.com/oktaq/oktaq/okta"
+	"github.com/oktaq/oktaq/okta/ratelimit"
 	"github.com/oktaq/oktaq/worker"
 )
 
@@ -105,11 +106,11 @@ func serveWithAdmin(ctx context.Context, addr string, admin http.Handler, grace 
 
 // newLimiter is the rate limiter every worker process shares through
 // Redis, with the configured reserve and in-flight cap.
-func newLimiter(rdb redis.UniversalClient, cfg *config.Config, log *slog.Logger, m *worker.Metrics) (*okta.Limiter, error) {
-	opts := okta.DefaultLimiterOptions()
+func newLimiter(rdb redis.UniversalClient, cfg *config.Config, log *slog.Logger, m *worker.Metrics) (*ratelimit.Limiter, error) {
+	opts := ratelimit.DefaultConfig()
 	opts.Reserve = cfg.Env.RateReserve
 	opts.MaxInFlight = cfg.Env.OktaMaxInFlight
 	opts.Lease = max(opts.Lease, cfg.Env.OktaRequestTimeout+5*time.Second)
 	opts.Logger, opts.OnEvent = log, m.OnLimit
-	return okta.NewLimiter(rdb, opts)
+	return ratelimit.New(rdb, opts)
 }

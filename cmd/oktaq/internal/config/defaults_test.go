@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/oktaq/oktaq/cmd/oktaq/internal/config"
-	"github.com/oktaq/oktaq/okta"
+	"github.com/oktaq/oktaq/okta/ratelimit"
 	"github.com/oktaq/oktaq/tasks"
 	"github.com/oktaq/oktaq/worker"
 )
@@ -22,7 +22,6 @@ func TestDefaultsAreTheLibraries(t *testing.T) {
 	for _, v := range config.Vars() {
 		defaults[v.Name] = v.Default
 	}
-	lim := okta.DefaultLimiterOptions()
 	tests := []struct {
 		name string
 		want any
@@ -32,8 +31,8 @@ func TestDefaultsAreTheLibraries(t *testing.T) {
 		{"OKTAQ_MAX_ATTEMPTS", tasks.DefaultMaxAttempts},
 		{"OKTAQ_TASK_DEADLINE", tasks.DefaultTaskDeadline},
 		{"OKTAQ_RESULT_RETENTION", tasks.DefaultResultRetention},
-		{"OKTAQ_OKTA_MAX_IN_FLIGHT", lim.MaxInFlight},
-		{"OKTAQ_RATE_RESERVE", lim.Reserve},
+		{"OKTAQ_OKTA_MAX_IN_FLIGHT", ratelimit.DefaultMaxInFlight},
+		{"OKTAQ_RATE_RESERVE", ratelimit.DefaultReserve},
 		{"OKTAQ_QUEUES", worker.DefaultQueues()},
 	}
 	for _, tt := range tests {

@@ -1,10 +1,6 @@
-package okta
+package ratelimit
 
-import (
-	"context"
-
-	"github.com/oktaq/oktaq/tasks"
-)
+import "context"
 
 // Priority is the class of work an Okta call belongs to. The limiter makes
 // lower classes leave headroom in each bucket that only higher ones may
@@ -57,18 +53,4 @@ func WithPriority(ctx context.Context, p Priority) context.Context {
 func PriorityFrom(ctx context.Context) Priority {
 	p, _ := ctx.Value(priorityKey{}).(Priority)
 	return p
-}
-
-// PriorityOf is the class of an action: critical for security responses
-// (the critical queue), bulk for requests marked bulk (the low queue),
-// default otherwise. It follows tasks.Action.Queue.
-func PriorityOf(a tasks.Args) Priority {
-	switch {
-	case a.Action().Critical():
-		return PriorityCritical
-	case a.Base().Bulk:
-		return PriorityBulk
-	default:
-		return PriorityDefault
-	}
 }

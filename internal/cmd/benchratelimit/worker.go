@@ -17,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/oktaq/oktaq/okta"
+	"github.com/oktaq/oktaq/okta/ratelimit"
 	"github.com/oktaq/oktaq/tasks"
 	"github.com/oktaq/oktaq/worker"
 )
@@ -85,15 +86,16 @@ func runBenchWorker(ctx context.Context, env *cmdEnv, raw string) error {
 	opts := okta.ExecutorOptions{Logger: log, RequestTimeout: 30 * time.Second}
 	switch spec.Mode {
 	case modeOktaq:
-		lim := okta.DefaultLimiterOptions()
+		lim := ratelimit.DefaultConfig()
 		lim.Reserve, lim.Logger = spec.Reserve, log
-		l, err := okta.NewLimiter(rdb, lim)
+		l, err := ratelimit.New(rdb, lim)
 		if err != nil {
 			return err
 		}
 		opts.Redis, opts.Limiter = rdb, l
 	case modeSDK:
 		opts.Transport = &sdkRetries{base: http.DefaultTransport, retries: 2, maxBackoff: 30 * time.Second}
+		opts.Limiter = unlimited{}
 	case modeAsynq:
 		perWorker := float64(spec.Share) / float64(spec.Workers)
 		// Burst: 3 s of the rate, as asynq's example (rate 10/s, burst 30).
@@ -173,9 +175,26 @@ type localRate struct {
 	retryIn time.Duration
 }
 
-func (l *localRate) Acquire(_ context.Context, c okta.LimitedCall) (func(okta.Observation), error) {
+func (l *localRate) Acquire(_ context.Context, c ratelimit.Call) (func(ratelimit.Observation), error) {
 	if !c.Continuation && !l.lim.Allow() {
-		return nil, &okta.RateLimitedError{Until: time.Now().Add(rand.N(l.retryIn)), Bucket: c.Bucket}
+		return nil, &ratelimit.WaitError{Until: time.Now().Add(rand.N(l.retryIn)), Bucket: c.Bucket}
 	}
-	return func(okta.Observation) {}, nil
+	return func(ratelimit.Observation) {}, nil
+}
+
+// Peek: asynq's pattern has no gate before the handler.
+func (l *localRate) Peek(context.Context, string, []string) (time.Time, string, error) {
+	return time.Time{}, "", nil
+}
+
+// unlimited lets every call go: the SDK's way knows no budget and only
+// reacts to 429s (sdkRetries).
+type unlimited struct{}
+
+func (unlimited) Acquire(context.Context, ratelimit.Call) (func(ratelimit.Observation), error) {
+	return func(ratelimit.Observation) {}, nil
+}
+
+func (unlimited) Peek(context.Context, string, []string) (time.Time, string, error) {
+	return time.Time{}, "", nil
 }

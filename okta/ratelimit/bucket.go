@@ -1,4 +1,4 @@
-package okta
+package ratelimit
 
 import "strings"
 
@@ -23,8 +23,8 @@ import "strings"
 //
 // Okta does not say which bucket user-lifecycle, user-groups and
 // group-members count against. They are kept apart here so that the limit
-// each one shows in X-Rate-Limit-Limit is learnt on its own (the rate state
-// records the observed limit with the bucket) instead of being guessed.
+// each one shows in X-Rate-Limit-Limit is learnt on its own (see
+// learntByLimit) instead of being guessed.
 const (
 	BucketUsers         = "users"
 	BucketUsersGetOne   = "users-get-one"
@@ -40,9 +40,9 @@ const (
 	BucketOther         = "api-other"
 )
 
-// Bucket maps a request to its rate-limit bucket. path is the URL path,
+// BucketFor maps a request to its rate-limit bucket. path is the URL path,
 // escaped or not (a login with %40 is still one segment).
-func Bucket(method, path string) string {
+func BucketFor(method, path string) string {
 	if path == "/oauth2/v1/token" {
 		return BucketToken
 	}

@@ -1,4 +1,4 @@
--- Shared by the limiter's scripts (limiter.go prepends it to each).
+-- Shared by the limiter's scripts (scripts.go prepends it to each).
 --
 -- All times are Redis server milliseconds (TIME), so that workers whose own
 -- clocks disagree still agree on the budget. Okta's clock enters only as the
@@ -13,6 +13,15 @@
 --   bucket hash limit, rem (lowest X-Rate-Limit-Remaining seen in the window),
 --               reset (Okta's X-Rate-Limit-Reset, epoch s), win (window length, ms),
 --               blocked (no call until, after a 429)
+
+-- Result codes of acquire and observe, the first element of their replies
+-- {code, n, key}; scripts.go names the same values (codeOK, ...).
+local COUNTER_MOVED = -1 -- the bucket draws on counter key: run again with it
+local OK = 0             -- granted (acquire), recorded (observe)
+local BUDGET = 1         -- the bucket's budget is spent or blocked: wait n ms
+local CONCURRENCY = 2    -- a concurrency 429 blocks the connection (n ms)
+local IN_FLIGHT_CAP = 3  -- the calls in flight fill this class's slots
+local PROBING = 4        -- waiting for answers under way: n ms
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -61,8 +70,8 @@ end
 -- budget_wait is how long (ms) a call of class (0 bulk, 1 default,
 -- 2 critical) must wait before the bucket can take it, with pending calls
 -- of ours granted and not yet answered; 0 means now. The second result is
--- the reason: 1 budget, 4 waiting for answers (a new window's first, or
--- of calls under way that may be counted twice).
+-- the reason: BUDGET, or PROBING when waiting for answers (a new window's
+-- first, or of calls under way that may be counted twice); OK with 0.
 --
 -- A call may go when remaining - pending - 1 >= reserve + headroom(class):
 -- the reserve is never spent; critical headroom is left by default and
@@ -70,13 +79,13 @@ end
 -- the headroom shrinks linearly to 0, so budget that critical work did not
 -- need is still used before the window ends.
 local function budget_wait(b, pending, class, now, th_lo, p)
-  if b.blocked > now then return b.blocked - now, 1 end
+  if b.blocked > now then return b.blocked - now, BUDGET end
   local reset = reset_ms(b, th_lo)
   if b.limit <= 0 or reset <= now then
     -- Nothing known, or the window is over: one call at a time until an
     -- answer shows the new window.
-    if pending > 0 then return p.probe, 4 end
-    return 0, 0
+    if pending > 0 then return p.probe, PROBING end
+    return 0, OK
   end
   local L = b.limit
   local R = math.min(part(p.reserve, L), L - 1)
@@ -99,7 +108,8 @@ local function budget_wait(b, pending, class, now, th_lo, p)
   if wait > 0 and pending > 0 and wait_for(b.rem - 1 - R) == 0 then
     -- Only our calls under way stand in the way, and some of them may be
     -- counted in rem already: their answers will tell, within a call's time.
-    return p.probe, 4
+    return p.probe, PROBING
   end
-  return wait, 1
+  if wait > 0 then return wait, BUDGET end
+  return 0, OK
 end

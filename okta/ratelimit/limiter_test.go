@@ -1,4 +1,4 @@
-package okta_test
+package ratelimit_test
 
 import (
 	"context"
@@ -15,14 +15,39 @@ import (
 	"github.com/oktaq/oktaq/internal/redistest"
 	"github.com/oktaq/oktaq/okta"
 	"github.com/oktaq/oktaq/okta/oktasim"
+	"github.com/oktaq/oktaq/okta/ratelimit"
 	"github.com/oktaq/oktaq/tasks"
 )
 
-// limitedSim serves an org of n ACTIVE users (u0@example.com...), all in
-// no group, with rl as its rate limits; calls use an API token.
+const testAPIToken = "00SSWS-secret-api-token-0123456789"
+
+var allScopes = []string{tasks.ScopeUsersRead, tasks.ScopeUsersManage, tasks.ScopeGroupsManage, tasks.ScopeAppsManage}
+
+// simClock is the simulator's clock: it stands still until the test moves
+// it, so that Okta's windows end when the test says, not when the machine
+// gets round to it.
+type simClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *simClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *simClock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// limitedSim serves an org of n users of status (u0@example.com...), all
+// in no group, with rl as its rate limits; calls use an API token.
 func limitedSim(t *testing.T, rl oktasim.RateLimits, n int, status string) *oktasim.Sim {
+	return limitedSimAt(t, rl, n, status, nil)
+}
+
+// limitedSimAt is limitedSim on the simulator clock clock (nil: time.Now).
+func limitedSimAt(t *testing.T, rl oktasim.RateLimits, n int, status string, clock *simClock) *oktasim.Sim {
 	t.Helper()
-	sim := oktasim.New(oktasim.Options{RateLimits: rl})
+	opts := oktasim.Options{RateLimits: rl}
+	if clock != nil {
+		opts.Clock = clock.Now
+	}
+	sim := oktasim.New(opts)
 	srv := sim.Start()
 	t.Cleanup(srv.Close)
 	seed := oktasim.Seed{Groups: []oktasim.SeedGroup{{Name: "Engineering"}}, APITokens: []string{testAPIToken}}
@@ -36,18 +61,18 @@ func limitedSim(t *testing.T, rl oktasim.RateLimits, n int, status string) *okta
 }
 
 // testLimits are the defaults with short waits.
-func testLimits() okta.LimiterOptions {
-	o := okta.DefaultLimiterOptions()
+func testLimits() ratelimit.Config {
+	o := ratelimit.DefaultConfig()
 	o.MaxWait, o.Jitter = 200*time.Millisecond, 50*time.Millisecond
 	return o
 }
 
 // limitedExec is one worker's executor on connection "default" with a
 // limiter of its own on rdb; clock is its local clock (nil: time.Now).
-func limitedExec(t *testing.T, sim *oktasim.Sim, rdb redis.UniversalClient, o okta.LimiterOptions, clock func() time.Time, base http.RoundTripper) *okta.Executor {
+func limitedExec(t *testing.T, sim *oktasim.Sim, rdb redis.UniversalClient, o ratelimit.Config, clock func() time.Time, base http.RoundTripper) *okta.Executor {
 	t.Helper()
 	o.Clock = clock
-	lim, err := okta.NewLimiter(rdb, o)
+	lim, err := ratelimit.New(rdb, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,16 +173,16 @@ func TestLimiterSharesA429(t *testing.T) {
 	sim.Drain(oktasim.ActionBucket)
 	_, err := a.Execute(ctx, clearSessions(0))
 	learnt, ok := rateLimited(err)
-	if !ok || learnt.Bucket != okta.BucketUserLifecycle {
-		t.Fatalf("first worker: %T %v; want a 429 on %s", err, err, okta.BucketUserLifecycle)
+	if !ok || learnt.Bucket != ratelimit.BucketUserLifecycle {
+		t.Fatalf("first worker: %T %v; want a 429 on %s", err, err, ratelimit.BucketUserLifecycle)
 	}
 	if _, n := calls(sim, oktasim.ActionBucket); n != 1 {
 		t.Fatalf("%d 429s, want 1", n)
 	}
 	requests := len(sim.Requests())
 	until, bucket, err := b.Blocked(ctx, clearSessions(1))
-	if err != nil || bucket != okta.BucketUserLifecycle || until.Before(time.Now().Add(time.Second)) {
-		t.Fatalf("second worker's gate: %v %q %v; want blocked on %s for about 3 s", until, bucket, err, okta.BucketUserLifecycle)
+	if err != nil || bucket != ratelimit.BucketUserLifecycle || until.IsZero() {
+		t.Fatalf("second worker's gate: %v %q %v; want blocked on %s", until, bucket, err, ratelimit.BucketUserLifecycle)
 	}
 	if d := until.Sub(learnt.Until); d < -time.Second || d > time.Second {
 		t.Errorf("gate waits until %v, the 429 said %v", until, learnt.Until)
@@ -262,30 +287,52 @@ func TestLimiterCapsCallsInFlight(t *testing.T) {
 	}
 }
 
-// A worker killed mid-call holds its slot only until the lease ends.
+// A worker killed mid-call holds its slot only until the lease ends: the
+// slot's lease is set to Lease on Redis's clock, and once it is over the
+// next call gets the slot. The test ends the lease by moving its expiry to
+// the past rather than by sleeping past it.
 func TestLimiterLeaseFreesADeadWorkersSlot(t *testing.T) {
 	r := redistest.New(t)
 	o := testLimits()
-	o.MaxInFlight, o.Lease, o.MaxWait = 1, 300*time.Millisecond, 0
-	lim, err := okta.NewLimiter(r.Client, o)
+	o.MaxInFlight, o.MaxWait = 1, 0
+	lim, err := ratelimit.New(r.Client, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	call := okta.LimitedCall{Connection: "default", Bucket: okta.BucketUsersGetOne, Method: "GET"}
+	call := ratelimit.Call{Connection: "default", Bucket: ratelimit.BucketUsersGetOne, Method: "GET"}
 	if _, err := lim.Acquire(ctx, call); err != nil { // never done: the worker died
 		t.Fatal(err)
 	}
+	inflight := ratelimit.KeyPrefix + "{default}:inflight"
+	held, err := r.Client.ZRangeWithScores(ctx, inflight, 0, -1).Result()
+	if err != nil || len(held) != 1 {
+		t.Fatalf("slots held: %v %v; want 1", held, err)
+	}
+	now, err := r.Client.Time(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exp := time.UnixMilli(int64(held[0].Score)); !exp.After(now) || exp.After(now.Add(o.Lease)) {
+		t.Fatalf("lease ends at %v; want after Redis's now %v, within the %v lease", exp, now, o.Lease)
+	}
 	_, err = lim.Acquire(ctx, call)
-	if rl, ok := rateLimited(err); !ok || !rl.Concurrency {
+	var w *ratelimit.WaitError
+	if !errors.As(err, &w) || !w.Concurrency {
 		t.Fatalf("second call while the slot is held: %v", err)
 	}
-	time.Sleep(350 * time.Millisecond)
+	// The lease ends.
+	if err := r.Client.ZAddXX(ctx, inflight, redis.Z{Score: 1, Member: held[0].Member}).Err(); err != nil {
+		t.Fatal(err)
+	}
 	done, err := lim.Acquire(ctx, call)
 	if err != nil {
 		t.Fatalf("after the lease: %v", err)
 	}
-	done(okta.Observation{})
+	done(ratelimit.Observation{})
+	if n, err := r.Client.ZCard(ctx, inflight).Result(); err != nil || n != 0 {
+		t.Fatalf("%d slots held after the call ended (%v); want 0", n, err)
+	}
 }
 
 // Bulk leaves headroom for default and critical work, default for
@@ -293,22 +340,25 @@ func TestLimiterLeaseFreesADeadWorkersSlot(t *testing.T) {
 // each, bulk gets 28 calls, default 4 more, critical 4 more, and 4 stay.
 // Bulk is told to come back in the window's last quarter, when the
 // headroom no critical call took is released.
+//
+// Okta's clock stands still, so the window never ends under the test
+// however slow the machine: the waits are measured from the refusal.
 func TestLimiterServesCriticalFirst(t *testing.T) {
-	sim := limitedSim(t, oktasim.RateLimits{Window: time.Minute, PrincipalShare: 1,
-		Buckets: []oktasim.Bucket{{Name: "user-get", Limit: 40}}}, 4, oktasim.StatusSuspended)
+	clock := &simClock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	sim := limitedSimAt(t, oktasim.RateLimits{Window: time.Minute, PrincipalShare: 1,
+		Buckets: []oktasim.Bucket{{Name: "user-get", Limit: 40}}}, 4, oktasim.StatusSuspended, clock)
 	r := redistest.New(t)
 	e := limitedExec(t, sim, r.Client, testLimits(), nil, nil)
-	bulk := okta.WithPriority(context.Background(), okta.PriorityBulk)
-	def := okta.WithPriority(context.Background(), okta.PriorityDefault)
-	crit := okta.WithPriority(context.Background(), okta.PriorityCritical)
+	bulk := ratelimit.WithPriority(context.Background(), ratelimit.PriorityBulk)
+	def := ratelimit.WithPriority(context.Background(), ratelimit.PriorityDefault)
+	crit := ratelimit.WithPriority(context.Background(), ratelimit.PriorityCritical)
 	i := 0
 	next := func() tasks.Args { i++; return noop(i % 4) }
-	start := time.Now()
 	n, rl := spend(t, e, bulk, time.Now, 10*time.Second, next)
 	if n != 28 {
 		t.Fatalf("bulk got %d calls, want 28", n)
 	}
-	if wait := rl.Until.Sub(start); wait < 40*time.Second || wait > 55*time.Second {
+	if wait := time.Until(rl.Until); wait < 40*time.Second || wait > 55*time.Second {
 		t.Errorf("bulk told to wait %v; want the last quarter of the minute", wait)
 	}
 	if n, _ := spend(t, e, def, time.Now, 10*time.Second, next); n != 4 {
@@ -321,7 +371,7 @@ func TestLimiterServesCriticalFirst(t *testing.T) {
 	if n != 4 {
 		t.Fatalf("critical got %d more calls, want 4", n)
 	}
-	if wait := rl.Until.Sub(start); wait < 55*time.Second {
+	if wait := time.Until(rl.Until); wait < 55*time.Second {
 		t.Errorf("critical told to wait %v; want the window's end", wait)
 	}
 	if ok, limited := calls(sim, "user-get"); ok != 36 || limited != 0 {
@@ -332,9 +382,14 @@ func TestLimiterServesCriticalFirst(t *testing.T) {
 // Workers whose clocks are minutes off agree with a right one: they spend
 // the same budget, and each is told to wait the right time on its own
 // clock.
+//
+// Okta's clock stands still until the test moves it to the next window,
+// so the first window cannot end under the test on a slow machine.
 func TestLimiterIgnoresASkewedClock(t *testing.T) {
-	sim := limitedSim(t, oktasim.RateLimits{Window: 3 * time.Second, PrincipalShare: 1,
-		Buckets: []oktasim.Bucket{{Name: oktasim.ActionBucket, Limit: 20}}}, 8, oktasim.StatusActive)
+	okta0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	clock := &simClock{t: okta0}
+	sim := limitedSimAt(t, oktasim.RateLimits{Window: 3 * time.Second, PrincipalShare: 1,
+		Buckets: []oktasim.Bucket{{Name: oktasim.ActionBucket, Limit: 20}}}, 8, oktasim.StatusActive, clock)
 	r := redistest.New(t)
 	o := testLimits()
 	o.Reserve, o.CriticalHeadroom, o.BulkHeadroom = 0.25, 0, 0
@@ -370,7 +425,17 @@ func TestLimiterIgnoresASkewedClock(t *testing.T) {
 			t.Errorf("waits %v on its own clock; want at most the 3 s window + 2 s", wait)
 		}
 	}
-	time.Sleep(time.Until(rl.Until.Add(-7 * time.Minute)))
+	// The next window: Okta's clock passes the reset, and the limiter's
+	// record of the old window ends as its TTL would once Redis's clock
+	// passed it too (the limiter cannot learn of a window no call showed).
+	clock.Add(4 * time.Second)
+	records, err := r.Client.Keys(ctx, ratelimit.KeyPrefix+"{default}:b:*").Result()
+	if err != nil || len(records) == 0 {
+		t.Fatalf("bucket records: %v %v", records, err)
+	}
+	if err := r.Client.Del(ctx, records...).Err(); err != nil {
+		t.Fatal(err)
+	}
 	n, _ = spend(t, slow, ctx, behind, time.Second, next)
 	if n != 15 {
 		t.Errorf("the slow clock got %d calls in the next window, want 15", n)
@@ -405,11 +470,15 @@ func TestLimiterMergesBucketsByLimit(t *testing.T) {
 }
 
 // Two buckets with the same limit but their own counters are told apart
-// as soon as their windows are seen running at once.
+// as soon as their windows are seen running at once. Okta's clock (the
+// simulator's) moves only when the test moves it, so its windows never
+// end under the test: each budget is spent exactly once whatever the
+// machine's speed.
 func TestLimiterSplitsBucketsWithTheirOwnCounter(t *testing.T) {
-	sim := limitedSim(t, oktasim.RateLimits{Window: 8 * time.Second, PrincipalShare: 1,
+	clock := &simClock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	sim := limitedSimAt(t, oktasim.RateLimits{Window: time.Minute, PrincipalShare: 1,
 		Buckets: []oktasim.Bucket{{Name: oktasim.ActionBucket, Limit: 20},
-			{Name: "members", Pattern: "/api/v1/groups/{id}/users/{uid}", Limit: 20}}}, 40, oktasim.StatusActive)
+			{Name: "members", Pattern: "/api/v1/groups/{id}/users/{uid}", Limit: 20}}}, 40, oktasim.StatusActive, clock)
 	r := redistest.New(t)
 	o := testLimits()
 	o.Reserve, o.CriticalHeadroom, o.BulkHeadroom = 0.25, 0, 0
@@ -418,11 +487,12 @@ func TestLimiterSplitsBucketsWithTheirOwnCounter(t *testing.T) {
 	if _, err := e.Execute(ctx, clearSessions(0)); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2500 * time.Millisecond)
+	// The membership window starts 10 s into the lifecycle one.
+	clock.Add(10 * time.Second)
 	if _, err := e.Execute(ctx, addToGroup(1)); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := r.Client.HGet(ctx, okta.LimiterKeyPrefix+"{default}", "s:"+okta.BucketGroupMembers).Result(); err != nil || v != "1" {
+	if v, err := r.Client.HGet(ctx, ratelimit.KeyPrefix+"{default}", "s:"+ratelimit.BucketGroupMembers).Result(); err != nil || v != "1" {
 		t.Fatalf("group-members not split off: %q %v", v, err)
 	}
 	i := 1

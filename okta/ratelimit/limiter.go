@@ -1,23 +1,21 @@
-package okta
+package ratelimit
 
 import (
 	"context"
 	crand "crypto/rand"
-	_ "embed"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// LimiterOptions configure a Limiter; start from DefaultLimiterOptions.
-type LimiterOptions struct {
+// Config configures a Limiter; start from DefaultConfig.
+type Config struct {
 	// Reserve is the share of each bucket's limit never spent, left for
 	// people and other integrations using the same org.
 	Reserve float64
@@ -36,29 +34,38 @@ type LimiterOptions struct {
 	Lease time.Duration
 	// MaxWait is the longest a call waits in place for a slot or a budget
 	// that frees sooner than a reschedule would run (a window's probe, a
-	// call in flight ending); a longer wait is a *RateLimitedError. The
+	// call in flight ending); a longer wait is a *WaitError. The
 	// later calls of an action wait up to three times as long.
 	MaxWait time.Duration
-	// Jitter is the most added at random to RateLimitedError.Until (at
+	// Jitter is the most added at random to WaitError.Until (at
 	// most a quarter of the wait), so the tasks that waited for one reset
 	// do not all wake at once.
 	Jitter time.Duration
 	// MinBlock is how long a 429 without a usable reset blocks (a
 	// concurrency 429, or one at a window's very end).
 	MinBlock time.Duration
-	// Clock is the local clock, only to turn waits into RateLimitedError
-	// times; nil is time.Now.
-	Clock   func() time.Time
-	Logger  *slog.Logger
-	OnEvent func(LimitEvent)
+	// Clock is the local clock, only to turn waits into WaitError times;
+	// nil is time.Now. The budget itself runs on Redis's clock.
+	Clock  func() time.Time
+	Logger *slog.Logger
+	// OnEvent is told of every grant, refusal and release (for metrics).
+	// It must not block.
+	OnEvent func(Event)
 }
 
-// DefaultLimiterOptions: a 10% reserve, 10% of headroom for critical
+// Defaults of the settings operators change (OKTAQ_RATE_RESERVE,
+// OKTAQ_OKTA_MAX_IN_FLIGHT); the config's defaults are tested against them.
+const (
+	DefaultReserve     = 0.1
+	DefaultMaxInFlight = 8
+)
+
+// DefaultConfig: a 10% reserve, 10% of headroom for critical
 // calls and 10% more that bulk leaves to default, released over the last
 // quarter of the window; 8 calls in flight.
-func DefaultLimiterOptions() LimiterOptions {
-	return LimiterOptions{Reserve: 0.1, CriticalHeadroom: 0.1, BulkHeadroom: 0.1, HeadroomRelease: 0.25,
-		MaxInFlight: 8, Lease: 35 * time.Second, MaxWait: time.Second, Jitter: 500 * time.Millisecond,
+func DefaultConfig() Config {
+	return Config{Reserve: DefaultReserve, CriticalHeadroom: 0.1, BulkHeadroom: 0.1, HeadroomRelease: 0.25,
+		MaxInFlight: DefaultMaxInFlight, Lease: 35 * time.Second, MaxWait: time.Second, Jitter: 500 * time.Millisecond,
 		MinBlock: time.Second}
 }
 
@@ -68,15 +75,15 @@ func DefaultLimiterOptions() LimiterOptions {
 // calls granted and not yet answered (so N workers do not all spend the
 // same "remaining"), caps calls in flight, and grants a call only when
 // the budget allows it. All of its decisions run as Lua scripts on
-// Redis's clock; see limiter_common.lua for the keys.
+// Redis's clock; see common.lua for the keys.
 //
 // Where it acts: every call, in the executor's transport (Acquire), so an
 // action of several calls is covered whatever it does; and once per
-// action, at the worker's gate (Peek, through Executor.Blocked), which
+// action, at the worker's gate (Peek, through okta's Executor.Blocked), which
 // takes nothing but keeps an action from starting when a bucket it needs
 // has no budget for its priority, so it does not spend its first calls
 // and stop. A call that must wait longer than MaxWait is refused with a
-// *RateLimitedError for when the budget will allow it, plus jitter; the
+// *WaitError for when the budget will allow it, plus jitter; the
 // worker reschedules the task without spending an attempt.
 //
 // Windows: Okta's Reset is a whole second, rounded up, so the limiter
@@ -84,32 +91,17 @@ func DefaultLimiterOptions() LimiterOptions {
 // call through until an answer shows the new window.
 type Limiter struct {
 	rdb  redis.UniversalClient
-	opts LimiterOptions
+	opts Config
 
 	mu   sync.Mutex
 	keys map[[2]string]string // connection, bucket -> counter key
 }
 
-var (
-	//go:embed limiter_common.lua
-	luaCommon string
-	//go:embed limiter_acquire.lua
-	luaAcquire string
-	//go:embed limiter_observe.lua
-	luaObserve string
-	//go:embed limiter_peek.lua
-	luaPeek string
+// KeyPrefix starts every limiter key: "oktaq:lim:{connection}...".
+const KeyPrefix = "oktaq:lim:"
 
-	acquireScript = redis.NewScript(luaCommon + luaAcquire)
-	observeScript = redis.NewScript(luaCommon + luaObserve)
-	peekScript    = redis.NewScript(luaCommon + luaPeek)
-)
-
-// LimiterKeyPrefix starts every limiter key: "oktaq:lim:{connection}...".
-const LimiterKeyPrefix = "oktaq:lim:"
-
-// NewLimiter returns a limiter on rdb.
-func NewLimiter(rdb redis.UniversalClient, opts LimiterOptions) (*Limiter, error) {
+// New returns a limiter on rdb.
+func New(rdb redis.UniversalClient, opts Config) (*Limiter, error) {
 	switch {
 	case rdb == nil:
 		return nil, errors.New("limiter: no Redis")
@@ -122,7 +114,7 @@ func NewLimiter(rdb redis.UniversalClient, opts LimiterOptions) (*Limiter, error
 	case opts.MaxInFlight < 1:
 		return nil, fmt.Errorf("limiter: max in flight %d is under 1", opts.MaxInFlight)
 	}
-	d := DefaultLimiterOptions()
+	d := DefaultConfig()
 	if opts.Lease <= 0 {
 		opts.Lease = d.Lease
 	}
@@ -146,7 +138,7 @@ func learntByLimit(bucket string) bool {
 	return bucket == BucketUserLifecycle || bucket == BucketGroupMembers || bucket == BucketUserGroups
 }
 
-func connKey(conn string) string            { return LimiterKeyPrefix + "{" + conn + "}" }
+func connKey(conn string) string            { return KeyPrefix + "{" + conn + "}" }
 func inflightKey(conn string) string        { return connKey(conn) + ":inflight" }
 func bucketKey(conn, counter string) string { return connKey(conn) + ":b:" + counter }
 
@@ -165,9 +157,14 @@ func (l *Limiter) setCounter(conn, bucket, key string) {
 	l.mu.Unlock()
 }
 
+// probeMS is how long a call waits for answers that will show the budget
+// (a new window's first call, calls under way): within a call's time.
+const probeMS = 10
+
+// params are the budget's parameters, the last five ARGV of acquire and
+// peek (common.lua's params).
 func (l *Limiter) params() []any {
-	probe := 10
-	return []any{l.opts.Reserve, l.opts.CriticalHeadroom, l.opts.BulkHeadroom, l.opts.HeadroomRelease, probe}
+	return []any{l.opts.Reserve, l.opts.CriticalHeadroom, l.opts.BulkHeadroom, l.opts.HeadroomRelease, probeMS}
 }
 
 func flag(b bool) string {
@@ -177,10 +174,12 @@ func flag(b bool) string {
 	return "0"
 }
 
-// Acquire grants the call or says when to try again; see CallLimiter. It
+// Acquire grants the call, or refuses it with a *WaitError saying when to
+// try again; done must then be called once with what the call saw. It
 // waits in place (up to MaxWait) only for what frees within a call's time.
 // If Redis fails it lets the call go: Okta's own 429 then still reschedules.
-func (l *Limiter) Acquire(ctx context.Context, c LimitedCall) (func(Observation), error) {
+// When ctx ends while it waits, the error wraps ctx.Err().
+func (l *Limiter) Acquire(ctx context.Context, c Call) (done func(Observation), err error) {
 	class := c.Priority.class()
 	if c.Continuation && class < 2 {
 		class++
@@ -197,38 +196,39 @@ func (l *Limiter) Acquire(ctx context.Context, c LimitedCall) (func(Observation)
 		key := l.counter(c.Connection, c.Bucket)
 		member := key + "|" + leaseID()
 		args := append([]any{c.Bucket, key, flag(learntByLimit(c.Bucket)), member, class, slots,
-			0, l.opts.Lease.Milliseconds()}, l.params()...)
+			l.opts.Lease.Milliseconds()}, l.params()...)
 		res, err := acquireScript.Run(ctx, l.rdb, []string{connKey(c.Connection), inflightKey(c.Connection),
 			bucketKey(c.Connection, key)}, args...).Slice()
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, &TransientError{Err: ctx.Err()}
+				return nil, fmt.Errorf("rate limiter: %w", ctx.Err())
 			}
 			l.opts.Logger.WarnContext(ctx, "rate limiter unreachable; calling Okta anyway", "bucket", c.Bucket, "error", err)
 			return func(Observation) {}, nil
 		}
 		code, n, k := reply(res)
 		switch {
-		case code == -1 && tries < 3:
+		case code == codeCounterMoved && tries < 3:
 			l.setCounter(c.Connection, c.Bucket, k)
 			continue
-		case code == 0:
-			l.event(LimitGranted, c.Connection, c.Bucket, n)
+		case code == codeOK:
+			l.event(Granted, c.Connection, c.Bucket, n)
 			return func(o Observation) { l.observe(ctx, c, key, member, o) }, nil
 		}
 		wait := time.Duration(n) * time.Millisecond
 		if time.Since(start)+wait <= maxWait {
 			if err := sleep(ctx, wait+rand.N(wait/2+time.Millisecond)); err != nil {
-				return nil, &TransientError{Err: err}
+				return nil, fmt.Errorf("rate limiter: %w", err)
 			}
 			continue
 		}
-		if code == 3 || code == 4 {
+		if code == codeInFlightCap || code == codeProbing {
 			// Calls in flight stay slow: try again soon, not at once.
 			wait = max(wait, l.opts.MaxWait/4)
 		}
-		l.event(LimitDelayed, c.Connection, c.Bucket, -1)
-		return nil, &RateLimitedError{Until: l.opts.Clock().Add(wait + l.jitter(wait)), Bucket: c.Bucket, Concurrency: code == 2 || code == 3}
+		l.event(Delayed, c.Connection, c.Bucket, -1)
+		return nil, &WaitError{Until: l.opts.Clock().Add(wait + l.jitter(wait)), Bucket: c.Bucket,
+			Concurrency: code == codeConcurrencyBlocked || code == codeInFlightCap}
 	}
 }
 
@@ -251,7 +251,7 @@ func (l *Limiter) slots(class int, continuation bool) int {
 }
 
 // observe releases a granted call and records what it saw.
-func (l *Limiter) observe(ctx context.Context, c LimitedCall, key, member string, o Observation) {
+func (l *Limiter) observe(ctx context.Context, c Call, key, member string, o Observation) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	for tries := 0; tries < 3; tries++ {
@@ -271,14 +271,14 @@ func (l *Limiter) observe(ctx context.Context, c LimitedCall, key, member string
 			return
 		}
 		code, n, k := reply(res)
-		if code == -1 {
+		if code == codeCounterMoved {
 			// The answer showed which counter the bucket draws on; the
 			// slot is released already.
 			l.setCounter(c.Connection, c.Bucket, k)
 			key, member = k, ""
 			continue
 		}
-		l.event(LimitReleased, c.Connection, c.Bucket, n)
+		l.event(Released, c.Connection, c.Bucket, n)
 		return
 	}
 }
@@ -348,34 +348,10 @@ func (l *Limiter) jitter(wait time.Duration) time.Duration {
 	return rand.N(j + 1)
 }
 
-func (l *Limiter) event(kind LimitEventKind, conn, bucket string, inflight int64) {
+func (l *Limiter) event(kind EventKind, conn, bucket string, inflight int64) {
 	if l.opts.OnEvent != nil {
-		l.opts.OnEvent(LimitEvent{Kind: kind, Connection: conn, Bucket: bucket, InFlight: int(inflight)})
+		l.opts.OnEvent(Event{Kind: kind, Connection: conn, Bucket: bucket, InFlight: int(inflight)})
 	}
-}
-
-// reply unpacks a script's {code, n, key}.
-func reply(res []any) (code, n int64, key string) {
-	num := func(v any) int64 {
-		switch v := v.(type) {
-		case int64:
-			return v
-		case string:
-			i, _ := strconv.ParseInt(v, 10, 64)
-			return i
-		}
-		return 0
-	}
-	if len(res) > 0 {
-		code = num(res[0])
-	}
-	if len(res) > 1 {
-		n = num(res[1])
-	}
-	if len(res) > 2 {
-		key, _ = res[2].(string)
-	}
-	return code, n, key
 }
 
 func leaseID() string {

@@ -1,13 +1,26 @@
 -- observe: release a call's slot and learn from Okta's answer.
--- KEYS[1] conn hash, KEYS[2] in-flight zset, KEYS[3] bucket hash
--- ARGV[1] bucket, ARGV[2] key, ARGV[3] '1' when learnt by limit, ARGV[4]
--- member ('' if none), ARGV[5] status (0 no answer), ARGV[6] '1' when the
--- answer had rate-limit headers, ARGV[7] limit, ARGV[8] remaining,
--- ARGV[9] reset (epoch s, 0 none), ARGV[10] Date (epoch s, 0 none),
--- ARGV[11] round trip ms, ARGV[12] ms since the answer, ARGV[13] minimum
--- block after a 429 (ms), ARGV[14] state ttl ms
--- Returns {code, in flight, key}: 0 done, 1 a concurrency 429 blocked the
--- connection, -1 the answer belongs to counter key: run again with it.
+--
+-- KEYS[1]  conn hash
+-- KEYS[2]  in-flight zset
+-- KEYS[3]  bucket hash (of the counter ARGV[2])
+-- ARGV[1]  bucket name
+-- ARGV[2]  counter name the call was granted on
+-- ARGV[3]  '1' when the bucket is learnt by limit
+-- ARGV[4]  in-flight member to release ('' if released already)
+-- ARGV[5]  HTTP status (0: no answer)
+-- ARGV[6]  '1' when the answer had rate-limit headers
+-- ARGV[7]  X-Rate-Limit-Limit
+-- ARGV[8]  X-Rate-Limit-Remaining
+-- ARGV[9]  X-Rate-Limit-Reset (epoch s, 0 none)
+-- ARGV[10] Date (epoch s, 0 none)
+-- ARGV[11] round trip ms
+-- ARGV[12] ms since the answer arrived
+-- ARGV[13] least block after a 429 without a usable reset (ms)
+-- ARGV[14] ttl of the state keys (ms)
+--
+-- Returns {code, calls in flight, counter}: OK recorded; CONCURRENCY the
+-- answer was a concurrency 429 and blocks the connection; COUNTER_MOVED
+-- the answer belongs to counter: run again with it (member '').
 local now = now_ms()
 local ck = KEYS[1]
 local status, haslimit, limit = tonumber(ARGV[5]), ARGV[6] == '1', tonumber(ARGV[7])
@@ -17,7 +30,7 @@ local inflight = redis.call('ZCARD', KEYS[2])
 if ARGV[3] == '1' and haslimit and limit > 0 then
   redis.call('HSET', ck, 'l:' .. ARGV[1], limit)
   local k = resolve(ck, ARGV[1])
-  if k ~= ARGV[2] then return {-1, inflight, k} end
+  if k ~= ARGV[2] then return {COUNTER_MOVED, inflight, k} end
 end
 
 -- Okta clock offset: the answer was made between send and receipt, at
@@ -44,10 +57,10 @@ if status == 429 and haslimit and limit == 0 then
   -- Okta's concurrency limit: its Reset is only a guess.
   redis.call('HSET', ck, 'cblock', now + minblock)
   redis.call('PEXPIRE', ck, ttl)
-  return {1, inflight, ARGV[2]}
+  return {CONCURRENCY, inflight, ARGV[2]}
 end
 local r = tonumber(ARGV[9])
-if not haslimit or r <= 0 then return {0, inflight, ARGV[2]} end
+if not haslimit or r <= 0 then return {OK, inflight, ARGV[2]} end
 
 local rem = tonumber(ARGV[8])
 if status == 429 then rem = 0 end
@@ -58,7 +71,7 @@ if b.reset > 0 and ARGV[3] == '1' and ARGV[2] ~= ARGV[1] and
     ((r > b.reset + 1 and running(b.reset)) or (r < b.reset - 1 and running(r))) then
   -- Two windows at once under one counter: this bucket has its own.
   redis.call('HSET', ck, 's:' .. ARGV[1], 1)
-  return {-1, inflight, ARGV[1]}
+  return {COUNTER_MOVED, inflight, ARGV[1]}
 end
 local stale = false
 if b.reset == 0 or r > b.reset + 1 then
@@ -76,4 +89,4 @@ if status == 429 and not stale then
   redis.call('HSET', KEYS[3], 'blocked', math.max(b.blocked, untl))
 end
 redis.call('PEXPIRE', KEYS[3], ttl)
-return {0, inflight, ARGV[2]}
+return {OK, inflight, ARGV[2]}

@@ -23,14 +23,10 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/oktaq/oktaq/okta"
 	"github.com/oktaq/oktaq/okta/oktasim"
+	"github.com/oktaq/oktaq/okta/ratelimit"
 	"github.com/oktaq/oktaq/tasks"
 )
-
-func init() {
-	register("bench-ratelimit", "compare the shared rate limiter with the SDK's and asynq's ways on a simulated org", runBenchRateLimit)
-}
 
 // benchFlags describe the load. Each mode gets an org of its own (a
 // simulator with the same limits), its own worker processes and queues
@@ -330,7 +326,7 @@ func (b *benchMode) cleanup(redisURL string) {
 	c := opt.MakeRedisClient().(redis.UniversalClient)
 	defer c.Close()
 	ctx := context.Background()
-	for _, pattern := range []string{okta.LimiterKeyPrefix + "{bench-" + b.id + "}*", okta.RateKeyPrefix + "bench-" + b.id + ":*"} {
+	for _, pattern := range []string{ratelimit.KeyPrefix + "{bench-" + b.id + "}*"} {
 		iter := c.Scan(ctx, 0, pattern, 100).Iterator()
 		for iter.Next(ctx) {
 			c.Del(ctx, iter.Val())
@@ -344,7 +340,7 @@ func startBenchWorkers(ctx context.Context, exe, spec string, n int) ([]*exec.Cm
 	var procs []*exec.Cmd
 	ready := make(chan error, n)
 	for range n {
-		cmd := exec.Command(exe, "bench-ratelimit")
+		cmd := exec.Command(exe)
 		cmd.Env = append(os.Environ(), benchWorkerEnv+"="+spec)
 		cmd.Stderr = &tailBuffer{max: 4096}
 		out, err := cmd.StdoutPipe()

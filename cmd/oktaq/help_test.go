@@ -1,0 +1,40 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// `oktaq --help` lists what operators use, and no benchmark harness (that
+// is internal/cmd/benchratelimit, run by `make bench-ratelimit`).
+func TestHelpListsOperatorCommandsOnly(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), &cmdEnv{stdout: &out, stderr: &errOut}, []string{"--help"}); code != 0 {
+		t.Fatalf("oktaq --help exited %d: %s", code, errOut.String())
+	}
+	help := out.String() + errOut.String()
+	var listed []string
+	for _, line := range strings.Split(help, "\n") {
+		if f := strings.Fields(line); strings.HasPrefix(line, "  ") && len(f) > 0 {
+			listed = append(listed, f[0])
+		}
+	}
+	for _, name := range listed {
+		if strings.Contains(name, "bench") {
+			t.Errorf("oktaq --help lists the benchmark command %q:\n%s", name, help)
+		}
+	}
+	if len(listed) != 7 {
+		t.Errorf("oktaq --help lists %d commands %v; want the 7 operators use", len(listed), listed)
+	}
+	for _, name := range []string{"worker", "api", "enqueue", "status", "dev", "sim", "version"} {
+		if !strings.Contains(help, "\n  "+name+" ") {
+			t.Errorf("oktaq --help does not list %q:\n%s", name, help)
+		}
+	}
+	if _, ok := commands["bench-ratelimit"]; ok {
+		t.Error("bench-ratelimit is still a command of the product binary")
+	}
+}
