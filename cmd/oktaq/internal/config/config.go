@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -65,38 +66,50 @@ type Env struct {
 }
 
 // Read reads the environment, taking each secret from <VAR>_FILE when
-// that is set.
+// that is set. Every unreadable variable is reported, not only the first.
 func Read() (*Env, error) {
-	if err := loadSecretFiles(); err != nil {
-		return nil, err
-	}
+	errs := loadSecretFiles()
 	var e Env
-	if err := envconfig.Process(Prefix, &e); err != nil {
-		return nil, explain(err)
+	ev := reflect.ValueOf(&e).Elem()
+	// envconfig stops at the first bad value; reading each field on its
+	// own, as a one-field struct, reports them all.
+	for i := range ev.NumField() {
+		one := reflect.New(reflect.StructOf([]reflect.StructField{ev.Type().Field(i)}))
+		if err := envconfig.Process(Prefix, one.Interface()); err != nil {
+			errs = append(errs, explain(err))
+			continue
+		}
+		ev.Field(i).Set(one.Elem().Field(0))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return &e, nil
 }
 
 // loadSecretFiles sets VAR from VAR_FILE for each secret variable, so that
 // envconfig sees one value. Setting both is an error.
-func loadSecretFiles() error {
+func loadSecretFiles() []error {
+	var errs []error
 	for _, v := range SecretVars() {
 		path, ok := os.LookupEnv(v + "_FILE")
 		if !ok || path == "" {
 			continue
 		}
 		if val, set := os.LookupEnv(v); set && val != "" {
-			return fmt.Errorf("%s and %s_FILE are both set; use one", v, v)
+			errs = append(errs, fmt.Errorf("%s and %s_FILE are both set; use one", v, v))
+			continue
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return fmt.Errorf("%s_FILE: cannot read the secret file: %w", v, unwrapPath(err))
+			errs = append(errs, fmt.Errorf("%s_FILE: cannot read the secret file: %w", v, unwrapPath(err)))
+			continue
 		}
 		if err := os.Setenv(v, strings.TrimRight(string(b), "\r\n")); err != nil {
-			return err
+			errs = append(errs, err)
 		}
 	}
-	return nil
+	return errs
 }
 
 func unwrapPath(err error) error {
