@@ -42,14 +42,13 @@ func LoadStore() (*Config, error) { return load(false) }
 
 func load(producer bool) (*Config, error) {
 	warnings := UnknownVars(os.Environ())
-	e, err := Read()
-	if err != nil {
-		return nil, withWarnings(err, warnings)
-	}
+	// A value that cannot be read is reported with every other error; it
+	// is not checked further.
+	e, failed, errs := read()
 	c := &Config{Env: e, Warnings: warnings}
-	var errs []error
+	var err error
 	check := func(name string, err error) {
-		if err != nil {
+		if err != nil && !failed[name] {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 		}
 	}
