@@ -90,7 +90,20 @@ type dev struct {
 
 func startDev(ctx context.Context, f devFlags, log *slog.Logger) (*dev, error) {
 	d := &dev{f: f, errc: make(chan error, 4)}
+	// Every port first, so that a busy one stops the demo before anything
+	// runs, with the flag to change.
+	lns := map[string]net.Listener{}
+	for _, l := range []struct{ flag, addr string }{{"sim-addr", f.simAddr}, {"api-addr", f.apiAddr}, {"admin-addr", f.adminAddr}} {
+		ln, err := listenFlag(l.flag, l.addr)
+		if err != nil {
+			d.close()
+			return nil, err
+		}
+		lns[l.flag] = ln
+		d.closers = append(d.closers, func() { ln.Close() })
+	}
 	if err := d.startRedis(log); err != nil {
+		d.close()
 		return nil, err
 	}
 	sim := oktasim.New(oktasim.Options{Logger: log.With("component", "okta-sim")})
@@ -98,11 +111,7 @@ func startDev(ctx context.Context, f devFlags, log *slog.Logger) (*dev, error) {
 		d.close()
 		return nil, err
 	}
-	simLn, err := listenFlag("sim-addr", f.simAddr)
-	if err != nil {
-		d.close()
-		return nil, err
-	}
+	simLn := lns["sim-addr"]
 	d.simURL = "http://" + simLn.Addr().String()
 	sim.SetBaseURL(d.simURL)
 	d.serve(ctx, func(ctx context.Context) error { return enqueue.ServeListener(ctx, simLn, sim.Handler(), time.Second) })
@@ -147,16 +156,8 @@ func startDev(ctx context.Context, f devFlags, log *slog.Logger) (*dev, error) {
 	api := enqueue.NewAPI(client, []enqueue.Producer{enqueue.NewProducer(devProducer, devToken)}, opts)
 	admin := adminMux(reg, w.Ready)
 	admin.Handle(dashboardPath+"/", dashboard(d.redis, "admin", devAdminPass, false, ""))
-	for _, s := range []struct {
-		flag, addr string
-		h          http.Handler
-	}{{"api-addr", f.apiAddr, api}, {"admin-addr", f.adminAddr, admin}} {
-		ln, err := listenFlag(s.flag, s.addr)
-		if err != nil {
-			d.close()
-			return nil, err
-		}
-		h := s.h
+	for flag, h := range map[string]http.Handler{"api-addr": api, "admin-addr": admin} {
+		ln := lns[flag]
 		d.serve(ctx, func(ctx context.Context) error { return enqueue.ServeListener(ctx, ln, h, 5*time.Second) })
 	}
 	return d, nil
