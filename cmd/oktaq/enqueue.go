@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -195,26 +196,16 @@ func buildArgs(action tasks.Action, f *enqueueFlags, fs *flag.FlagSet) (tasks.Ar
 	return a, nil
 }
 
-// waitFinal polls until the task is completed or archived.
+// waitFinal waits, as the Go client's Wait does, until the task is
+// completed or archived, for at most timeout.
 func waitFinal(ctx context.Context, c *enqueue.Client, id string, timeout time.Duration) (*enqueue.Info, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		info, err := c.Status(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		if info.Final() {
-			return info, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("task %s is still %s after %v; check later with: oktaq status %s", id, info.State, timeout, id)
-		case <-tick.C:
-		}
+	info, err := c.Wait(ctx, id)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return nil, fmt.Errorf("%w after %v; check later with: oktaq status %s", err, timeout, id)
 	}
+	return info, err
 }
 
 // reportFinal prints a finished task; the error makes the exit code 1
