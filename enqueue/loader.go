@@ -69,6 +69,7 @@ func NewFromEnv() (*Client, error) {
 	}
 	var e producerEnv
 	ev := reflect.ValueOf(&e).Elem()
+	failed := map[string]bool{}
 	for i, v := range EnvVars() {
 		if v.Secret { // strings, perhaps from a file
 			raw, ok := lookup(v.Name)
@@ -82,12 +83,10 @@ func NewFromEnv() (*Client, error) {
 		one := reflect.New(reflect.StructOf([]reflect.StructField{ev.Type().Field(i)}))
 		if err := envconfig.Process("OKTAQ", one.Interface()); err != nil {
 			errs = append(errs, fmt.Errorf("%s: cannot read the value as %s", v.Name, ev.Field(i).Type()))
+			failed[v.Name] = true
 			continue
 		}
 		ev.Field(i).Set(one.Elem().Field(0))
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
 	}
 	opt, err := asynq.ParseRedisURI(e.RedisURL)
 	if err != nil {
@@ -125,7 +124,7 @@ func NewFromEnv() (*Client, error) {
 		errs = append(errs, fmt.Errorf("OKTAQ_OKTA_SCOPES: %w", err))
 	}
 	conn.Credentials = okta.Credentials{}
-	if e.MaxAttempts < 1 {
+	if e.MaxAttempts < 1 && !failed["OKTAQ_MAX_ATTEMPTS"] {
 		errs = append(errs, errors.New("OKTAQ_MAX_ATTEMPTS: must be at least 1"))
 	}
 	if len(errs) > 0 {
