@@ -1,4 +1,4 @@
-# oktaq: build, run, test. `make run` starts the whole system with embedded
+# oktaq: build, run, test. `make run` builds bin/oktaq and starts the whole system with embedded
 # defaults; `make test` runs every test against a real Redis when one answers.
 GO          ?= go
 GOBIN       := $(shell $(GO) env GOPATH)/bin
@@ -10,8 +10,14 @@ PKGS        := ./...
 build:
 	$(GO) build -trimpath -o bin/oktaq ./cmd/oktaq
 
+# run builds first, saying so (a cold build compiles the Okta SDK: minutes
+# on a small machine), then starts the demo; ARGS go to `oktaq dev`, e.g.
+# make run ARGS="--api-addr 127.0.0.1:8081".
 run:
-	$(GO) run ./cmd/oktaq dev
+	@echo "make run: building bin/oktaq (the first build compiles the Okta SDK and can take several minutes)..."
+	@$(GO) build -trimpath -o bin/oktaq ./cmd/oktaq
+	@echo "make run: starting bin/oktaq dev $(ARGS)"
+	@./bin/oktaq dev $(ARGS)
 
 test:
 	$(GO) test -race -count=1 $(PKGS)

@@ -16,7 +16,8 @@ import (
 	"github.com/oktaq/oktaq/tasks"
 )
 
-// Options configure a Client. Keyring and Connections are required.
+// Options configure a Client. Keyring and Connections are required to
+// enqueue; a Client that only reads task state needs neither.
 type Options struct {
 	// Keyring signs every task; workers verify with the same keys.
 	Keyring *tasks.Keyring
@@ -56,9 +57,6 @@ func New(conn asynq.RedisConnOpt, opts Options) *Client {
 
 // NewFromRedisClient uses an existing Redis client; Close leaves it open.
 func NewFromRedisClient(rc redis.UniversalClient, opts Options) *Client {
-	if opts.Keyring == nil {
-		panic("enqueue: Options.Keyring is required")
-	}
 	if opts.Retention <= 0 {
 		opts.Retention = tasks.DefaultResultRetention
 	}
@@ -116,6 +114,9 @@ func (c *Client) Enqueue(ctx context.Context, a tasks.Args, opts ...EnqueueOptio
 	}
 	if a == nil {
 		return nil, errors.New("enqueue: no action given")
+	}
+	if c.opts.Keyring == nil {
+		return nil, errors.New("enqueue: Options.Keyring is required to enqueue (the workers' OKTAQ_SIGNING_KEYS)")
 	}
 	now := c.opts.Clock()
 	tasks.Normalize(a, now)

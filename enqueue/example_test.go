@@ -124,3 +124,13 @@ func ExampleClient_Status() {
 	// pending 0 12 true
 	// true
 }
+
+// exampleRedisURL is a Redis for the examples that run a worker: in
+// production, the workers' OKTAQ_REDIS_URL.
+func exampleRedisURL() (string, func()) {
+	db, cleanup, err := redistest.Start()
+	if err != nil {
+		panic(err)
+	}
+	return db.URL, cleanup
+}

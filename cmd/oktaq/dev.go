@@ -61,6 +61,10 @@ func runDev(ctx context.Context, env *cmdEnv, args []string) error {
 		level = slog.LevelWarn
 	}
 	log := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: level}))
+	redis.SetLogger(redisLogger{log})
+	for _, warning := range config.UnknownVars(os.Environ()) {
+		log.Warn(warning)
+	}
 	d, err := startDev(ctx, f, log)
 	if err != nil {
 		return err
@@ -87,7 +91,20 @@ type dev struct {
 
 func startDev(ctx context.Context, f devFlags, log *slog.Logger) (*dev, error) {
 	d := &dev{f: f, errc: make(chan error, 4)}
-	if err := d.startRedis(); err != nil {
+	// Every port first, so that a busy one stops the demo before anything
+	// runs, with the flag to change.
+	lns := map[string]net.Listener{}
+	for _, l := range []struct{ flag, addr string }{{"sim-addr", f.simAddr}, {"api-addr", f.apiAddr}, {"admin-addr", f.adminAddr}} {
+		ln, err := listenFlag(l.flag, l.addr)
+		if err != nil {
+			d.close()
+			return nil, err
+		}
+		lns[l.flag] = ln
+		d.closers = append(d.closers, func() { ln.Close() })
+	}
+	if err := d.startRedis(log); err != nil {
+		d.close()
 		return nil, err
 	}
 	sim := oktasim.New(oktasim.Options{Logger: log.With("component", "okta-sim")})
@@ -95,11 +112,7 @@ func startDev(ctx context.Context, f devFlags, log *slog.Logger) (*dev, error) {
 		d.close()
 		return nil, err
 	}
-	simLn, err := net.Listen("tcp", f.simAddr)
-	if err != nil {
-		d.close()
-		return nil, fmt.Errorf("--sim-addr: %w", err)
-	}
+	simLn := lns["sim-addr"]
 	d.simURL = "http://" + simLn.Addr().String()
 	sim.SetBaseURL(d.simURL)
 	d.serve(ctx, func(ctx context.Context) error { return enqueue.ServeListener(ctx, simLn, sim.Handler(), time.Second) })
@@ -144,24 +157,20 @@ func startDev(ctx context.Context, f devFlags, log *slog.Logger) (*dev, error) {
 	api := enqueue.NewAPI(client, []enqueue.Producer{enqueue.NewProducer(devProducer, devToken)}, opts)
 	admin := adminMux(reg, w.Ready)
 	admin.Handle(dashboardPath+"/", dashboard(d.redis, "admin", devAdminPass, false, ""))
-	for _, s := range []struct {
-		addr string
-		h    http.Handler
-	}{{f.apiAddr, api}, {f.adminAddr, admin}} {
-		ln, err := net.Listen("tcp", s.addr)
-		if err != nil {
-			d.close()
-			return nil, err
-		}
-		h := s.h
+	for flag, h := range map[string]http.Handler{"api-addr": api, "admin-addr": admin} {
+		ln := lns[flag]
 		d.serve(ctx, func(ctx context.Context) error { return enqueue.ServeListener(ctx, ln, h, 5*time.Second) })
 	}
 	return d, nil
 }
 
 // startRedis uses OKTAQ_REDIS_URL when it is set and answers, and an
-// embedded miniredis otherwise.
-func (d *dev) startRedis() error {
+// embedded miniredis otherwise. The banner has the reader export the
+// embedded store's URL; once that demo has stopped, nothing answers there,
+// so a later `make run` in the same shell starts the embedded store at
+// that address again rather than fail. Any other URL that does not answer
+// is an error: that Redis is someone's and should be running.
+func (d *dev) startRedis(log *slog.Logger) error {
 	if u := os.Getenv("OKTAQ_REDIS_URL"); u != "" {
 		opt, err := config.ParseRedisURL(u, os.Getenv("OKTAQ_REDIS_PASSWORD"))
 		if err != nil {
@@ -170,18 +179,23 @@ func (d *dev) startRedis() error {
 		rdb := opt.MakeRedisClient().(redis.UniversalClient)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		if err := rdb.Ping(ctx).Err(); err != nil {
-			rdb.Close()
-			return fmt.Errorf("OKTAQ_REDIS_URL: Redis does not answer: %w", err)
+		err = rdb.Ping(ctx).Err()
+		if err == nil {
+			d.redis, d.rdb, d.redisURL = opt, rdb, u
+			d.closers = append(d.closers, func() { rdb.Close() })
+			return nil
 		}
-		d.redis, d.rdb, d.redisURL = opt, rdb, u
-		d.closers = append(d.closers, func() { rdb.Close() })
-		return nil
+		rdb.Close()
+		if !d.isOwnEmbeddedURL(opt) {
+			return fmt.Errorf("OKTAQ_REDIS_URL: Redis does not answer: %w; start it, or run `unset OKTAQ_REDIS_URL` to use the embedded store", err)
+		}
+		log.Warn("OKTAQ_REDIS_URL is this demo's own embedded store, from an earlier run's banner, and nothing answers there: starting the embedded store again (empty)",
+			"addr", d.f.redisAddr)
 	}
 	m := miniredis.NewMiniRedis()
 	m.ClockTTL(true)
 	if err := m.StartAddr(d.f.redisAddr); err != nil {
-		return fmt.Errorf("--redis-addr: embedded Redis cannot listen: %w", err)
+		return fmt.Errorf("--redis-addr: embedded Redis cannot listen on %s: %w; choose another with --redis-addr HOST:PORT", d.f.redisAddr, err)
 	}
 	d.mini = m
 	d.redis = asynq.RedisClientOpt{Addr: m.Addr()}
@@ -189,6 +203,24 @@ func (d *dev) startRedis() error {
 	d.redisURL = "redis://" + m.Addr() + "/0"
 	d.closers = append(d.closers, func() { d.rdb.Close(); m.Close() })
 	return nil
+}
+
+// isOwnEmbeddedURL reports whether opt is the URL the banner prints for
+// the embedded store: its address, database 0, no password.
+func (d *dev) isOwnEmbeddedURL(opt asynq.RedisConnOpt) bool {
+	o, ok := opt.(asynq.RedisClientOpt)
+	return ok && o.Addr == d.f.redisAddr && o.DB == 0 && o.Password == "" && o.TLSConfig == nil
+}
+
+// listenFlag listens on addr, and names the flag that sets it when it
+// cannot: a busy port is the usual first-run trouble.
+func listenFlag(flag, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--%s: cannot listen on %s: %w; choose another address with --%s HOST:PORT (make run ARGS=\"--%s HOST:PORT\")",
+			flag, addr, err, flag, flag)
+	}
+	return ln, nil
 }
 
 func (d *dev) serve(ctx context.Context, run func(context.Context) error) {

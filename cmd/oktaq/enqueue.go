@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,11 +24,12 @@ func init() {
 // configuration: same Redis, keys, policy, attempts and deadlines.
 // producerClient loads the configuration and builds the producer client,
 // for the commands that enqueue or read actions.
-func producerClient() (*enqueue.Client, error) {
+func producerClient(env *cmdEnv) (*enqueue.Client, error) {
 	cfg, err := config.Load()
 	if err != nil {
 		return nil, err
 	}
+	warnConfig(env, cfg)
 	return newEnqueueClient(cfg)
 }
 
@@ -80,18 +82,24 @@ func runEnqueue(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.BoolVar(&f.wait, "wait", false, "wait for the final state and print the result")
 	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "how long --wait waits")
 	fs.BoolVar(&f.asJSON, "json", false, "print JSON")
+	fs.Usage = enqueueUsage(fs)
 	action, err := parseOneArg(fs, args)
 	if err != nil {
 		return err
 	}
-	if action == "" {
+	switch {
+	case action == "":
 		return usagef("name an action, one of: %s", actionNames())
+	case f.user == "":
+		return usagef("--user is required: the target user's Okta id (00u...) or login")
+	case f.role == "":
+		return usagef("--role is required: the requester's role, checked against OKTAQ_ROLES")
 	}
 	a, err := buildArgs(tasks.Action(action), &f, fs)
 	if err != nil {
 		return err
 	}
-	c, err := producerClient()
+	c, err := producerClient(env)
 	if err != nil {
 		return err
 	}
@@ -180,8 +188,7 @@ func buildArgs(action tasks.Action, f *enqueueFlags, fs *flag.FlagSet) (tasks.Ar
 		t.Apps = tasks.AppChanges{Assign: f.assignApps, Unassign: f.unassignApps}
 		used["assign-app"], used["unassign-app"] = true, true
 	}
-	for _, name := range []string{"send-email", "notify-admins", "revoke-sessions", "temp-password", "remove-recovery",
-		"oauth-tokens", "add-group", "remove-group", "assign-app", "unassign-app"} {
+	for _, name := range actionFlagNames {
 		if set[name] && !used[name] {
 			return nil, usagef("--%s does not apply to %s", name, action)
 		}
@@ -189,26 +196,16 @@ func buildArgs(action tasks.Action, f *enqueueFlags, fs *flag.FlagSet) (tasks.Ar
 	return a, nil
 }
 
-// waitFinal polls until the task is completed or archived.
+// waitFinal waits, as the Go client's Wait does, until the task is
+// completed or archived, for at most timeout.
 func waitFinal(ctx context.Context, c *enqueue.Client, id string, timeout time.Duration) (*enqueue.Info, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		info, err := c.Status(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		if info.Final() {
-			return info, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("task %s is still %s after %v; check later with: oktaq status %s", id, info.State, timeout, id)
-		case <-tick.C:
-		}
+	info, err := c.Wait(ctx, id)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return nil, fmt.Errorf("%w after %v; check later with: oktaq status %s", err, timeout, id)
 	}
+	return info, err
 }
 
 // reportFinal prints a finished task; the error makes the exit code 1

@@ -56,7 +56,7 @@ func TestEnqueueAndStatus(t *testing.T) {
 		{[]string{"enqueue", "user.delete", "--user", "a", "--role", "it-admin"}, 2},
 		{[]string{"enqueue", "user.suspend", "--user", "a", "--role", "it-admin", "--add-group", "x"}, 2},
 		{[]string{"enqueue", "user.suspend", "--user", "a", "--role", "helpdesk"}, 1},
-		{[]string{"enqueue", "user.suspend", "--role", "it-admin"}, 1},
+		{[]string{"enqueue", "user.suspend", "--role", "it-admin"}, 2},
 		{[]string{"status"}, 2},
 		{[]string{"status", "no-such-task"}, 1},
 	}

@@ -51,11 +51,13 @@ func main() {
 }
 
 func run(ctx context.Context, env *cmdEnv, args []string) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		printUsage(env.stderr)
-		if len(args) == 0 {
-			return 2
-		}
+		return 2
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		// Asked-for help is the output, not a diagnostic: stdout, exit 0.
+		printUsage(env.stdout)
 		return 0
 	}
 	cmd, ok := commands[args[0]]
@@ -70,7 +72,10 @@ func run(ctx context.Context, env *cmdEnv, args []string) int {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.As(err, &ue):
-		fmt.Fprintf(env.stderr, "oktaq %s: %s\nRun 'oktaq %s --help' for usage.\n", args[0], ue.msg, args[0])
+		// The message, then the command's own usage: running it with
+		// --help only prints, before it reads configuration or connects.
+		fmt.Fprintf(env.stderr, "oktaq %s: %s\n\n", args[0], ue.msg)
+		_ = cmd.run(ctx, &cmdEnv{stdout: env.stderr, stderr: env.stderr}, []string{"--help"})
 		return 2
 	default:
 		fmt.Fprintf(env.stderr, "oktaq %s: %v\n", args[0], err)
@@ -91,24 +96,35 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun 'oktaq COMMAND --help' for a command's flags. Configuration: OKTAQ_* variables (see README).")
 }
 
-// newFlags makes a FlagSet whose errors and help go to the command's
-// stderr and whose parse errors become usage errors.
+// newFlags makes a FlagSet whose help goes to the command's stdout and
+// whose parse errors become usage errors (run prints them, then the
+// usage, on stderr). A command may replace Usage to say more; it must
+// write to fs.Output().
 func newFlags(env *cmdEnv, name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs.SetOutput(env.stdout)
 	fs.Usage = func() {
-		fmt.Fprintf(env.stderr, "Usage: oktaq %s %s\n\nFlags:\n", name, usage)
+		fmt.Fprintf(fs.Output(), "Usage: oktaq %s %s\n\nFlags:\n", name, usage)
 		fs.PrintDefaults()
 	}
 	return fs
 }
 
-// parseFlags parses args, turning a flag error into a usage error.
+// parseFlags parses args, turning a flag error into a usage error. The
+// flag package would print the error and the usage itself, to one
+// writer; it is silenced so that help goes to stdout and errors to stderr.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	fs.Usage = usage
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.Usage()
+		return err
+	case err != nil:
 		return usageError{err.Error()}
 	}
 	return nil

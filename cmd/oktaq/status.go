@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/oktaq/oktaq/cmd/oktaq/internal/config"
 	"github.com/oktaq/oktaq/enqueue"
 )
 
@@ -23,10 +24,13 @@ func runStatus(ctx context.Context, env *cmdEnv, args []string) error {
 	if id == "" {
 		return usagef("give one task id")
 	}
-	c, err := producerClient()
+	// Reading state needs only Redis: not the signing keys or the roles.
+	cfg, err := config.LoadStore()
 	if err != nil {
 		return err
 	}
+	warnConfig(env, cfg)
+	c := enqueue.New(cfg.Redis, enqueue.Options{})
 	defer c.Close()
 	info, err := c.Status(ctx, id)
 	if err != nil {

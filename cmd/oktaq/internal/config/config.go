@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -65,38 +66,62 @@ type Env struct {
 }
 
 // Read reads the environment, taking each secret from <VAR>_FILE when
-// that is set.
+// that is set. Every unreadable variable is reported, not only the first.
 func Read() (*Env, error) {
-	if err := loadSecretFiles(); err != nil {
-		return nil, err
+	e, _, errs := read()
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
+	return e, nil
+}
+
+// read returns what could be read, the names of the variables that could
+// not, and why.
+func read() (*Env, map[string]bool, []error) {
+	failed := map[string]bool{}
+	errs := loadSecretFiles(failed)
 	var e Env
-	if err := envconfig.Process(Prefix, &e); err != nil {
-		return nil, explain(err)
+	ev := reflect.ValueOf(&e).Elem()
+	// envconfig stops at the first bad value; reading each field on its
+	// own, as a one-field struct, reports them all.
+	for i := range ev.NumField() {
+		one := reflect.New(reflect.StructOf([]reflect.StructField{ev.Type().Field(i)}))
+		if err := envconfig.Process(Prefix, one.Interface()); err != nil {
+			errs = append(errs, explain(err))
+			failed[Prefix+"_"+ev.Type().Field(i).Tag.Get("envconfig")] = true
+			continue
+		}
+		ev.Field(i).Set(one.Elem().Field(0))
 	}
-	return &e, nil
+	return &e, failed, errs
 }
 
 // loadSecretFiles sets VAR from VAR_FILE for each secret variable, so that
-// envconfig sees one value. Setting both is an error.
-func loadSecretFiles() error {
+// envconfig sees one value. Setting both is an error. The variables whose
+// file failed are marked in failed.
+func loadSecretFiles(failed map[string]bool) []error {
+	var errs []error
 	for _, v := range SecretVars() {
 		path, ok := os.LookupEnv(v + "_FILE")
 		if !ok || path == "" {
 			continue
 		}
 		if val, set := os.LookupEnv(v); set && val != "" {
-			return fmt.Errorf("%s and %s_FILE are both set; use one", v, v)
+			errs = append(errs, fmt.Errorf("%s and %s_FILE are both set; use one", v, v))
+			failed[v] = true
+			continue
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return fmt.Errorf("%s_FILE: cannot read the secret file: %w", v, unwrapPath(err))
+			errs = append(errs, fmt.Errorf("%s_FILE: cannot read the secret file: %w", v, unwrapPath(err)))
+			failed[v] = true
+			continue
 		}
 		if err := os.Setenv(v, strings.TrimRight(string(b), "\r\n")); err != nil {
-			return err
+			errs = append(errs, err)
 		}
 	}
-	return nil
+	return errs
 }
 
 func unwrapPath(err error) error {
@@ -112,7 +137,11 @@ func unwrapPath(err error) error {
 func explain(err error) error {
 	var pe *envconfig.ParseError
 	if errors.As(err, &pe) {
-		return fmt.Errorf("%s_%s: cannot read the value as %s", Prefix, pe.KeyName, pe.TypeName)
+		name := pe.KeyName
+		if !strings.HasPrefix(name, Prefix+"_") {
+			name = Prefix + "_" + name
+		}
+		return fmt.Errorf("%s: cannot read the value as %s", name, pe.TypeName)
 	}
 	return err
 }

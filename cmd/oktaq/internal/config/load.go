@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -24,52 +25,85 @@ type Config struct {
 	// Policy is the "default" connection's (OKTAQ_OKTA_SCOPES, OKTAQ_ROLES).
 	Policy tasks.Policy
 	Level  slog.Level
+	// Warnings name OKTAQ_* variables oktaq does not read (typos); the
+	// command logs them.
+	Warnings []string
 }
 
 // Load reads and checks the whole configuration. Okta credentials are
-// checked by Connection, since only the worker needs them.
-func Load() (*Config, error) {
-	e, err := Read()
-	if err != nil {
-		return nil, err
+// checked by Connection, since only the worker needs them. Every error is
+// reported at once, each naming its variable.
+func Load() (*Config, error) { return load(true) }
+
+// LoadStore reads and checks only what reading task state needs: Redis
+// and logging (`oktaq status`). Signing keys, roles and scopes are read
+// but not required.
+func LoadStore() (*Config, error) { return load(false) }
+
+func load(producer bool) (*Config, error) {
+	warnings := UnknownVars(os.Environ())
+	// A value that cannot be read is reported with every other error; it
+	// is not checked further.
+	e, failed, errs := read()
+	c := &Config{Env: e, Warnings: warnings}
+	var err error
+	check := func(name string, err error) {
+		if err != nil && !failed[name] {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
 	}
-	c := &Config{Env: e}
-	if c.Redis, err = ParseRedisURL(e.RedisURL.Reveal(), e.RedisPassword.Reveal()); err != nil {
-		return nil, fmt.Errorf("OKTAQ_REDIS_URL: %w", err)
-	}
-	if c.Queues, err = ParseQueues(e.Queues); err != nil {
-		return nil, fmt.Errorf("OKTAQ_QUEUES: %w", err)
-	}
-	if e.SigningKeys == "" {
-		return nil, fmt.Errorf("OKTAQ_SIGNING_KEYS: is required (kid=secret,...); producers and workers must share it")
-	}
-	if c.Keyring, err = tasks.ParseKeyring(e.SigningKeys.Reveal()); err != nil {
-		return nil, fmt.Errorf("OKTAQ_SIGNING_KEYS: %w", err)
-	}
-	c.Policy = tasks.Policy{Name: tasks.DefaultConnection, Scopes: splitList(e.OktaScopes)}
-	if c.Policy.Roles, err = tasks.ParseRoles(e.Roles); err != nil {
-		return nil, fmt.Errorf("OKTAQ_ROLES: %w", err)
-	}
-	if err := c.Policy.Check(); err != nil {
-		return nil, fmt.Errorf("OKTAQ_OKTA_SCOPES: %w", err)
-	}
+	c.Redis, err = ParseRedisURL(e.RedisURL.Reveal(), e.RedisPassword.Reveal())
+	check("OKTAQ_REDIS_URL", err)
 	if err := c.Level.UnmarshalText([]byte(e.LogLevel)); err != nil {
-		return nil, fmt.Errorf("OKTAQ_LOG_LEVEL: %q is not debug, info, warn or error", e.LogLevel)
+		check("OKTAQ_LOG_LEVEL", fmt.Errorf("%q is not debug, info, warn or error", e.LogLevel))
 	}
 	if e.LogFormat != "json" && e.LogFormat != "text" {
-		return nil, fmt.Errorf("OKTAQ_LOG_FORMAT: %q is not json or text", e.LogFormat)
+		check("OKTAQ_LOG_FORMAT", fmt.Errorf("%q is not json or text", e.LogFormat))
 	}
-	switch {
-	case e.Concurrency < 1:
-		return nil, fmt.Errorf("OKTAQ_CONCURRENCY: must be at least 1")
-	case e.MaxAttempts < 1:
-		return nil, fmt.Errorf("OKTAQ_MAX_ATTEMPTS: must be at least 1")
-	case e.RateReserve < 0 || e.RateReserve >= 1:
-		return nil, fmt.Errorf("OKTAQ_RATE_RESERVE: must be in [0, 1)")
-	case e.OktaMaxInFlight < 1:
-		return nil, fmt.Errorf("OKTAQ_OKTA_MAX_IN_FLIGHT: must be at least 1")
+	if !producer {
+		return c.checked(errs)
+	}
+	c.Queues, err = ParseQueues(e.Queues)
+	check("OKTAQ_QUEUES", err)
+	if e.SigningKeys == "" {
+		check("OKTAQ_SIGNING_KEYS", errors.New("is required (kid=secret,...); producers and workers must share it"))
+	} else {
+		c.Keyring, err = tasks.ParseKeyring(e.SigningKeys.Reveal())
+		check("OKTAQ_SIGNING_KEYS", err)
+	}
+	c.Policy = tasks.Policy{Name: tasks.DefaultConnection, Scopes: splitList(e.OktaScopes)}
+	c.Policy.Roles, err = tasks.ParseRoles(e.Roles)
+	check("OKTAQ_ROLES", err)
+	check("OKTAQ_OKTA_SCOPES", c.Policy.Check())
+	if e.Concurrency < 1 {
+		check("OKTAQ_CONCURRENCY", errors.New("must be at least 1"))
+	}
+	if e.MaxAttempts < 1 {
+		check("OKTAQ_MAX_ATTEMPTS", errors.New("must be at least 1"))
+	}
+	if e.RateReserve < 0 || e.RateReserve >= 1 {
+		check("OKTAQ_RATE_RESERVE", errors.New("must be in [0, 1)"))
+	}
+	if e.OktaMaxInFlight < 1 {
+		check("OKTAQ_OKTA_MAX_IN_FLIGHT", errors.New("must be at least 1"))
+	}
+	return c.checked(errs)
+}
+
+func (c *Config) checked(errs []error) (*Config, error) {
+	if len(errs) > 0 {
+		return nil, withWarnings(errors.Join(errs...), c.Warnings)
 	}
 	return c, nil
+}
+
+// withWarnings adds the unknown-variable warnings to a configuration
+// error: a misspelt variable is often why a required one is missing.
+func withWarnings(err error, warnings []string) error {
+	if err == nil || len(warnings) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w\n%s", err, strings.Join(warnings, "\n"))
 }
 
 // Connection builds the "default" Okta connection, with its credentials.
