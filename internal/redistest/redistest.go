@@ -122,7 +122,7 @@ func private() (*server, error) {
 // Main runs a package's tests and then stops the private server, for a
 // TestMain: `func TestMain(m *testing.M) { redistest.Main(m) }`. Without it
 // the server still dies with the test process (a parent-death signal on
-// Linux), only its empty temp dir may stay behind.
+// Linux); Main is for other systems.
 func Main(m *testing.M) {
 	code := m.Run()
 	stopPrivate()

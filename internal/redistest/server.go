@@ -67,6 +67,9 @@ func startOn(bin string) (string, func(), error) {
 		stop()
 		return "", nil, fmt.Errorf("redis-server on %s: %w\n%s", addr, err, out.String())
 	}
+	// It persists nothing, so its dir can go now: a test process killed
+	// before its cleanup leaves no temp dir behind either.
+	os.RemoveAll(dir)
 	return addr, stop, nil
 }
 
