@@ -1,11 +1,14 @@
-# oktaq: build, run, test. `make run` builds bin/oktaq and starts the whole system with embedded
-# defaults; `make test` runs every test against a real Redis when one answers.
+# oktaq: build, run, test. `make run` builds bin/oktaq and starts the whole
+# system with embedded defaults; `make test` runs every test against a
+# private redis-server each test process starts (internal/redistest), never
+# a Redis already running.
 GO          ?= go
 GOBIN       := $(shell $(GO) env GOPATH)/bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PKGS        := ./...
+TEST_TIMEOUT ?= 10m
 
-.PHONY: build run test lint bench bench-ratelimit fmt promtool-test clean
+.PHONY: build run test lint bench bench-ratelimit fmt fmt-check tidy-check promtool-test clean
 
 build:
 	$(GO) build -trimpath -o bin/oktaq ./cmd/oktaq
@@ -20,7 +23,7 @@ run:
 	@./bin/oktaq dev $(ARGS)
 
 test:
-	$(GO) test -race -count=1 $(PKGS)
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 	@if command -v promtool >/dev/null 2>&1; then $(MAKE) --no-print-directory promtool-test; \
 	else echo "promtool not installed: alert rule tests skipped here (.ci/run installs it)"; fi
 
@@ -43,6 +46,14 @@ bench-ratelimit:
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
+
+# fmt-check and tidy-check fail on a diff; CI runs both.
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+tidy-check:
+	$(GO) mod tidy
+	@git diff --exit-code -- go.mod go.sum || { echo "go mod tidy changed go.mod/go.sum: commit the tidy result"; exit 1; }
 
 clean:
 	rm -rf bin

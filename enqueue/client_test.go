@@ -129,7 +129,7 @@ func TestStatusOfFinishedTask(t *testing.T) {
 		t.Fatal(err)
 	}
 	var info *Info
-	waitFor(t, 10*time.Second, func() bool {
+	waitFor(t, func() bool {
 		var err error
 		info, err = c.Status(t.Context(), "DONE")
 		return err == nil && info.Final()

@@ -167,20 +167,37 @@ func (h *harness) enqueueWith(kr *tasks.Keyring, a tasks.Args, opts ...asynq.Opt
 }
 
 // wait returns the task once it is completed or archived.
-func (h *harness) wait(id string, within time.Duration) *asynq.TaskInfo {
+func (h *harness) wait(id string) *asynq.TaskInfo {
 	h.t.Helper()
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
+	var done *asynq.TaskInfo
+	until(h.t, "task "+id+" completed or archived", func() bool {
 		for _, q := range []string{tasks.QueueCritical, tasks.QueueDefault, tasks.QueueLow} {
 			info, err := h.inspect.GetTaskInfo(q, id)
 			if err == nil && (info.State == asynq.TaskStateCompleted || info.State == asynq.TaskStateArchived) {
-				return info
+				done = info
+				return true
 			}
+		}
+		return false
+	})
+	return done
+}
+
+// hangGuard bounds a wait for an event. It only stops a test that would
+// hang (a lost task, a deadlock): no test asserts how fast anything is,
+// so a loaded machine makes tests slower, never failing.
+const hangGuard = 3 * time.Minute
+
+// until polls cond until it holds, failing the test after hangGuard.
+func until(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	guard := time.Now().Add(hangGuard)
+	for !cond() {
+		if time.Now().After(guard) {
+			t.Fatalf("still waiting after %s for: %s", hangGuard, what)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	h.t.Fatalf("task %s not done within %s", id, within)
-	return nil
 }
 
 // syncBuffer is a log sink safe for the worker's goroutines.

@@ -109,7 +109,7 @@ func TestEveryAction(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(string(tt.args.Action()), func(t *testing.T) {
-			info := h.wait(ids[i], 20*time.Second)
+			info := h.wait(ids[i])
 			r := result(t, info)
 			if info.State != asynq.TaskStateCompleted || r.Outcome != tt.outcome {
 				t.Fatalf("state %s outcome %s error %+v, want completed %s", info.State, r.Outcome, r.Error, tt.outcome)
@@ -157,7 +157,7 @@ func contains(list []string, s string) bool {
 // TestNoOp: an action whose end state holds succeeds as no_op.
 func TestNoOp(t *testing.T) {
 	h := newHarness(t, withUsers(seedUser("already@example.com", "SUSPENDED")))
-	r := result(t, h.wait(h.enqueue(&tasks.Suspend{Request: request("already@example.com")}), 10*time.Second))
+	r := result(t, h.wait(h.enqueue(&tasks.Suspend{Request: request("already@example.com")})))
 	if r.Outcome != tasks.OutcomeNoOp {
 		t.Fatalf("outcome %s, want no_op", r.Outcome)
 	}
@@ -180,7 +180,7 @@ func TestRejected(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			info := h.wait(c.id, 10*time.Second)
+			info := h.wait(c.id)
 			r := result(t, info)
 			if info.State != asynq.TaskStateArchived || r.Outcome != tasks.OutcomeRejected || r.Error == nil || r.Error.Code != c.code {
 				t.Fatalf("state %s result %+v error %+v, want archived rejected %s", info.State, r.Outcome, r.Error, c.code)
@@ -204,7 +204,7 @@ func TestRejected(t *testing.T) {
 // at once with Okta's errorCode.
 func TestPermanentArchivesAfterOneAttempt(t *testing.T) {
 	h := newHarness(t, withUsers(seedUser("gone@example.com", "DEPROVISIONED")))
-	info := h.wait(h.enqueue(&tasks.Suspend{Request: request("gone@example.com")}), 10*time.Second)
+	info := h.wait(h.enqueue(&tasks.Suspend{Request: request("gone@example.com")}))
 	r := result(t, info)
 	if info.State != asynq.TaskStateArchived || info.Retried != 0 || r.Outcome != tasks.OutcomeFailed {
 		t.Fatalf("state %s retried %d outcome %s", info.State, info.Retried, r.Outcome)
@@ -219,15 +219,12 @@ func TestTransientRetries(t *testing.T) {
 	h := newHarness(t, withUsers(seedUser("flaky@example.com", "ACTIVE")))
 	h.sim.SetFaults(oktasim.Faults{ErrorRate: 1, ErrorStatus: 503, Match: "/lifecycle/"})
 	id := h.enqueue(&tasks.Suspend{Request: request("flaky@example.com")})
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if info, err := h.inspect.GetTaskInfo("critical", id); err == nil && info.Retried >= 2 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	until(t, "two retries of the suspend", func() bool {
+		info, err := h.inspect.GetTaskInfo("critical", id)
+		return err == nil && info.Retried >= 2
+	})
 	h.sim.SetFaults(oktasim.Faults{})
-	info := h.wait(id, 15*time.Second)
+	info := h.wait(id)
 	r := result(t, info)
 	if info.State != asynq.TaskStateCompleted || r.Outcome != tasks.OutcomeSucceeded || r.Attempts < 3 {
 		t.Fatalf("state %s outcome %s attempts %d", info.State, r.Outcome, r.Attempts)
@@ -243,7 +240,7 @@ func TestRateLimitReschedules(t *testing.T) {
 	h := newHarness(t, withRates(oktasim.RateLimits{Window: 2 * time.Second}),
 		withUsers(seedUser("busy@example.com", "ACTIVE")))
 	h.sim.Drain(oktasim.ActionBucket)
-	info := h.wait(h.enqueue(&tasks.Suspend{Request: request("busy@example.com")}), 15*time.Second)
+	info := h.wait(h.enqueue(&tasks.Suspend{Request: request("busy@example.com")}))
 	r := result(t, info)
 	if info.State != asynq.TaskStateCompleted || r.Outcome != tasks.OutcomeSucceeded {
 		t.Fatalf("state %s outcome %s error %+v", info.State, r.Outcome, r.Error)
@@ -279,16 +276,9 @@ func TestRevokedCredential(t *testing.T) {
 	h.sim.RevokeClient(clientID)
 	h.sim.ExpireTokens()
 	h.enqueue(&tasks.Suspend{Request: request("victim@example.com")})
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if testutil.ToFloat64(metric(t, h, "oktaq_connection_up", "default")) == 0 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if v := testutil.ToFloat64(metric(t, h, "oktaq_connection_up", "default")); v != 0 {
-		t.Fatalf("oktaq_connection_up = %v after the client was revoked", v)
-	}
+	until(t, "oktaq_connection_up 0 after the client was revoked", func() bool {
+		return testutil.ToFloat64(metric(t, h, "oktaq_connection_up", "default")) == 0
+	})
 	if err := h.worker.Ready(t.Context()); err == nil || !strings.Contains(err.Error(), "default") {
 		t.Fatalf("Ready = %v, want the connection named", err)
 	}
@@ -304,7 +294,7 @@ func TestDeadline(t *testing.T) {
 	req := request("late@example.com")
 	req.RequestedAt = time.Now().Add(-2 * time.Second)
 	req.Deadline = time.Now().Add(-time.Second)
-	info := h.wait(h.enqueue(&tasks.Suspend{Request: req}), 10*time.Second)
+	info := h.wait(h.enqueue(&tasks.Suspend{Request: req}))
 	r := result(t, info)
 	if info.State != asynq.TaskStateArchived || r.Outcome != tasks.OutcomeFailed || r.Error == nil || r.Error.Code != tasks.CodeDeadlineExceeded {
 		t.Fatalf("state %s outcome %s error %+v", info.State, r.Outcome, r.Error)

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/oktaq/oktaq/cmd/oktaq/internal/config"
 	"github.com/oktaq/oktaq/enqueue"
 	"github.com/oktaq/oktaq/internal/redistest"
@@ -23,16 +25,14 @@ import (
 )
 
 // The deploy files, from cmd/oktaq.
+// The deploy/ checks that need the configuration loader live here, as
+// cmd/oktaq/internal/config is internal to the command; the others are in
+// deploy/ itself (package deploy_test).
 const (
 	deployDir      = "../../deploy"
-	readmePath     = "../../README.md"
-	rulesPath      = deployDir + "/prometheus/rules.yml"
-	rulesTestPath  = deployDir + "/prometheus/rules_test.yml"
 	promConfigPath = deployDir + "/prometheus/prometheus.yml"
 	composePath    = deployDir + "/compose.yaml"
 	k8sDir         = deployDir + "/k8s"
-	promRulePath   = k8sDir + "/prometheusrule.yaml"
-	runbookBase    = "https://github.com/oktaq/oktaq#"
 )
 
 // knownVars are the variables oktaq reads: every config variable and, for
@@ -438,5 +438,16 @@ func TestAPIDashboard(t *testing.T) {
 	rw := withDashboard(admin, cfg("s3cret-dashboard", false), log)
 	if code, _ := get(rw, "POST", "/monitoring/api/queues/default:pause", "admin", "s3cret-dashboard"); code == http.StatusMethodNotAllowed {
 		t.Errorf("OKTAQ_DASHBOARD_READ_ONLY=false: the dashboard still refuses writes")
+	}
+}
+
+func readYAML(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
 }

@@ -1,13 +1,17 @@
-// Package redistest gives each test an isolated Redis: the server at
-// OKTAQ_TEST_REDIS_URL (default redis://127.0.0.1:6379) when it answers,
-// each test on a database index of its own (1-15), flushed before and
-// after; an embedded miniredis otherwise, so `make test` passes on a
-// machine without Redis. With OKTAQ_TEST_REQUIRE_REDIS=1 (as .ci/run sets)
-// a missing server is an error instead: CI must exercise the real one.
+// Package redistest gives each test an isolated Redis, and never touches a
+// Redis it did not start unless told to:
 //
-// Test binaries of several packages run at once, so a database index is
-// leased through Redis itself (a key in DB 0 holding the pid), and a lease
-// whose process is gone is taken over.
+//   - OKTAQ_TEST_REDIS_URL set (CI sets it, to a server it started): that
+//     server, each test on a database index of its own (1-15), flushed
+//     before and after. Test binaries of several packages share it, so an
+//     index is leased through Redis itself (lease.go).
+//   - otherwise a private redis-server this process starts on a free port
+//     of 127.0.0.1 (no persistence, a temp dir, killed with the process),
+//     shared by the process's tests, each on a database index of its own.
+//     A developer's own Redis on 127.0.0.1:6379 is never contacted.
+//   - an embedded miniredis only when redis-server is not installed. With
+//     OKTAQ_TEST_REQUIRE_REDIS=1 (as .ci/run sets) that is an error instead:
+//     CI must exercise the real server.
 package redistest
 
 import (
@@ -15,21 +19,18 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 )
 
-const (
-	firstDB, lastDB = 1, 15 // DB 0 is left to people (and holds the leases)
-	leaseTTL        = 15 * time.Minute
-	waitForDB       = 2 * time.Minute
-)
+// defaultAddr is where a developer's own Redis listens. redistest never
+// uses it; it is a variable so a test can put a decoy there and prove it.
+var defaultAddr = "127.0.0.1:6379"
 
 // Redis is one test's Redis.
 type Redis struct {
@@ -38,7 +39,7 @@ type Redis struct {
 	Client *redis.Client
 	// URL is a redis:// URL of the same DB, for commands under test.
 	URL string
-	// Real is set on the real server, Mini on miniredis.
+	// Real is set on a real redis-server, Mini on miniredis.
 	Real bool
 	Mini *miniredis.Miniredis
 }
@@ -57,12 +58,27 @@ func New(tb testing.TB) *Redis {
 // Start is New for code without a testing.TB (examples, TestMain); the
 // caller runs cleanup.
 func Start() (*Redis, func(), error) {
-	if base := realServer(); base != nil {
-		return onReal(base)
+	if u := os.Getenv("OKTAQ_TEST_REDIS_URL"); u != "" {
+		opt, err := redis.ParseURL(u)
+		if err != nil {
+			return nil, nil, fmt.Errorf("OKTAQ_TEST_REDIS_URL: %w", err)
+		}
+		opt.DB = 0
+		return onShared(opt)
 	}
-	if os.Getenv("OKTAQ_TEST_REQUIRE_REDIS") == "1" {
-		return nil, nil, errors.New("OKTAQ_TEST_REQUIRE_REDIS=1 but no Redis answers at OKTAQ_TEST_REDIS_URL / 127.0.0.1:6379")
+	p, err := private()
+	switch {
+	case err == nil:
+		return p.take()
+	case !errors.Is(err, exec.ErrNotFound):
+		return nil, nil, err
+	case os.Getenv("OKTAQ_TEST_REQUIRE_REDIS") == "1":
+		return nil, nil, fmt.Errorf("OKTAQ_TEST_REQUIRE_REDIS=1 but redis-server is not installed (%w) and OKTAQ_TEST_REDIS_URL is unset", err)
 	}
+	return onMini()
+}
+
+func onMini() (*Redis, func(), error) {
 	m := miniredis.NewMiniRedis()
 	m.ClockTTL(true)
 	if err := m.Start(); err != nil {
@@ -73,50 +89,66 @@ func Start() (*Redis, func(), error) {
 	return r, func() { c.Close(); m.Close() }, nil
 }
 
-var (
-	probeOnce sync.Once
-	base      *redis.Options
-)
-
-// realServer returns the options of the real server when it answers.
-func realServer() *redis.Options {
-	probeOnce.Do(func() {
-		u := os.Getenv("OKTAQ_TEST_REDIS_URL")
-		if u == "" {
-			u = "redis://127.0.0.1:6379"
-		}
-		opt, err := redis.ParseURL(u)
-		if err != nil {
-			return
-		}
-		opt.DB = 0
-		c := redis.NewClient(opt)
-		defer c.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		if c.Ping(ctx).Err() == nil {
-			base = opt
-		}
-	})
-	return base
+// server is this process's private redis-server, with its free DB indexes.
+type server struct {
+	addr string
+	free chan int
 }
 
-func onReal(base *redis.Options) (*Redis, func(), error) {
-	leases := redis.NewClient(base)
-	db, err := acquire(leases)
+var (
+	privateOnce sync.Once
+	privateSrv  *server
+	privateErr  error
+	stopPrivate = func() {}
+)
+
+// private starts the process's redis-server on first use.
+func private() (*server, error) {
+	privateOnce.Do(func() {
+		addr, stop, err := startServer()
+		if err != nil {
+			privateErr = err
+			return
+		}
+		s := &server{addr: addr, free: make(chan int, databases)}
+		for db := 0; db < databases; db++ {
+			s.free <- db
+		}
+		privateSrv, stopPrivate = s, stop
+	})
+	return privateSrv, privateErr
+}
+
+// Main runs a package's tests and then stops the private server, for a
+// TestMain: `func TestMain(m *testing.M) { redistest.Main(m) }`. Without it
+// the server still dies with the test process (a parent-death signal on
+// Linux); Main is for other systems.
+func Main(m *testing.M) {
+	code := m.Run()
+	stopPrivate()
+	os.Exit(code)
+}
+
+// take hands out a DB index of its own, waiting while all are in use.
+func (s *server) take() (*Redis, func(), error) {
+	db := <-s.free
+	r, cleanup, err := onDB(&redis.Options{Addr: s.addr}, db)
 	if err != nil {
-		leases.Close()
+		s.free <- db
 		return nil, nil, err
 	}
+	return r, func() { cleanup(); s.free <- db }, nil
+}
+
+// onDB connects to DB db of the server at base and flushes it.
+func onDB(base *redis.Options, db int) (*Redis, func(), error) {
 	opt := *base
 	opt.DB = db
 	opt.PoolSize = 64
 	c := redis.NewClient(&opt)
-	ctx := context.Background()
-	if err := c.FlushDB(ctx).Err(); err != nil {
+	if err := c.FlushDB(context.Background()).Err(); err != nil {
 		c.Close()
-		leases.Close()
-		return nil, nil, fmt.Errorf("flush db %d: %w", db, err)
+		return nil, nil, fmt.Errorf("flush db %d of %s: %w", db, opt.Addr, err)
 	}
 	r := &Redis{
 		Opt:    asynq.RedisClientOpt{Addr: opt.Addr, Username: opt.Username, Password: opt.Password, DB: db, PoolSize: 64},
@@ -126,49 +158,6 @@ func onReal(base *redis.Options) (*Redis, func(), error) {
 	cleanup := func() {
 		c.FlushDB(context.Background())
 		c.Close()
-		leases.Del(context.Background(), leaseKey(db))
-		leases.Close()
 	}
 	return r, cleanup, nil
 }
-
-// acquire leases a free DB index, waiting while all are taken.
-func acquire(c *redis.Client) (int, error) {
-	ctx := context.Background()
-	deadline := time.Now().Add(waitForDB)
-	for time.Now().Before(deadline) {
-		for db := firstDB; db <= lastDB; db++ {
-			ok, err := c.SetNX(ctx, leaseKey(db), os.Getpid(), leaseTTL).Result()
-			if err != nil {
-				return 0, err
-			}
-			if ok || reclaim(c, db) {
-				return db, nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return 0, fmt.Errorf("no free Redis DB index (%d-%d) in %s", firstDB, lastDB, waitForDB)
-}
-
-// reclaim takes over a lease whose holder, a test process on this machine,
-// is gone (killed by a timeout, say).
-func reclaim(c *redis.Client, db int) bool {
-	ctx := context.Background()
-	pid, err := c.Get(ctx, leaseKey(db)).Int()
-	if err != nil || pid <= 0 || syscall.Kill(pid, 0) == nil {
-		return false
-	}
-	n, err := reclaimScript.Run(ctx, c, []string{leaseKey(db)}, pid, os.Getpid(), int(leaseTTL.Seconds())).Int()
-	return err == nil && n == 1
-}
-
-// reclaimScript is a compare-and-set, so two reclaimers do not both win.
-var reclaimScript = redis.NewScript(`
-if redis.call("GET", KEYS[1]) == ARGV[1] then
-  redis.call("SET", KEYS[1], ARGV[2], "EX", ARGV[3])
-  return 1
-end
-return 0`)
-
-func leaseKey(db int) string { return fmt.Sprintf("oktaq:test:db-lease:%d", db) }

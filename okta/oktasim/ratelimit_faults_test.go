@@ -65,7 +65,10 @@ func TestRateLimitHeadersAnd429(t *testing.T) {
 
 func TestConcurrencyLimit(t *testing.T) {
 	sim, srv := start(t, oktasim.Options{RateLimits: oktasim.RateLimits{Concurrency: 2}})
-	sim.SetFaults(oktasim.Faults{Latency: 300 * time.Millisecond, Match: "/groups"})
+	// The two group reads are held long enough for the third request to
+	// arrive once the simulator counts them in flight (an event, not a
+	// guess at how long starting them takes).
+	sim.SetFaults(oktasim.Faults{Latency: 2 * time.Second, Match: "/groups"})
 	var wg sync.WaitGroup
 	for i := 0; i < 2; i++ {
 		wg.Add(1)
@@ -74,7 +77,11 @@ func TestConcurrencyLimit(t *testing.T) {
 			do(t, srv, "GET", "/api/v1/groups")
 		}()
 	}
-	time.Sleep(100 * time.Millisecond)
+	for guard := time.Now().Add(time.Minute); sim.InFlight() < 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(guard) {
+			t.Fatal("the two group reads never reached the simulator")
+		}
+	}
 	r := do(t, srv, "GET", "/api/v1/users/alice@example.com")
 	wg.Wait()
 	if r.StatusCode != 429 || r.Header.Get("X-Rate-Limit-Limit") != "0" || r.Header.Get("X-Rate-Limit-Remaining") != "0" {

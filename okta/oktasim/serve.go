@@ -11,6 +11,10 @@ import (
 
 const tokenPath = "/oauth2/v1/token"
 
+// InFlight is how many requests the simulator is serving now, as its
+// concurrency limit counts them: tests wait for it rather than sleep.
+func (s *Sim) InFlight() int { return int(s.inflight.Load()) }
+
 // serve runs the pipeline Okta applies: concurrency, faults, rate limit, authentication,
 // routing, scope, admin role, then the handler.
 func (s *Sim) serve(w http.ResponseWriter, r *http.Request) {

@@ -1,4 +1,4 @@
-package main
+package deploy_test
 
 import (
 	"flag"
@@ -24,7 +24,7 @@ func TestPrometheusRuleMatchesRules(t *testing.T) {
 	if *updatePrometheusRule {
 		var b strings.Builder
 		b.WriteString("# Generated from deploy/prometheus/rules.yml (the promtool-tested source):\n")
-		b.WriteString("#   go test ./cmd/oktaq -run PrometheusRule -update-prometheusrule\n")
+		b.WriteString("#   go test ./deploy -run PrometheusRule -update-prometheusrule\n")
 		b.WriteString("apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata:\n  name: oktaq\n")
 		b.WriteString("  labels:\n    app.kubernetes.io/name: oktaq\nspec:\n")
 		header := true
@@ -47,13 +47,16 @@ func TestPrometheusRuleMatchesRules(t *testing.T) {
 	if err := yaml.Unmarshal(rules, &want); err != nil {
 		t.Fatal(err)
 	}
-	var pr k8sObject
+	var pr struct {
+		Kind string    `yaml:"kind"`
+		Spec yaml.Node `yaml:"spec"`
+	}
 	readYAML(t, promRulePath, &pr)
 	if err := pr.Spec.Decode(&got); err != nil {
 		t.Fatal(err)
 	}
 	if pr.Kind != "PrometheusRule" || want.Groups == nil || !reflect.DeepEqual(got, want) {
-		t.Fatal("deploy/k8s/prometheusrule.yaml differs from deploy/prometheus/rules.yml; run: go test ./cmd/oktaq -run PrometheusRule -update-prometheusrule")
+		t.Fatal("deploy/k8s/prometheusrule.yaml differs from deploy/prometheus/rules.yml; run: go test ./deploy -run PrometheusRule -update-prometheusrule")
 	}
 }
 
@@ -178,4 +181,17 @@ func readRules(t *testing.T) []alertRule {
 		out = append(out, g.Rules...)
 	}
 	return out
+}
+
+// subset: every label of sel (non-empty) is in labels with its value.
+func subset(sel, labels map[string]string) bool {
+	if len(sel) == 0 {
+		return false
+	}
+	for k, v := range sel {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
 }
