@@ -295,7 +295,9 @@ func TestEveryErrorHasAHintAndNoOpAReason(t *testing.T) {
 		func(r tasks.Request) tasks.Args {
 			return &tasks.UpdateGroups{Request: r, Groups: tasks.GroupChanges{Add: []string{"Engineering", "Nope"}}}
 		},
-		func(r tasks.Request) tasks.Args { return &tasks.UpdateApps{Request: r, Apps: tasks.AppChanges{Assign: []string{"Slack"}}} },
+		func(r tasks.Request) tasks.Args {
+			return &tasks.UpdateApps{Request: r, Apps: tasks.AppChanges{Assign: []string{"Slack"}}}
+		},
 	}
 	for _, m := range mk {
 		for _, st := range statuses {
