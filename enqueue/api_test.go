@@ -132,17 +132,17 @@ func TestPostActionBadInput(t *testing.T) {
 	}{
 		{"not json", `{"action":`, "payload"},
 		{"not an object", `[1]`, "payload"},
-		{"no action", `{"user":"a"}`, "action"},
-		{"unknown action", `{"action":"user.delete","user":"a"}`, "action"},
-		{"unknown field", `{"action":"user.suspend","user":"a","requester":{"id":"x","role":"it-admin"},"colour":"red"}`, "colour"},
-		{"option of another action", `{"action":"user.suspend","user":"a","requester":{"id":"x","role":"it-admin"},"options":{"oauth_tokens":true}}`, "options"},
-		{"missing requester", `{"action":"user.suspend","user":"alice"}`, "requester.id"},
-		{"producer set", `{"action":"user.suspend","user":"a","producer":"x"}`, "producer"},
-		{"version set", `{"action":"user.suspend","user":"a","v":2}`, "v"},
-		{"bad run_at", `{"action":"user.suspend","user":"a","run_at":"tomorrow"}`, "run_at"},
+		{"no action", `{"user":"a@example.com"}`, "action"},
+		{"unknown action", `{"action":"user.delete","user":"a@example.com"}`, "action"},
+		{"unknown field", `{"action":"user.suspend","user":"a@example.com","requester":{"id":"x","role":"it-admin"},"colour":"red"}`, "colour"},
+		{"option of another action", `{"action":"user.suspend","user":"a@example.com","requester":{"id":"x","role":"it-admin"},"options":{"oauth_tokens":true}}`, "options"},
+		{"missing requester", `{"action":"user.suspend","user":"alice@example.com"}`, "requester.id"},
+		{"producer set", `{"action":"user.suspend","user":"a@example.com","producer":"x"}`, "producer"},
+		{"version set", `{"action":"user.suspend","user":"a@example.com","v":2}`, "v"},
+		{"bad run_at", `{"action":"user.suspend","user":"a@example.com","run_at":"tomorrow"}`, "run_at"},
 		{"wrong type", `{"action":"user.suspend","user":5}`, "user"},
-		{"empty groups", `{"action":"user.groups.update","user":"a","requester":{"id":"x","role":"it-admin"},"groups":{}}`, "groups"},
-		{"unknown connection", `{"action":"user.suspend","user":"a","connection":"other","requester":{"id":"x","role":"it-admin"}}`, "connection"},
+		{"empty groups", `{"action":"user.groups.update","user":"a@example.com","requester":{"id":"x","role":"it-admin"},"groups":{}}`, "groups"},
+		{"unknown connection", `{"action":"user.suspend","user":"a@example.com","connection":"other","requester":{"id":"x","role":"it-admin"}}`, "connection"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

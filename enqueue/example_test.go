@@ -106,7 +106,7 @@ func ExampleClient_Status() {
 	_, err := c.Enqueue(ctx, &tasks.ClearSessions{
 		Request: tasks.Request{User: "frank@example.com", IdempotencyKey: "REQ-9-sessions",
 			Requester: tasks.Requester{ID: "agent-42", Role: "it-admin"}},
-		Options: tasks.ClearSessionsOptions{OAuthTokens: true},
+		Options: tasks.ClearSessionsOptions{OAuthTokens: tasks.Bool(true)},
 	})
 	if err != nil {
 		fmt.Println("error:", err)

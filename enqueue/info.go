@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -86,7 +87,7 @@ func (c *Client) StatusFor(ctx context.Context, producer, id string) (*Info, err
 func (c *Client) infoFrom(ti *asynq.TaskInfo, producer *string) *Info {
 	action, _ := tasks.ActionFromType(ti.Type)
 	info := &Info{ID: ti.ID, Action: action, Queue: ti.Queue, State: stateName(ti.State),
-		Attempts: ti.Retried, MaxAttempts: ti.MaxRetry + 1, LastError: ti.LastErr, NextProcessAt: ti.NextProcessAt}
+		Attempts: ti.Retried, MaxAttempts: ti.MaxRetry + 1, LastError: plainError(ti.LastErr), NextProcessAt: ti.NextProcessAt}
 	switch ti.State {
 	case asynq.TaskStateActive, asynq.TaskStateCompleted, asynq.TaskStateArchived:
 		info.Attempts++ // the running or last attempt is not a retry
@@ -104,6 +105,15 @@ func (c *Client) infoFrom(ti *asynq.TaskInfo, producer *string) *Info {
 		}
 	}
 	return info
+}
+
+// plainError drops the text asynq's sentinels add to the error the worker
+// returned (": skip retry for the task"): queue mechanics, not the cause.
+func plainError(s string) string {
+	for _, sentinel := range []error{asynq.SkipRetry, asynq.RevokeTask} {
+		s = strings.TrimSuffix(s, ": "+sentinel.Error())
+	}
+	return s
 }
 
 func stateName(s asynq.TaskState) string {

@@ -20,9 +20,9 @@ import (
 //	+ 1 per change    POST /apps/{aid}/users or DELETE /apps/{aid}/users/{uid}
 //
 // An app named by id is not read first: the assignment check answers 404
-// both for "not assigned" and for an unknown app, so unassigning an
-// unknown app id is reported as no_op, and assigning one fails with Okta's
-// E0000007. Unassigning never sends email. Only direct (scope USER)
+// both for "not assigned" and for an unknown app, so an unassign that finds
+// no assignment reads the app (+1 call) and reports an unknown app as
+// not_found, never as no_op; assigning one fails with Okta's E0000007. Unassigning never sends email. Only direct (scope USER)
 // assignments can be removed; one that comes through a group is refused
 // with code group_assignment.
 
@@ -36,7 +36,7 @@ func (e *Executor) updateApps(ctx context.Context, a *tasks.UpdateApps, res *tas
 	if err != nil {
 		return err
 	}
-	res.UserID, res.Okta.StatusBefore, res.Okta.StatusAfter = u.ID, u.Status, u.Status
+	res.UserID, res.Login, res.Okta.StatusBefore, res.Okta.StatusAfter = u.ID, u.Profile.Login, u.Status, u.Status
 	var firstPermanent error
 	for _, ops := range []struct {
 		op   string
@@ -54,7 +54,12 @@ func (e *Executor) updateApps(ctx context.Context, a *tasks.UpdateApps, res *tas
 				}
 				continue
 			}
-			res.Items = append(res.Items, tasks.ItemResult{Op: ops.op, Ref: ref, ID: id, Outcome: outcome})
+			it := tasks.ItemResult{Op: ops.op, Ref: ref, ID: id, Outcome: outcome}
+			if outcome == tasks.OutcomeNoOp {
+				it.Detail = &tasks.Detail{Code: tasks.CodeAlreadyDone, Reason: map[bool]string{
+					true: "the app is already assigned to the user", false: "the app is not assigned to the user"}[ops.op == "assign"]}
+			}
+			res.Items = append(res.Items, it)
 		}
 	}
 	res.Outcome = itemsOutcome(res.Items)
@@ -81,6 +86,11 @@ func (e *Executor) changeApp(ctx context.Context, op, ref, uid string) (string, 
 	if err != nil && (c == nil || c.Status != 404) {
 		return aid, "", err
 	}
+	if op == "unassign" && !assigned && aid == ref {
+		if err := e.appExists(ctx, aid); err != nil {
+			return aid, "", err
+		}
+	}
 	if (op == "assign") == assigned {
 		return aid, tasks.OutcomeNoOp, nil
 	}
@@ -106,6 +116,21 @@ func (e *Executor) changeApp(ctx context.Context, op, ref, uid string) (string, 
 		return aid, "", err
 	}
 	return aid, tasks.OutcomeSucceeded, nil
+}
+
+// appExists reads an app named by id: the assignment check's 404 does not
+// tell an unknown app from a missing assignment. 1 call.
+func (e *Executor) appExists(ctx context.Context, aid string) error {
+	c, err := e.do(ctx, func(ctx context.Context) (*oktasdk.APIResponse, error) {
+		// The SDK may fail to decode the app's type; the status decides.
+		_, r, err := e.api.ApplicationAPI.GetApplication(ctx, aid).Execute()
+		return r, err
+	})
+	if err != nil && c != nil && c.Status == 404 {
+		return &PermanentError{Code: tasks.CodeNotFound, Status: c.Status, RequestID: c.RequestID,
+			Summary: fmt.Sprintf("no app has id %s", aid)}
+	}
+	return err
 }
 
 // resolveApp finds the one app whose label is exactly ref. 1 call.

@@ -36,7 +36,10 @@ type oktaGroup struct {
 	} `json:"profile"`
 }
 
-const groupOkta = "OKTA_GROUP"
+const (
+	groupOkta = "OKTA_GROUP"
+	groupApp  = "APP_GROUP"
+)
 
 // isOktaID reports whether ref looks like an Okta object id with prefix
 // (00g groups, 0oa apps, 00u users): 20 characters, letters and digits.
@@ -57,11 +60,14 @@ func (e *Executor) updateGroups(ctx context.Context, a *tasks.UpdateGroups, res 
 	if err != nil {
 		return err
 	}
-	res.UserID, res.Okta.StatusBefore, res.Okta.StatusAfter = u.ID, u.Status, u.Status
+	res.UserID, res.Login, res.Okta.StatusBefore, res.Okta.StatusAfter = u.ID, u.Profile.Login, u.Status, u.Status
 	// Items keep the order of the request: adds, then removes.
 	type change struct {
 		item *tasks.ItemResult
 		g    *oktaGroup
+		// same are directory groups with the same name, which the action
+		// cannot change.
+		same []oktaGroup
 	}
 	var changes []change
 	var firstPermanent error
@@ -79,7 +85,7 @@ func (e *Executor) updateGroups(ctx context.Context, a *tasks.UpdateGroups, res 
 	}
 	for i := range res.Items {
 		it := &res.Items[i]
-		g, err := e.resolveGroup(ctx, it.Ref)
+		g, same, err := e.resolveGroup(ctx, it.Ref)
 		if err != nil {
 			if !isPermanent(err) {
 				return err
@@ -88,7 +94,7 @@ func (e *Executor) updateGroups(ctx context.Context, a *tasks.UpdateGroups, res 
 			continue
 		}
 		it.ID = g.ID
-		changes = append(changes, change{it, g})
+		changes = append(changes, change{it, g, same})
 	}
 	if len(changes) > 0 {
 		member, err := e.userGroups(ctx, u.ID)
@@ -96,8 +102,15 @@ func (e *Executor) updateGroups(ctx context.Context, a *tasks.UpdateGroups, res 
 			return err
 		}
 		for _, ch := range changes {
+			if ch.item.Op == "remove" {
+				reportSameName(ch.item, ch.same, member)
+			}
 			if (ch.item.Op == "add") == member[ch.g.ID] {
 				ch.item.Outcome = tasks.OutcomeNoOp
+				if ch.item.Detail == nil {
+					ch.item.Detail = &tasks.Detail{Code: tasks.CodeAlreadyDone, Reason: map[bool]string{
+						true: "the user is already a member", false: "the user is not a member"}[ch.item.Op == "add"]}
+				}
 				continue
 			}
 			gid, op := ch.g.ID, ch.item.Op
@@ -119,30 +132,56 @@ func (e *Executor) updateGroups(ctx context.Context, a *tasks.UpdateGroups, res 
 		}
 	}
 	res.Outcome = itemsOutcome(res.Items)
+	for _, it := range res.Items {
+		if it.Detail != nil && it.Detail.Code == tasks.CodeAppGroupSameName {
+			res.Detail = &tasks.Detail{Code: tasks.CodeAppGroupSameName,
+				Reason: "the user keeps a directory group of the same name (see items): its access stays until the user is removed in the directory"}
+			break
+		}
+	}
 	if firstPermanent != nil {
 		return partial(firstPermanent, res.Items)
 	}
 	return nil
 }
 
-// resolveGroup finds one OKTA_GROUP by id or exact name. 1 call.
-func (e *Executor) resolveGroup(ctx context.Context, ref string) (*oktaGroup, error) {
+// reportSameName notes on a removal the same-name directory groups the
+// user stays in: "remove from Finance" cannot touch the AD group
+// "Finance", and the access it gives stays.
+func reportSameName(it *tasks.ItemResult, same []oktaGroup, member map[string]bool) {
+	var names []string
+	for _, g := range same {
+		if member[g.ID] {
+			it.Unchanged = append(it.Unchanged, tasks.GroupRef{ID: g.ID, Name: g.Profile.Name, Type: g.Type})
+			names = append(names, fmt.Sprintf("%s %q", g.ID, g.Profile.Name))
+		}
+	}
+	if len(names) > 0 {
+		it.Detail = &tasks.Detail{Code: tasks.CodeAppGroupSameName, Reason: fmt.Sprintf(
+			"the user stays in the directory group %s (APP_GROUP), which oktaq cannot change: remove them in the directory (e.g. Active Directory)",
+			strings.Join(names, ", "))}
+	}
+}
+
+// resolveGroup finds one OKTA_GROUP by id or exact name, and by name also
+// the APP_GROUPs of the same name (case-insensitive, as Okta's eq). 1 call.
+func (e *Executor) resolveGroup(ctx context.Context, ref string) (*oktaGroup, []oktaGroup, error) {
 	if isOktaID(ref, "00g") {
 		c, err := e.do(ctx, func(ctx context.Context) (*oktasdk.APIResponse, error) {
 			_, r, err := e.api.GroupAPI.GetGroup(ctx, ref).Execute()
 			return r, err
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		var g oktaGroup
 		if json.Unmarshal(c.body, &g) != nil || g.ID == "" {
-			return nil, &TransientError{Err: errors.New("unreadable group"), Status: c.Status}
+			return nil, nil, &TransientError{Err: errors.New("unreadable group"), Status: c.Status}
 		}
 		if g.Type != groupOkta {
-			return nil, &PermanentError{Code: tasks.CodeNotOktaGroup, Summary: fmt.Sprintf("group %s (%q) is a %s; only OKTA_GROUP memberships can be changed", g.ID, g.Profile.Name, g.Type)}
+			return nil, nil, &PermanentError{Code: tasks.CodeNotOktaGroup, Summary: fmt.Sprintf("group %s (%q) is a %s; only OKTA_GROUP memberships can be changed", g.ID, g.Profile.Name, g.Type)}
 		}
-		return &g, nil
+		return &g, nil, nil
 	}
 	search := fmt.Sprintf(`profile.name eq "%s"`, strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(ref))
 	c, err := e.do(ctx, func(ctx context.Context) (*oktasdk.APIResponse, error) {
@@ -150,36 +189,44 @@ func (e *Executor) resolveGroup(ctx context.Context, ref string) (*oktaGroup, er
 		return r, err
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var found []oktaGroup
 	if json.Unmarshal(c.body, &found) != nil {
-		return nil, &TransientError{Err: errors.New("unreadable group list"), Status: c.Status}
+		return nil, nil, &TransientError{Err: errors.New("unreadable group list"), Status: c.Status}
 	}
-	var exact []oktaGroup
+	var exact, same []oktaGroup
 	var others []string
 	for _, g := range found {
-		if g.Profile.Name == ref && g.Type == groupOkta {
+		switch {
+		case g.Profile.Name == ref && g.Type == groupOkta:
 			exact = append(exact, g)
-		} else {
+		case strings.EqualFold(g.Profile.Name, ref) && g.Type == groupApp:
+			same = append(same, g)
+			others = append(others, fmt.Sprintf("%s %q (%s)", g.ID, g.Profile.Name, g.Type))
+		default:
 			others = append(others, fmt.Sprintf("%s %q (%s)", g.ID, g.Profile.Name, g.Type))
 		}
 	}
 	switch len(exact) {
 	case 1:
-		return &exact[0], nil
+		return &exact[0], same, nil
 	case 0:
+		if len(same) > 0 {
+			return nil, nil, &PermanentError{Code: tasks.CodeNotOktaGroup, Summary: fmt.Sprintf(
+				"%q is only a directory group (%s); its membership is managed in the directory, not in Okta", ref, strings.Join(others, ", "))}
+		}
 		msg := fmt.Sprintf("no OKTA_GROUP is named exactly %q", ref)
 		if len(others) > 0 {
 			msg += "; candidates: " + strings.Join(others, ", ")
 		}
-		return nil, &PermanentError{Code: tasks.CodeNotFound, Summary: msg}
+		return nil, nil, &PermanentError{Code: tasks.CodeNotFound, Summary: msg}
 	default:
 		ids := make([]string, len(exact))
 		for i, g := range exact {
 			ids[i] = g.ID
 		}
-		return nil, &PermanentError{Code: tasks.CodeAmbiguous, Summary: fmt.Sprintf("%d OKTA_GROUPs are named %q: %s; name the group by id", len(exact), ref, strings.Join(ids, ", "))}
+		return nil, nil, &PermanentError{Code: tasks.CodeAmbiguous, Summary: fmt.Sprintf("%d OKTA_GROUPs are named %q: %s; name the group by id", len(exact), ref, strings.Join(ids, ", "))}
 	}
 }
 

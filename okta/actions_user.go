@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	oktasdk "github.com/okta/okta-sdk-golang/v5/okta"
 
@@ -28,11 +29,29 @@ import (
 // oktaUser is the part of a user the executor reads, decoded from the raw
 // body rather than the SDK model (whose decoders are strict about shapes).
 type oktaUser struct {
-	ID                    string                     `json:"id"`
-	Status                string                     `json:"status"`
-	TransitioningToStatus string                     `json:"transitioningToStatus"`
-	Links                 map[string]json.RawMessage `json:"_links"`
+	ID                    string `json:"id"`
+	Status                string `json:"status"`
+	TransitioningToStatus string `json:"transitioningToStatus"`
+	Profile               struct {
+		Login string `json:"login"`
+	} `json:"profile"`
+	Credentials struct {
+		Provider struct {
+			Type string `json:"type"`
+			Name string `json:"name"`
+		} `json:"provider"`
+	} `json:"credentials"`
+	Links map[string]json.RawMessage `json:"_links"`
 }
+
+// Credential providers (credentials.provider.type).
+const (
+	providerOkta       = "OKTA"
+	providerAD         = "ACTIVE_DIRECTORY"
+	providerLDAP       = "LDAP"
+	providerFederation = "FEDERATION"
+	providerSocial     = "SOCIAL"
+)
 
 func (u *oktaUser) has(link string) bool { _, ok := u.Links[link]; return ok }
 
@@ -57,7 +76,9 @@ const (
 )
 
 // getUser reads a user by id or login (the SDK path-escapes it, so + and @
-// arrive intact). 1 call.
+// arrive intact) and checks that Okta answered with the user named: Okta
+// also resolves "me" and login short names, which would act on someone
+// else. 1 call.
 func (e *Executor) getUser(ctx context.Context, ref string) (*oktaUser, error) {
 	c, err := e.do(ctx, func(ctx context.Context) (*oktasdk.APIResponse, error) {
 		_, r, err := e.api.UserAPI.GetUser(ctx, ref).Execute()
@@ -70,11 +91,24 @@ func (e *Executor) getUser(ctx context.Context, ref string) (*oktaUser, error) {
 	if err := json.Unmarshal(c.body, &u); err != nil || u.ID == "" {
 		return nil, &TransientError{Err: errors.New("okta answered a user read with an unreadable body"), Status: c.Status}
 	}
+	if u.ID != ref && !strings.EqualFold(u.Profile.Login, ref) {
+		return nil, &PermanentError{Code: tasks.CodeUserMismatch, Status: c.Status, RequestID: c.RequestID,
+			Summary: fmt.Sprintf("Okta resolved %q to user %s (%s), not the user named; nothing was done", ref, u.ID, u.Profile.Login)}
+	}
+	if st := stateFrom(ctx); st != nil {
+		st.user = &u
+	}
 	return &u, nil
 }
 
 // step is one lifecycle action, described for lifecycle().
 type step struct {
+	// refuse, when set, stops the action before any call: the user's
+	// provider or state makes it wrong.
+	refuse func(u *oktaUser) error
+	// probe, when set, decides no_op from data (factors, blocks) where
+	// _links are no proof; it replaces noop. It returns the reason.
+	probe   func(ctx context.Context, u *oktaUser) (bool, string, error)
 	noop    func(u *oktaUser) bool
 	invoke  func(ctx context.Context, id string) (*oktasdk.APIResponse, error)
 	after   func(before *oktaUser) string    // status after success
@@ -97,7 +131,19 @@ func (e *Executor) lifecycle(ctx context.Context, a tasks.Args, res *tasks.Resul
 	if err != nil {
 		return err
 	}
-	res.UserID, res.Okta.StatusBefore = u.ID, u.Status
+	res.UserID, res.Login, res.Okta.StatusBefore = u.ID, u.Profile.Login, u.Status
+	if act, ok := a.(*tasks.Activate); ok && u.Status == statusProvisioned && u.TransitioningToStatus == "" {
+		// activate on PROVISIONED does nothing in Okta; reactivate
+		// restarts the activation (a new email or link).
+		st = e.reactivateStep(act.Options)
+		res.Detail = &tasks.Detail{Code: tasks.CodeReactivated,
+			Reason: "the user was already activated but never finished (PROVISIONED): the activation was restarted with reactivate; an earlier activation link no longer works"}
+	}
+	if st.refuse != nil {
+		if err := st.refuse(u); err != nil {
+			return err
+		}
+	}
 	j := journalFrom(ctx)
 	if prev := pendingBefore(ctx, j, u.ID); prev != nil {
 		res.Okta.StatusBefore = prev.Status
@@ -109,11 +155,21 @@ func (e *Executor) lifecycle(ctx context.Context, a tasks.Args, res *tasks.Resul
 			return err
 		}
 	}
-	if st.noop != nil && st.noop(u) {
+	noop, why := st.noop != nil && st.noop(u), ""
+	if st.probe != nil {
+		if noop, why, err = st.probe(ctx, u); err != nil {
+			return err
+		}
+	}
+	if noop {
 		res.Outcome, res.Okta.StatusAfter = tasks.OutcomeNoOp, u.Status
 		if u.TransitioningToStatus != "" {
 			res.Okta.StatusAfter = u.TransitioningToStatus
 		}
+		if why == "" {
+			why = noopReason(a.Action(), u)
+		}
+		res.Detail = &tasks.Detail{Code: tasks.CodeAlreadyDone, Reason: why}
 		return nil
 	}
 	if j != nil {
@@ -137,6 +193,9 @@ func (e *Executor) lifecycle(ctx context.Context, a tasks.Args, res *tasks.Resul
 	}
 	res.Outcome = tasks.OutcomeSucceeded
 	res.Okta.StatusAfter = st.after(u)
+	if _, ok := a.(*tasks.ClearSessions); ok {
+		res.Detail = &tasks.Detail{Code: tasks.CodeSessionsLeft, Reason: sessionsLeft}
+	}
 	if c != nil && st.secret != nil {
 		if s := st.secret(c.body); s != nil {
 			sealed, err := tasks.Seal(a.Base().ResultKey, *s)
@@ -180,8 +239,10 @@ func (e *Executor) stepFor(a tasks.Args) (step, error) {
 	case *tasks.Activate:
 		send := a.Options.SendsEmail()
 		return step{
+			// PROVISIONED is sent as reactivate (lifecycle); only a
+			// transition under way, or ACTIVE, is a no-op.
 			noop: func(u *oktaUser) bool {
-				return u.statusIn(statusActive, statusProvisioned) ||
+				return u.Status == statusActive ||
 					u.TransitioningToStatus == statusActive || u.TransitioningToStatus == statusProvisioned
 			},
 			invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
@@ -193,16 +254,7 @@ func (e *Executor) stepFor(a tasks.Args) (step, error) {
 			secret:  activationSecret,
 		}, nil
 	case *tasks.Reactivate:
-		send := a.Options.SendsEmail()
-		return step{
-			noop: func(u *oktaUser) bool { return u.Status == statusActive || u.TransitioningToStatus == statusActive },
-			invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
-				_, r, err := users.ReactivateUser(ctx, id).SendEmail(send).Execute()
-				return r, err
-			},
-			after: same, secret: activationSecret, repeatable: !send,
-			// reactivate changes nothing visible: applied stays nil.
-		}, nil
+		return e.reactivateStep(a.Options), nil
 	case *tasks.Deactivate:
 		notify := a.Options.NotifyAdmins
 		return step{
@@ -236,11 +288,9 @@ func (e *Executor) stepFor(a tasks.Args) (step, error) {
 		}, nil
 	case *tasks.Unlock:
 		return step{
-			// An ACTIVE user blocked from unknown devices still shows the
-			// unlock link: then it is not a no-op.
-			noop: func(u *oktaUser) bool {
-				return !u.has("unlock") && u.statusIn(statusActive, statusRecovery, statusPasswordExpired)
-			},
+			// An ACTIVE user may be blocked from unknown devices, which
+			// the _links need not show: the blocks decide.
+			probe: e.unlockNeeded,
 			invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
 				return users.UnlockUser(ctx, id).Execute()
 			},
@@ -256,10 +306,9 @@ func (e *Executor) stepFor(a tasks.Args) (step, error) {
 	case *tasks.ResetMFA:
 		remove := a.Options.RemoveRecoveryEnrollment
 		return step{
-			// resetFactors is shown only when factors are enrolled.
-			noop: func(u *oktaUser) bool {
-				return !u.has("resetFactors") && !u.statusIn(statusStaged, statusDeprovisioned) && u.TransitioningToStatus == ""
-			},
+			// Okta shows resetFactors also with no factor enrolled (as
+			// recorded): the factor list decides.
+			probe: e.factorsEnrolled,
 			invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
 				return users.ResetFactors(ctx, id).RemoveRecoveryEnrollment(remove).Execute()
 			},
@@ -267,7 +316,7 @@ func (e *Executor) stepFor(a tasks.Args) (step, error) {
 			applied: func(before, now *oktaUser) bool { return before.has("resetFactors") && !now.has("resetFactors") },
 		}, nil
 	case *tasks.ClearSessions:
-		tokens := a.Options.OAuthTokens
+		tokens := a.Options.RevokesOAuthTokens()
 		return step{
 			invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
 				return users.RevokeUserSessions(ctx, id).OauthTokens(tokens).Execute()
@@ -289,6 +338,7 @@ func (e *Executor) stepFor(a tasks.Args) (step, error) {
 func (e *Executor) resetPasswordStep(a *tasks.ResetPassword) step {
 	send, revoke := a.Options.SendsEmail(), a.Options.RevokeSessions
 	return step{
+		refuse: passwordInOkta,
 		invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
 			_, r, err := e.api.UserAPI.GenerateResetPasswordToken(ctx, id).SendEmail(send).RevokeSessions(revoke).Execute()
 			return r, err
@@ -320,6 +370,7 @@ func (e *Executor) expirePasswordStep(a *tasks.ExpirePassword) step {
 	if a.Options.TempPassword {
 		revoke := a.Options.RevokeSessions
 		return step{
+			refuse: passwordInOkta,
 			invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
 				_, r, err := users.ExpirePasswordAndGetTemporaryPassword(ctx, id).RevokeSessions(revoke).Execute()
 				return r, err
@@ -338,7 +389,8 @@ func (e *Executor) expirePasswordStep(a *tasks.ExpirePassword) step {
 		}
 	}
 	return step{
-		noop: func(u *oktaUser) bool { return u.Status == statusPasswordExpired },
+		refuse: passwordInOkta,
+		noop:   func(u *oktaUser) bool { return u.Status == statusPasswordExpired },
 		invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
 			_, r, err := users.ExpirePassword(ctx, id).Execute()
 			return r, err

@@ -29,6 +29,9 @@ type PermanentError struct {
 	Scope     string
 	Status    int
 	RequestID string
+	// Hint is one line a help-desk agent can act on; empty means the
+	// executor derives it from Code, the action and the user (hints.go).
+	Hint string
 }
 
 func (e *PermanentError) Error() string {
@@ -142,6 +145,12 @@ func classify(c *call) error {
 	code := tasks.Code(body.ErrorCode)
 	if code == "" {
 		code = tasks.HTTPStatus(c.Status)
+	}
+	if code == "E0000006" {
+		// With the scope granted, E0000006 means the app's admin role
+		// is missing or does not cover the target (groups we never
+		// send: only OKTA_GROUP memberships are changed).
+		code, summary = tasks.CodeAdminRoleMissing, "E0000006: "+orText(summary, "permission denied")
 	}
 	return &PermanentError{Code: code, Summary: orText(summary, http.StatusText(c.Status)), Status: c.Status, RequestID: c.RequestID}
 }

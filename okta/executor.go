@@ -191,8 +191,11 @@ func (e *Executor) do(ctx context.Context, fn func(ctx context.Context) (*oktasd
 func (e *Executor) Execute(ctx context.Context, a tasks.Args) (*tasks.Result, error) {
 	rec := &recorder{}
 	ctx = withRecorder(ctx, rec)
+	st := &execState{}
+	ctx = withState(ctx, st)
 	res := &tasks.Result{Action: a.Action(), Connection: e.conn.Name, StartedAt: e.clock()}
 	err := e.execute(ctx, a, res)
+	addHint(err, a.Action(), st.user)
 	for _, c := range rec.snapshot() {
 		if c.authErr != nil || c.denied != nil {
 			continue
@@ -206,11 +209,11 @@ func (e *Executor) Execute(ctx context.Context, a tasks.Args) (*tasks.Result, er
 	if err != nil {
 		res.Outcome = tasks.OutcomeFailed
 		res.Error = ErrorInfo(err)
-		e.log.InfoContext(ctx, "okta action failed", "action", a.Action(), "user_id", res.UserID,
+		e.log.InfoContext(ctx, "okta action failed", "action", a.Action(), "user_id", res.UserID, "login", res.Login,
 			"calls", res.Okta.Calls, "code", res.Error.Code, "summary", res.Error.Summary)
 		return res, err
 	}
-	e.log.InfoContext(ctx, "okta action done", "action", a.Action(), "user_id", res.UserID,
+	e.log.InfoContext(ctx, "okta action done", "action", a.Action(), "user_id", res.UserID, "login", res.Login,
 		"outcome", res.Outcome, "calls", res.Okta.Calls, "status_before", res.Okta.StatusBefore,
 		"status_after", res.Okta.StatusAfter)
 	return res, nil
@@ -253,12 +256,12 @@ func ErrorInfo(err error) *tasks.ErrorInfo {
 	)
 	switch {
 	case errors.As(err, &p):
-		return &tasks.ErrorInfo{Code: p.Code, Summary: p.Summary, Scope: p.Scope}
+		return &tasks.ErrorInfo{Code: p.Code, Summary: p.Summary, Scope: p.Scope, Hint: orText(p.Hint, hintFor(p.Code, "", nil))}
 	case errors.As(err, &u):
-		return &tasks.ErrorInfo{Code: tasks.CodeUnauthorized, Summary: u.Error()}
+		return &tasks.ErrorInfo{Code: tasks.CodeUnauthorized, Summary: u.Error(), Hint: hintFor(u.Code, "", nil)}
 	case errors.As(err, &r):
-		return &tasks.ErrorInfo{Code: tasks.CodeRateLimited, Summary: r.Error()}
+		return &tasks.ErrorInfo{Code: tasks.CodeRateLimited, Summary: r.Error(), Hint: hintFor(tasks.CodeRateLimited, "", nil)}
 	default:
-		return &tasks.ErrorInfo{Code: tasks.CodeTransient, Summary: err.Error()}
+		return &tasks.ErrorInfo{Code: tasks.CodeTransient, Summary: err.Error(), Hint: hintFor(tasks.CodeTransient, "", nil)}
 	}
 }

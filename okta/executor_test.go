@@ -29,9 +29,10 @@ func TestEveryActionFromEveryStatus(t *testing.T) {
 		want   want
 	}{
 		{tasks.ActionActivate, func(r tasks.Request, _ *oktasim.Sim) tasks.Args { return &tasks.Activate{Request: r} },
-			want{S: ok, P: noop, A: noop, R: E38, X: E38, L: E38, U: E38, D: ok}},
+			// PROVISIONED: sent as reactivate (a new activation).
+			want{S: ok, P: ok, A: noop, R: E38, X: E38, L: E38, U: E38, D: ok}},
 		{tasks.ActionReactivate, func(r tasks.Request, _ *oktasim.Sim) tasks.Args { return &tasks.Reactivate{Request: r} },
-			want{S: E38, P: ok, A: noop, R: E38, X: E38, L: E38, U: E38, D: E38}},
+			want{S: E38, P: ok, A: noop, R: ok, X: E38, L: E38, U: E38, D: E38}},
 		{tasks.ActionDeactivate, func(r tasks.Request, _ *oktasim.Sim) tasks.Args { return &tasks.Deactivate{Request: r} },
 			want{S: ok, P: ok, A: ok, R: ok, X: ok, L: ok, U: ok, D: noop}},
 		{tasks.ActionSuspend, func(r tasks.Request, _ *oktasim.Sim) tasks.Args { return &tasks.Suspend{Request: r} },
@@ -68,10 +69,16 @@ func TestEveryActionFromEveryStatus(t *testing.T) {
 				if res.Okta.StatusBefore != st || res.UserID == "" {
 					t.Errorf("%s from %s: result says status_before %q, user %q", c.action, st, res.Okta.StatusBefore, res.UserID)
 				}
-				calls := res.Okta.Calls
+				// unlock reads the blocks and reset_mfa the factors of a
+				// user who might need none (1 more call).
+				calls, read := res.Okta.Calls, 0
+				if c.action == tasks.ActionUnlock && (st == A || st == R || st == X) ||
+					c.action == tasks.ActionResetMFA && st != S && st != D {
+					read = 1
+				}
 				switch {
-				case got == noop && c.action != tasks.ActionUpdateGroups && c.action != tasks.ActionUpdateApps && calls != 1,
-					got == ok && c.action != tasks.ActionUpdateGroups && c.action != tasks.ActionUpdateApps && calls != 2:
+				case got == noop && c.action != tasks.ActionUpdateGroups && c.action != tasks.ActionUpdateApps && calls != 1+read,
+					got == ok && c.action != tasks.ActionUpdateGroups && c.action != tasks.ActionUpdateApps && calls != 2+read:
 					t.Errorf("%s from %s: %s in %d calls", c.action, st, got, calls)
 				}
 				if len(res.Okta.RequestIDs) != calls {
@@ -144,7 +151,9 @@ func TestGroupNamePrefixTrap(t *testing.T) {
 	if !contains(u.Groups, eng) || contains(u.Groups, admins) || contains(u.Groups, app) {
 		t.Errorf("user groups %v; want %s only (not %s, %s)", u.Groups, eng, admins, app)
 	}
-	want := []string{"succeeded", "not_found", "not_found"}
+	// An APP_GROUP named exactly is not_okta_group: its membership is
+	// the directory's.
+	want := []string{"succeeded", "not_okta_group", "not_found"}
 	if len(res.Items) != 3 {
 		t.Fatalf("items %+v", res.Items)
 	}

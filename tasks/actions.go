@@ -105,7 +105,15 @@ type ClearSessions struct {
 // ClearSessionsOptions for ClearSessions.
 type ClearSessionsOptions struct {
 	// OAuthTokens also revokes the user's OAuth refresh and access tokens.
-	OAuthTokens bool `json:"oauth_tokens,omitempty"`
+	// Unset means yes: a help desk clears sessions to lock someone out, and
+	// a kept refresh token lets the user's apps mint new access tokens.
+	OAuthTokens *bool `json:"oauth_tokens,omitempty"`
+}
+
+// RevokesOAuthTokens reports whether the user's OAuth tokens are revoked
+// too (the default).
+func (o ClearSessionsOptions) RevokesOAuthTokens() bool {
+	return o.OAuthTokens == nil || *o.OAuthTokens
 }
 
 // UpdateGroups adds the user to groups and removes them from others.

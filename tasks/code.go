@@ -70,9 +70,43 @@ const (
 	// CodeRateLimited: Okta's rate limit was still exhausted when the
 	// attempts ended.
 	CodeRateLimited Code = "rate_limited"
+	// CodeFederatedUser: the user signs in through an identity provider
+	// (credentials.provider FEDERATION or SOCIAL); resetting or expiring
+	// the password in Okta would turn them into an Okta-password user and
+	// bypass that provider, so oktaq refuses. Change it at the provider.
+	CodeFederatedUser Code = "federated_user"
+	// CodeDirectoryPassword: the user's password lives in Active
+	// Directory or LDAP (credentials.provider ACTIVE_DIRECTORY or LDAP);
+	// reset or expire it in the directory.
+	CodeDirectoryPassword Code = "directory_password"
+	// CodeAdminRoleMissing: Okta refused with E0000006 although the token
+	// has the scope: the app's admin role is missing or its resource set
+	// does not cover this user or group.
+	CodeAdminRoleMissing Code = "okta_admin_role_missing"
+	// CodeUserMismatch: Okta answered the user reference with another
+	// user than the one named (a short name, "me"); nothing was done.
+	CodeUserMismatch Code = "user_mismatch"
 	// CodeTransient: a temporary failure (5xx, timeout, lost connection,
 	// or an error of no other class) outlasted the attempts.
 	CodeTransient Code = "transient"
+)
+
+// Details: named notes on an outcome (Result.Detail, ItemResult.Detail).
+const (
+	// CodeAlreadyDone: no_op, the end state already held; the reason says
+	// what Okta showed.
+	CodeAlreadyDone Code = "already_done"
+	// CodeReactivated: activate on a PROVISIONED user was sent as
+	// reactivate, which restarts the activation (a new email or link).
+	CodeReactivated Code = "reactivated"
+	// CodeSessionsLeft: Okta sessions were cleared; sessions inside web
+	// and native apps are not, and Identity Engine also forgets the
+	// user's devices.
+	CodeSessionsLeft Code = "sessions_left_in_apps"
+	// CodeAppGroupSameName: the user is in a directory (APP_GROUP) group
+	// of the same name, whose membership oktaq cannot change; the access
+	// it gives stays. Remove the user in the directory.
+	CodeAppGroupSameName Code = "app_group_same_name"
 )
 
 // HTTPStatus is the code of an Okta answer with this HTTP status and no

@@ -22,11 +22,17 @@ const (
 // read back by GET /v1/actions/{id} and `oktaq status`. It never holds a
 // secret in clear: see Sealed.
 type Result struct {
-	Outcome    Outcome   `json:"outcome"`
-	Action     Action    `json:"action"`
-	Connection string    `json:"connection"`
-	UserID     string    `json:"user_id,omitempty"`
-	Okta       OktaTrace `json:"okta"`
+	Outcome    Outcome `json:"outcome"`
+	Action     Action  `json:"action"`
+	Connection string  `json:"connection"`
+	UserID     string  `json:"user_id,omitempty"`
+	// Login is the login of the user Okta resolved the request to.
+	Login string    `json:"login,omitempty"`
+	Okta  OktaTrace `json:"okta"`
+	// Detail says why a no_op changed nothing, or what else the agent must
+	// know about the outcome (a call Okta was asked instead, what Okta
+	// leaves in place).
+	Detail *Detail `json:"detail,omitempty"`
 	// Items reports each group or app of an update on its own.
 	Items      []ItemResult `json:"items,omitempty"`
 	Error      *ErrorInfo   `json:"error,omitempty"`
@@ -53,6 +59,8 @@ type ErrorInfo struct {
 	Summary string `json:"summary"`
 	// Scope is the Okta scope that was missing, if that was the cause.
 	Scope string `json:"scope,omitempty"`
+	// Hint is one line a help-desk agent can act on.
+	Hint string `json:"hint,omitempty"`
 	// Fields lists bad fields of a rejected request.
 	Fields []FieldError `json:"fields,omitempty"`
 }
@@ -66,4 +74,25 @@ type ItemResult struct {
 	ID      string     `json:"id,omitempty"`
 	Outcome Outcome    `json:"outcome"`
 	Error   *ErrorInfo `json:"error,omitempty"`
+	// Detail says why a no_op changed nothing, or what the item could not
+	// change (CodeAppGroupSameName).
+	Detail *Detail `json:"detail,omitempty"`
+	// Unchanged lists memberships of the same name the action cannot
+	// change: directory (APP_GROUP) groups named like the OKTA_GROUP.
+	Unchanged []GroupRef `json:"unchanged,omitempty"`
+}
+
+// Detail is a named note on an outcome: Code is one of the detail codes
+// (CodeAlreadyDone, CodeAppGroupSameName...), Reason the sentence for a
+// person.
+type Detail struct {
+	Code   Code   `json:"code"`
+	Reason string `json:"reason"`
+}
+
+// GroupRef names an Okta group.
+type GroupRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Type string `json:"type"`
 }

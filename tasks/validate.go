@@ -128,17 +128,39 @@ func Validate(a Args, now time.Time) error {
 	return nil
 }
 
+// validateUser accepts an Okta user id or a full login of the form
+// local@domain. Okta's GET /users/{idOrLogin} also resolves "me" (the
+// token's own admin with an API token) and a login's short name (the part
+// before '@', when unambiguous), so "me", "alice", "." or ".." would act on
+// someone other than the one meant. A reference holding '@' with text on
+// both sides is neither: Okta matches it only as a whole login. Logins may
+// be any string in orgs that change the login pattern; such users are
+// named by id.
 func validateUser(v *validator, user string) {
 	if !v.text("user", user, maxUserLen, true) {
 		return
 	}
-	switch {
-	case userIDRe.MatchString(user):
-	case strings.ContainsAny(user, " \t"):
-		v.add("user", "a login cannot contain spaces")
-	case strings.Contains(user, "/"):
-		v.add("user", "a login containing '/' cannot be looked up in Okta; use the user's Okta id")
+	if err := CheckUserRef(user); err != nil {
+		v.add("user", "%s", err.Error())
 	}
+}
+
+// CheckUserRef says whether ref names one Okta user unambiguously: an
+// Okta user id (00u and 17 letters or digits) or a full login
+// (local@domain, no spaces or '/').
+func CheckUserRef(ref string) error {
+	if userIDRe.MatchString(ref) {
+		return nil
+	}
+	switch at := strings.LastIndexByte(ref, '@'); {
+	case strings.ContainsAny(ref, " \t"):
+		return errors.New("a login cannot contain spaces")
+	case strings.Contains(ref, "/"):
+		return errors.New("a login containing '/' cannot be looked up in Okta; use the user's Okta id")
+	case at <= 0 || at == len(ref)-1 || strings.HasPrefix(ref[at+1:], ".") || strings.HasSuffix(ref, "."):
+		return fmt.Errorf("%q is neither an Okta user id (00u + 17 letters or digits) nor a full login (name@domain); Okta would resolve a short name or \"me\" to whoever matches", ref)
+	}
+	return nil
 }
 
 func validateTicket(v *validator, t Ticket) {

@@ -43,7 +43,18 @@ func TestValidate(t *testing.T) {
 		{"reactivate", &tasks.Reactivate{Request: base("00u1abcdefghijklmnoP")}, nil},
 		{"deactivate", &tasks.Deactivate{Request: base("alice@example.com"), Options: tasks.DeactivateOptions{NotifyAdmins: true}}, nil},
 		{"suspend", &tasks.Suspend{Request: base("alice+it@example.com")}, nil},
-		{"unsuspend", &tasks.Unsuspend{Request: base("alice")}, nil},
+		{"unsuspend", &tasks.Unsuspend{Request: base("alice@example.com")}, nil},
+		// Okta resolves "me" to the token's admin and a short name to the
+		// login it starts: neither names the user meant.
+		{"user me", &tasks.Suspend{Request: base("me")}, []string{"user"}},
+		{"user dot", &tasks.Suspend{Request: base(".")}, []string{"user"}},
+		{"user dot dot", &tasks.Suspend{Request: base("..")}, []string{"user"}},
+		{"user short name", &tasks.Suspend{Request: base("alice")}, []string{"user"}},
+		{"user at without domain", &tasks.Suspend{Request: base("alice@")}, []string{"user"}},
+		{"user at without local part", &tasks.Suspend{Request: base("@example.com")}, []string{"user"}},
+		{"user id one short", &tasks.Suspend{Request: base("00u1abcdefghijklmno")}, []string{"user"}},
+		{"user id of a group", &tasks.Suspend{Request: base("00g1abcdefghijklmnoP")}, []string{"user"}},
+		{"login of a non-email org", &tasks.Suspend{Request: base("alice@corp")}, nil},
 		{"unlock", &tasks.Unlock{Request: base("alice@example.com")}, nil},
 		{"reset password emails by default", &tasks.ResetPassword{Request: base("alice@example.com"), Options: tasks.ResetPasswordOptions{RevokeSessions: true}}, nil},
 		{"reset password link needs key", &tasks.ResetPassword{Request: base("alice@example.com"), Options: tasks.ResetPasswordOptions{SendEmail: tasks.Bool(false)}}, []string{"result_key"}},
@@ -51,7 +62,7 @@ func TestValidate(t *testing.T) {
 		{"temp password needs key", &tasks.ExpirePassword{Request: base("alice@example.com"), Options: tasks.ExpirePasswordOptions{TempPassword: true}}, []string{"result_key"}},
 		{"revoke sessions only with temp password", &tasks.ExpirePassword{Request: base("alice@example.com"), Options: tasks.ExpirePasswordOptions{RevokeSessions: true}}, []string{"options.revoke_sessions"}},
 		{"reset mfa", &tasks.ResetMFA{Request: base("alice@example.com"), Options: tasks.ResetMFAOptions{RemoveRecoveryEnrollment: true}}, nil},
-		{"clear sessions", &tasks.ClearSessions{Request: base("alice@example.com"), Options: tasks.ClearSessionsOptions{OAuthTokens: true}}, nil},
+		{"clear sessions", &tasks.ClearSessions{Request: base("alice@example.com"), Options: tasks.ClearSessionsOptions{OAuthTokens: tasks.Bool(true)}}, nil},
 		{"groups", &tasks.UpdateGroups{Request: base("alice@example.com"), Groups: tasks.GroupChanges{Add: []string{"Engineering", "00g1abcdefghijklmnoP"}, Remove: []string{"Sales"}}}, nil},
 		{"groups empty", &tasks.UpdateGroups{Request: base("alice@example.com")}, []string{"groups"}},
 		{"group in add and remove", &tasks.UpdateGroups{Request: base("alice@example.com"), Groups: tasks.GroupChanges{Add: []string{"Sales"}, Remove: []string{"sales"}}}, []string{"groups.remove[0]"}},
@@ -66,19 +77,19 @@ func TestValidate(t *testing.T) {
 		{"login with control char", &tasks.Suspend{Request: base("alice\n@example.com")}, []string{"user"}},
 		{"login with slash", &tasks.Suspend{Request: base("dept/alice")}, []string{"user"}},
 		{"login too long", &tasks.Suspend{Request: base(strings.Repeat("a", 300))}, []string{"user"}},
-		{"bad connection", &tasks.Suspend{Request: func() tasks.Request { r := base("a"); r.Connection = "Prod Org"; return r }()}, []string{"connection"}},
-		{"missing requester", &tasks.Suspend{Request: func() tasks.Request { r := base("a"); r.Requester = tasks.Requester{}; return r }()}, []string{"requester.id", "requester.role"}},
+		{"bad connection", &tasks.Suspend{Request: func() tasks.Request { r := base("a@example.com"); r.Connection = "Prod Org"; return r }()}, []string{"connection"}},
+		{"missing requester", &tasks.Suspend{Request: func() tasks.Request { r := base("a@example.com"); r.Requester = tasks.Requester{}; return r }()}, []string{"requester.id", "requester.role"}},
 		{"bad role and email", &tasks.Suspend{Request: func() tasks.Request {
-			r := base("a")
+			r := base("a@example.com")
 			r.Requester.Role, r.Requester.Email = "it admin", "not-an-email"
 			return r
 		}()}, []string{"requester.role", "requester.email"}},
-		{"bad ticket url", &tasks.Suspend{Request: func() tasks.Request { r := base("a"); r.Ticket.URL = "javascript:alert(1)"; return r }()}, []string{"ticket.url"}},
-		{"ticket id too long", &tasks.Suspend{Request: func() tasks.Request { r := base("a"); r.Ticket.ID = strings.Repeat("1", 200); return r }()}, []string{"ticket.id"}},
-		{"bad idempotency key", &tasks.Suspend{Request: func() tasks.Request { r := base("a"); r.IdempotencyKey = "a b"; return r }()}, []string{"idempotency_key"}},
-		{"requested in the future", &tasks.Suspend{Request: func() tasks.Request { r := base("a"); r.RequestedAt = now.Add(time.Hour); return r }()}, []string{"requested_at"}},
-		{"bad result key", &tasks.Suspend{Request: func() tasks.Request { r := base("a"); r.ResultKey = "abc"; return r }()}, []string{"result_key"}},
-		{"wrong version", &tasks.Suspend{Request: func() tasks.Request { r := base("a"); r.Version = 2; return r }()}, []string{"v"}},
+		{"bad ticket url", &tasks.Suspend{Request: func() tasks.Request { r := base("a@example.com"); r.Ticket.URL = "javascript:alert(1)"; return r }()}, []string{"ticket.url"}},
+		{"ticket id too long", &tasks.Suspend{Request: func() tasks.Request { r := base("a@example.com"); r.Ticket.ID = strings.Repeat("1", 200); return r }()}, []string{"ticket.id"}},
+		{"bad idempotency key", &tasks.Suspend{Request: func() tasks.Request { r := base("a@example.com"); r.IdempotencyKey = "a b"; return r }()}, []string{"idempotency_key"}},
+		{"requested in the future", &tasks.Suspend{Request: func() tasks.Request { r := base("a@example.com"); r.RequestedAt = now.Add(time.Hour); return r }()}, []string{"requested_at"}},
+		{"bad result key", &tasks.Suspend{Request: func() tasks.Request { r := base("a@example.com"); r.ResultKey = "abc"; return r }()}, []string{"result_key"}},
+		{"wrong version", &tasks.Suspend{Request: func() tasks.Request { r := base("a@example.com"); r.Version = 2; return r }()}, []string{"v"}},
 	}
 	covered := map[tasks.Action]bool{}
 	for _, tt := range tests {

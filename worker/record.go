@@ -136,7 +136,7 @@ func (w *Worker) audit(at *attempt, res *tasks.Result, kind string, final bool, 
 	}
 	if at.args != nil {
 		r := at.args.Base()
-		attrs = append(attrs, slog.String("user", r.User), slog.String("user_id", res.UserID),
+		attrs = append(attrs, slog.String("user", r.User), slog.String("user_id", res.UserID), slog.String("login", res.Login),
 			slog.Group("requester", "id", r.Requester.ID, "role", r.Requester.Role),
 			slog.String("producer", r.Producer),
 			slog.Group("ticket", "system", r.Ticket.System, "id", r.Ticket.ID))

@@ -86,7 +86,7 @@ func TestEveryAction(t *testing.T) {
 					t.Errorf("%d factors left", u.Factors)
 				}
 			}},
-		{args: &tasks.ClearSessions{Request: request("sessions@example.com"), Options: tasks.ClearSessionsOptions{OAuthTokens: true}},
+		{args: &tasks.ClearSessions{Request: request("sessions@example.com"), Options: tasks.ClearSessionsOptions{OAuthTokens: tasks.Bool(true)}},
 			user: "sessions@example.com", status: "ACTIVE", outcome: tasks.OutcomeSucceeded,
 			check: func(t *testing.T, u oktasim.User, _ tasks.Result) {
 				if u.Sessions != 0 {

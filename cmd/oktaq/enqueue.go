@@ -76,7 +76,7 @@ func runEnqueue(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.BoolVar(&f.sendEmail, "send-email", true, "activate, reactivate, reset_password: Okta emails the user")
 	fs.BoolVar(&f.revokeSessions, "revoke-sessions", false, "reset_password, expire_password: end the user's sessions")
 	fs.BoolVar(&f.tempPassword, "temp-password", false, "expire_password: return a temporary password (needs --result-key)")
-	fs.BoolVar(&f.oauth, "oauth-tokens", false, "clear_sessions: revoke OAuth tokens too")
+	fs.BoolVar(&f.oauth, "oauth-tokens", true, "clear_sessions: revoke OAuth tokens too (default true)")
 	fs.BoolVar(&f.notifyAdmins, "notify-admins", false, "deactivate: email the org's admins")
 	fs.BoolVar(&f.removeRecovery, "remove-recovery", false, "reset_mfa: remove the recovery enrollment too")
 	fs.BoolVar(&f.wait, "wait", false, "wait for the final state and print the result")
@@ -180,7 +180,7 @@ func buildArgs(action tasks.Action, f *enqueueFlags, fs *flag.FlagSet) (tasks.Ar
 	case *tasks.ResetMFA:
 		t.Options.RemoveRecoveryEnrollment, used["remove-recovery"] = f.removeRecovery, true
 	case *tasks.ClearSessions:
-		t.Options.OAuthTokens, used["oauth-tokens"] = f.oauth, true
+		t.Options.OAuthTokens, used["oauth-tokens"] = tasks.Bool(f.oauth), true
 	case *tasks.UpdateGroups:
 		t.Groups = tasks.GroupChanges{Add: f.addGroups, Remove: f.removeGroups}
 		used["add-group"], used["remove-group"] = true, true

@@ -44,7 +44,7 @@ func TestEnqueueAndStatus(t *testing.T) {
 	if code, out, _ = runCmd(t, "status", "REQ-9"); code != 0 || !bytes.Contains([]byte(out), []byte("state:    pending")) {
 		t.Errorf("status text: %d %q", code, out)
 	}
-	code, _, errs = runCmd(t, "enqueue", "user.groups.update", "--user", "bob", "--role", "it-admin", "--add-group", "Engineering", "--add-group", "Sales", "--bulk")
+	code, _, errs = runCmd(t, "enqueue", "user.groups.update", "--user", "bob@example.com", "--role", "it-admin", "--add-group", "Engineering", "--add-group", "Sales", "--bulk")
 	if code != 0 {
 		t.Errorf("groups update: %d %s", code, errs)
 	}
@@ -53,9 +53,9 @@ func TestEnqueueAndStatus(t *testing.T) {
 		code int
 	}{
 		{[]string{"enqueue"}, 2},
-		{[]string{"enqueue", "user.delete", "--user", "a", "--role", "it-admin"}, 2},
-		{[]string{"enqueue", "user.suspend", "--user", "a", "--role", "it-admin", "--add-group", "x"}, 2},
-		{[]string{"enqueue", "user.suspend", "--user", "a", "--role", "helpdesk"}, 1},
+		{[]string{"enqueue", "user.delete", "--user", "a@example.com", "--role", "it-admin"}, 2},
+		{[]string{"enqueue", "user.suspend", "--user", "a@example.com", "--role", "it-admin", "--add-group", "x"}, 2},
+		{[]string{"enqueue", "user.suspend", "--user", "a@example.com", "--role", "helpdesk"}, 1},
 		{[]string{"enqueue", "user.suspend", "--role", "it-admin"}, 2},
 		{[]string{"status"}, 2},
 		{[]string{"status", "no-such-task"}, 1},
@@ -85,10 +85,10 @@ func TestEnqueueWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Shutdown()
-	if code, out, errs := runCmd(t, "enqueue", "user.suspend", "--user", "a", "--role", "it-admin", "--wait", "--timeout", "20s"); code != 0 {
+	if code, out, errs := runCmd(t, "enqueue", "user.suspend", "--user", "a@example.com", "--role", "it-admin", "--wait", "--timeout", "20s"); code != 0 {
 		t.Errorf("succeeded: exit %d\n%s\n%s", code, out, errs)
 	}
-	if code, out, errs := runCmd(t, "enqueue", "user.unlock", "--user", "a", "--role", "it-admin", "--wait", "--timeout", "20s", "--json"); code != 1 {
+	if code, out, errs := runCmd(t, "enqueue", "user.unlock", "--user", "a@example.com", "--role", "it-admin", "--wait", "--timeout", "20s", "--json"); code != 1 {
 		t.Errorf("failed: exit %d\n%s\n%s", code, out, errs)
 	}
 }

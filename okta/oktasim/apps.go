@@ -50,6 +50,9 @@ func (s *Sim) assignApp(c *call) response {
 		return notFound(body.ID, "User")
 	}
 	u.settle(c.now)
+	if !c.covers(u) {
+		return noPermission()
+	}
 	if in(u.status, StatusStaged, StatusDeprovisioned) {
 		return oktaErr(http.StatusForbidden, "E0000117",
 			"Cannot assign apps or update app profiles for an inactive user.")

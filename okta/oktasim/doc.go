@@ -27,7 +27,7 @@
 // # Endpoints
 //
 // GET/DELETE /api/v1/users/{idOrLogin}; GET /api/v1/users (q, filter, search, limit, after);
-// GET /api/v1/users/{id}/groups and /factors; DELETE /api/v1/users/{id}/sessions?oauthTokens=;
+// GET /api/v1/users/{id}/groups, /factors and /blocks; DELETE /api/v1/users/{id}/sessions?oauthTokens=;
 // POST /api/v1/users/{id}/lifecycle/{activate, reactivate, deactivate, suspend, unsuspend,
 // unlock, reset_password, expire_password[?tempPassword=true], expire_password_with_temp_password,
 // reset_factors}; GET /api/v1/groups (q, search), /groups/{id}, /groups/{id}/users;
@@ -49,7 +49,10 @@
 // E0000006 with a valid token: user.read, user.activate, user.reactivate, user.deactivate,
 // user.suspend, user.unsuspend, user.unlock, user.reset_password, user.expire_password,
 // user.reset_mfa, user.clear_sessions, user.delete, group.read, user.groups.update, app.read,
-// user.apps.update.
+// user.apps.update. SeedClient.AdminTargets limits the admin role to some users and groups (a
+// group-scoped help-desk role): a call that changes a user outside them (neither listed nor a
+// member of a listed group), or the membership of a group not listed, is 403 E0000006. Reads are
+// not limited (unverified: Okta may also hide uncovered users from a scoped role's reads).
 //
 // # Rate limits
 //
@@ -71,12 +74,25 @@
 //   - activate from PROVISIONED, RECOVERY, PASSWORD_EXPIRED, LOCKED_OUT, SUSPENDED: 403
 //     E0000038 (ACTIVE: E0000016). Activate goes to ACTIVE only for users seeded with a
 //     password, else PROVISIONED.
-//   - reactivate: PROVISIONED only (the 2024.06 rule, not the newer RECOVERY addition).
+//   - reactivate: PROVISIONED or RECOVERY (the current spec); the status stays, a new activation
+//     link or email is issued. activate on PROVISIONED is 403 E0000038 (it does not restart).
 //   - deactivate of a DEPROVISIONED user: 400 E0000001.
-//   - unlock: only LOCKED_OUT users with credentials.provider OKTA; everything else 403 E0000032.
+//   - unlock: LOCKED_OUT users, and ACTIVE/RECOVERY/PASSWORD_EXPIRED users blocked from unknown
+//     devices (seed blocked_unknown_devices), with credentials.provider OKTA; everything else 403
+//     E0000032. GET /users/{id}/blocks shows ANY_DEVICES for LOCKED_OUT and UNKNOWN_DEVICES for a
+//     blocked user; the unlock link is shown only for LOCKED_OUT (links follow policy).
+//   - Providers: seed source OKTA, ACTIVE_DIRECTORY, LDAP, FEDERATION or SOCIAL, rendered as
+//     credentials.provider {type, name} (names: OKTA, corp.example.com, ldap.example.com,
+//     FEDERATION, Google). reset_password on a FEDERATION or SOCIAL user converts them to OKTA
+//     (the spec: the default call does). expire_password converting them too is unverified: the
+//     safe reading. On AD/LDAP users reset and expire apply as for OKTA users (unverified whether
+//     Okta writes to the directory).
+//   - suspend: ACTIVE only (400 E0000001 otherwise, as the spec says), although recorded
+//     PROVISIONED users show the suspend link; whether Okta accepts it there is unverified.
 //   - reset_password: from ACTIVE, PASSWORD_EXPIRED, LOCKED_OUT, RECOVERY (others 403
 //     E0000038, never E0000017); sendEmail is required (400 E0000028 without it); every call
-//     issues a new link and, with sendEmail=true, another email. provider=FEDERATION is ignored.
+//     issues a new link and, with sendEmail=true, another email. provider=FEDERATION is ignored;
+//     a federated or social user is converted to OKTA (see Providers).
 //   - expire_password and the temp-password forms: from the same four states, a repeat answers
 //     200; others 403 E0000038. Each temp-password call returns a new password.
 //   - reset_factors with no enrolled factor, or on a STAGED/DEPROVISIONED user: 403 E0000038.
@@ -89,10 +105,12 @@
 //   - App assignment of a STAGED or DEPROVISIONED user: 403 E0000117. Assigning an assigned
 //     user: 200 with the existing assignment (no 409 E0000062). Unassigning a non-assigned
 //     user: 404 E0000007.
-//   - _links list exactly the lifecycle calls the simulator accepts in the current status, and
-//     none while a transition is pending. Recorded Okta responses show suspend, resetPassword
-//     and resetFactors on a fresh PROVISIONED user, so a link's presence is no promise on real
-//     Okta; the simulator is stricter and shows resetFactors only with enrolled factors.
+//   - _links list the lifecycle calls the simulator accepts in the current status, none while a
+//     transition is pending, with the recorded exceptions: a PROVISIONED user shows suspend,
+//     resetPassword and resetFactors (with no factor) although those calls are refused, and a
+//     user blocked from unknown devices shows no unlock. A link is no proof either way.
+//   - DELETE sessions with oauthTokens=true also revokes the user's OAuth grants (seed grants);
+//     sessions inside apps and Identity Engine's forgetDevices are not modelled.
 //   - Group q: case-insensitive name prefix over every group type, at most limit (default
 //     300), no Link header. User q leaves out DEPROVISIONED users; search and filter do not.
 //     filter accepts only status, lastUpdated, id and profile.login/email/firstName/lastName

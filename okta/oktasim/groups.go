@@ -123,7 +123,7 @@ func (c *call) membership() (*group, *user, response) {
 	if u == nil {
 		return nil, nil, r
 	}
-	if g.typ != GroupOkta {
+	if g.typ != GroupOkta || !c.coversGroup(g) {
 		return nil, nil, noPermission()
 	}
 	return g, u, response{}

@@ -16,6 +16,8 @@ type User struct {
 	Sessions              int
 	OAuthGrants           int
 	Apps                  []string // app ids, sorted
+	Provider              string   // credentials.provider.type
+	BlockedUnknownDevices bool
 }
 
 // Request is one entry of the request log.
@@ -47,7 +49,7 @@ func (s *Sim) User(idOrLogin string) (User, bool) {
 	u.settle(s.now())
 	snap := User{ID: u.id, Login: u.login, Email: u.email, Status: u.status,
 		TransitioningToStatus: u.transitioning, Factors: len(u.factors),
-		Sessions: u.sessions, OAuthGrants: u.grants}
+		Sessions: u.sessions, OAuthGrants: u.grants, Provider: u.source, BlockedUnknownDevices: u.blocked}
 	for gid := range u.groups {
 		snap.Groups = append(snap.Groups, gid)
 	}

@@ -10,6 +10,9 @@ type lifecycleOp struct {
 	path, link, perm string
 	valid            func(u *user) bool // also decides whether the _links entry is shown
 	run              func(s *Sim, c *call, u *user) response
+	// shown, when set, decides the _links entry instead of valid: Okta's
+	// links follow policies, not what the call would accept.
+	shown func(u *user) bool
 }
 
 func (op lifecycleOp) handler(s *Sim) func(*call) response {
@@ -43,28 +46,41 @@ var lifecycleOps []lifecycleOp
 func init() {
 	lifecycleOps = []lifecycleOp{
 		{"activate", "activate", "user.activate",
-			func(u *user) bool { return in(u.status, StatusStaged, StatusDeprovisioned) }, (*Sim).activate},
+			func(u *user) bool { return in(u.status, StatusStaged, StatusDeprovisioned) }, (*Sim).activate, nil},
 		{"reactivate", "reactivate", "user.reactivate",
-			func(u *user) bool { return u.status == StatusProvisioned }, (*Sim).reactivate},
+			func(u *user) bool { return in(u.status, StatusProvisioned, StatusRecovery) }, (*Sim).reactivate, nil},
 		{"deactivate", "deactivate", "user.deactivate",
-			func(u *user) bool { return u.status != StatusDeprovisioned }, (*Sim).deactivateCall},
+			func(u *user) bool { return u.status != StatusDeprovisioned }, (*Sim).deactivateCall, nil},
 		{"suspend", "suspend", "user.suspend",
-			func(u *user) bool { return u.status == StatusActive }, (*Sim).suspend},
+			func(u *user) bool { return u.status == StatusActive }, (*Sim).suspend,
+			// Recorded: a fresh PROVISIONED user shows suspend, which the
+			// spec refuses (ACTIVE only).
+			func(u *user) bool { return in(u.status, StatusActive, StatusProvisioned) }},
 		{"unsuspend", "unsuspend", "user.unsuspend",
-			func(u *user) bool { return u.status == StatusSuspended }, (*Sim).unsuspend},
+			func(u *user) bool { return u.status == StatusSuspended }, (*Sim).unsuspend, nil},
 		{"unlock", "unlock", "user.unlock",
-			func(u *user) bool { return u.status == StatusLockedOut && u.source == "OKTA" }, (*Sim).unlock},
+			func(u *user) bool { return unlockable(u) }, (*Sim).unlock,
+			// A user blocked from unknown devices shows no unlock link:
+			// only GET /users/{id}/blocks tells.
+			func(u *user) bool { return u.status == StatusLockedOut && u.source == ProviderOkta }},
 		{"reset_password", "resetPassword", "user.reset_password",
-			func(u *user) bool { return in(u.status, passwordStates...) }, (*Sim).resetPassword},
+			func(u *user) bool { return in(u.status, passwordStates...) }, (*Sim).resetPassword,
+			// Recorded on a fresh PROVISIONED user too, where the call is refused.
+			func(u *user) bool { return in(u.status, append([]string{StatusProvisioned}, passwordStates...)...) }},
 		{"expire_password", "expirePassword", "user.expire_password",
-			func(u *user) bool { return in(u.status, passwordStates...) }, (*Sim).expirePassword},
+			func(u *user) bool { return in(u.status, passwordStates...) }, (*Sim).expirePassword, nil},
 		{"expire_password_with_temp_password", "", "user.expire_password",
-			func(u *user) bool { return in(u.status, passwordStates...) }, (*Sim).expireWithTemp},
+			func(u *user) bool { return in(u.status, passwordStates...) }, (*Sim).expireWithTemp, nil},
 		{"reset_factors", "resetFactors", "user.reset_mfa",
 			func(u *user) bool {
 				return len(u.factors) > 0 && u.status != StatusDeprovisioned && u.status != StatusStaged
 			},
-			(*Sim).resetFactors},
+			(*Sim).resetFactors,
+			// Recorded: a PROVISIONED user with no factor shows
+			// resetFactors; the call then has nothing to reset.
+			func(u *user) bool {
+				return u.status == StatusProvisioned || len(u.factors) > 0 && !in(u.status, StatusDeprovisioned, StatusStaged)
+			}},
 	}
 }
 
@@ -77,7 +93,11 @@ func lifecycleLinks(u *user) []link {
 		return nil
 	}
 	for _, op := range lifecycleOps {
-		if op.link != "" && op.valid(u) {
+		shown := op.valid
+		if op.shown != nil {
+			shown = op.shown
+		}
+		if op.link != "" && shown(u) {
 			out = append(out, link{op.link, op.path})
 		}
 	}
@@ -110,8 +130,10 @@ func (s *Sim) activate(c *call, u *user) response {
 	return ok(s.activationToken(c, u))
 }
 
+// reactivate restarts the activation of a PROVISIONED user, or of one in
+// RECOVERY (current spec); the status stays.
 func (s *Sim) reactivate(c *call, u *user) response {
-	if u.status != StatusProvisioned {
+	if !in(u.status, StatusProvisioned, StatusRecovery) {
 		return notAllowedInStatus()
 	}
 	u.lastUpdated = c.now
@@ -155,12 +177,36 @@ func (s *Sim) unsuspend(c *call, u *user) response {
 	return ok(empty)
 }
 
+// unlockable: a LOCKED_OUT user, or an ACTIVE-like one blocked from unknown
+// devices, mastered by Okta (a directory unlocks its own users).
+func unlockable(u *user) bool {
+	if u.source != ProviderOkta {
+		return false
+	}
+	return u.status == StatusLockedOut || u.blocked && in(u.status, StatusActive, StatusRecovery, StatusPasswordExpired)
+}
+
 func (s *Sim) unlock(c *call, u *user) response {
-	if u.status != StatusLockedOut || u.source != "OKTA" {
+	if !unlockable(u) {
 		return oktaErr(http.StatusForbidden, "E0000032", "Unlock is not allowed for this user.")
 	}
-	u.setStatus(StatusActive, c.now, false)
+	u.blocked = false
+	if u.status == StatusLockedOut {
+		u.setStatus(StatusActive, c.now, false)
+	}
+	u.lastUpdated = c.now
 	return ok(empty)
+}
+
+// federated: the user signs in at an identity provider. The default
+// reset_password (and, the safe reading, expire_password) makes them an
+// Okta-password user: the provider is bypassed from then on.
+func federated(u *user) bool { return in(u.source, ProviderFederation, ProviderSocial) }
+
+func convertToOkta(u *user) {
+	if federated(u) {
+		u.source = ProviderOkta
+	}
 }
 
 // resetPassword requires sendEmail (the spec marks it required); each call issues a new link.
@@ -172,6 +218,7 @@ func (s *Sim) resetPassword(c *call, u *user) response {
 		return notAllowedInStatus()
 	}
 	u.setStatus(StatusRecovery, c.now, false)
+	convertToOkta(u)
 	u.resetTokens++
 	if c.boolParam("revokeSessions", false) {
 		u.sessions = 0
@@ -191,6 +238,7 @@ func (s *Sim) expirePassword(c *call, u *user) response {
 		return notAllowedInStatus()
 	}
 	u.setStatus(StatusPasswordExpired, c.now, false)
+	convertToOkta(u)
 	return ok(s.userBody(u, true))
 }
 
@@ -200,6 +248,7 @@ func (s *Sim) expireWithTemp(c *call, u *user) response {
 		return notAllowedInStatus()
 	}
 	u.setStatus(StatusPasswordExpired, c.now, false)
+	convertToOkta(u)
 	u.hasPassword, u.passwordChanged = true, c.now
 	if c.boolParam("revokeSessions", false) {
 		u.sessions = 0

@@ -70,12 +70,7 @@ func (s *Sim) userBody(u *user, full bool) userJSON {
 	return j
 }
 
-func providerName(source string) string {
-	if source == "OKTA" {
-		return "OKTA"
-	}
-	return "active_directory"
-}
+func providerName(source string) string { return providerNames[source] }
 
 type groupJSON struct {
 	ID                    string         `json:"id"`

@@ -23,6 +23,7 @@ type call struct {
 	params map[string]string
 	q      url.Values
 	now    time.Time
+	p      *principal
 }
 
 func (s *Sim) routes() []route {
@@ -37,6 +38,7 @@ func (s *Sim) routes() []route {
 		{"DELETE", "/api/v1/users/{id}", um, "user.delete", s.deleteUser},
 		{"GET", "/api/v1/users/{id}/groups", ur, "user.read", s.listUserGroups},
 		{"GET", "/api/v1/users/{id}/factors", ur, "user.read", s.listFactors},
+		{"GET", "/api/v1/users/{id}/blocks", ur, "user.read", s.listBlocks},
 		{"DELETE", "/api/v1/users/{id}/sessions", um, "user.clear_sessions", s.clearSessions},
 		{"GET", "/api/v1/groups", gr, "group.read", s.listGroups},
 		{"GET", "/api/v1/groups/{gid}", gr, "group.read", s.getGroup},
@@ -118,6 +120,9 @@ func (c *call) userParam(name string) (*user, response) {
 		return nil, notFound(key, "User")
 	}
 	u.settle(c.now)
+	if !c.covers(u) {
+		return nil, noPermission()
+	}
 	return u, response{}
 }
 
@@ -128,6 +133,9 @@ func (c *call) userByID(name string) (*user, response) {
 		return nil, notFound(c.params[name], "User")
 	}
 	u.settle(c.now)
+	if !c.covers(u) {
+		return nil, noPermission()
+	}
 	return u, response{}
 }
 

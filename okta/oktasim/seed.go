@@ -29,9 +29,17 @@ type SeedUser struct {
 	Groups    []string `json:"groups,omitempty"`  // group names
 	Factors   []string `json:"factors,omitempty"` // factorType: "sms", "token:software:totp", "push", ...
 	Apps      []string `json:"apps,omitempty"`    // app labels
-	Source    string   `json:"source,omitempty"`  // "OKTA" or e.g. "ACTIVE_DIRECTORY" (unlock refused)
-	Password  bool     `json:"password,omitempty"`
-	Sessions  int      `json:"sessions,omitempty"`
+	// Source is credentials.provider.type: OKTA, ACTIVE_DIRECTORY, LDAP,
+	// FEDERATION or SOCIAL (see Provider* and doc.go).
+	Source   string `json:"source,omitempty"`
+	Password bool   `json:"password,omitempty"`
+	Sessions int    `json:"sessions,omitempty"`
+	// Grants counts OAuth refresh tokens; clearing sessions with
+	// oauthTokens=true revokes them.
+	Grants int `json:"grants,omitempty"`
+	// BlockedUnknownDevices: the user is blocked from unknown devices
+	// (GET /users/{id}/blocks shows it); unlock clears it.
+	BlockedUnknownDevices bool `json:"blocked_unknown_devices,omitempty"`
 }
 
 // SeedGroup is one group; Type defaults to OKTA_GROUP.
@@ -56,6 +64,17 @@ type SeedClient struct {
 	KeyID             string   `json:"kid,omitempty"`
 	Scopes            []string `json:"scopes"`
 	DeniedPermissions []string `json:"denied_permissions,omitempty"`
+	// AdminTargets, when set, limits the client's admin role to these
+	// users and groups (a group-scoped help-desk role): a call that
+	// changes a user outside them, or the membership of a group not
+	// listed, gets 403 E0000006. Reads are not limited.
+	AdminTargets *AdminTargets `json:"admin_targets,omitempty"`
+}
+
+// AdminTargets is the resource set of a client's admin role.
+type AdminTargets struct {
+	Users  []string `json:"users,omitempty"`  // logins
+	Groups []string `json:"groups,omitempty"` // names; their members are covered too
 }
 
 // LoadSeed decodes a seed strictly: unknown fields are errors.
@@ -112,6 +131,11 @@ func (s *Sim) Load(seed Seed) error {
 			return err
 		}
 		s.clients[c.id] = c
+		if sc.AdminTargets != nil {
+			s.adminTargets[c.id] = sc.AdminTargets
+		} else {
+			delete(s.adminTargets, c.id)
+		}
 	}
 	for _, t := range seed.APITokens {
 		s.apiKeys[t] = true
@@ -140,7 +164,7 @@ func (s *Sim) loadUser(su SeedUser, now time.Time) error {
 	u := &user{id: orNew(su.ID, "00u"), login: su.Login, email: su.Email, first: su.FirstName,
 		last: su.LastName, status: su.Status, source: su.Source, hasPassword: su.Password,
 		created: now, lastUpdated: now, statusChanged: now, sessions: su.Sessions,
-		groups: map[string]bool{}}
+		grants: su.Grants, blocked: su.BlockedUnknownDevices, groups: map[string]bool{}}
 	if u.email == "" {
 		u.email = u.login
 	}
@@ -151,7 +175,10 @@ func (s *Sim) loadUser(su SeedUser, now time.Time) error {
 		return fmt.Errorf("unknown status %q", u.status)
 	}
 	if u.source == "" {
-		u.source = "OKTA"
+		u.source = ProviderOkta
+	}
+	if providerNames[u.source] == "" {
+		return fmt.Errorf("unknown source %q: want OKTA, ACTIVE_DIRECTORY, LDAP, FEDERATION or SOCIAL", u.source)
 	}
 	if u.status != StatusStaged {
 		u.activated = now

@@ -127,7 +127,7 @@ func (s *Sim) api(w http.ResponseWriter, r *http.Request, principal *string) res
 	if p.client != nil && p.client.denied[rt.perm] {
 		return noPermission()
 	}
-	return rt.handle(&call{s: s, r: r, params: params, q: r.URL.Query(), now: now})
+	return rt.handle(&call{s: s, r: r, params: params, q: r.URL.Query(), now: now, p: p})
 }
 
 func setRateHeaders(h http.Header, limit, remaining int, reset time.Time) {

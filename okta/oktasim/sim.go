@@ -25,20 +25,22 @@ type Sim struct {
 	clock  func() time.Time
 	logger *slog.Logger
 
-	mu         sync.Mutex // guards everything below
-	baseURL    string
-	org        *org
-	tokens     map[string]*accessToken
-	clients    map[string]*client
-	apiKeys    map[string]bool
-	jtis       map[string]bool
-	tokenReq   int
-	requests   []Request
-	emails     []Email
-	faults     Faults
-	drops      int
-	limiter    *limiter
-	routeTable []route
+	mu      sync.Mutex // guards everything below
+	baseURL string
+	org     *org
+	tokens  map[string]*accessToken
+	clients map[string]*client
+	// adminTargets limits a client's admin role (SeedClient.AdminTargets).
+	adminTargets map[string]*AdminTargets
+	apiKeys      map[string]bool
+	jtis         map[string]bool
+	tokenReq     int
+	requests     []Request
+	emails       []Email
+	faults       Faults
+	drops        int
+	limiter      *limiter
+	routeTable   []route
 
 	inflight atomic.Int64
 }
@@ -46,12 +48,13 @@ type Sim struct {
 // New returns an empty org (only the built-in "Everyone" group). Call Load to seed it.
 func New(opts Options) *Sim {
 	s := &Sim{
-		clock:   opts.Clock,
-		logger:  opts.Logger,
-		tokens:  map[string]*accessToken{},
-		clients: map[string]*client{},
-		apiKeys: map[string]bool{},
-		jtis:    map[string]bool{},
+		clock:        opts.Clock,
+		logger:       opts.Logger,
+		tokens:       map[string]*accessToken{},
+		clients:      map[string]*client{},
+		adminTargets: map[string]*AdminTargets{},
+		apiKeys:      map[string]bool{},
+		jtis:         map[string]bool{},
 	}
 	if s.clock == nil {
 		s.clock = time.Now

@@ -18,6 +18,20 @@ const (
 	StatusDeprovisioned   = "DEPROVISIONED"
 )
 
+// Credential providers (credentials.provider.type), the seed's source.
+const (
+	ProviderOkta            = "OKTA"
+	ProviderActiveDirectory = "ACTIVE_DIRECTORY"
+	ProviderLDAP            = "LDAP"
+	ProviderFederation      = "FEDERATION"
+	ProviderSocial          = "SOCIAL"
+)
+
+// providerNames are the credentials.provider.name Okta shows per type: the
+// directory or identity provider's name (the simulator's are fixed).
+var providerNames = map[string]string{ProviderOkta: "OKTA", ProviderActiveDirectory: "corp.example.com",
+	ProviderLDAP: "ldap.example.com", ProviderFederation: "FEDERATION", ProviderSocial: "Google"}
+
 // Group types.
 const (
 	GroupOkta    = "OKTA_GROUP"
@@ -53,6 +67,7 @@ type user struct {
 	sessions, grants              int
 	groups                        map[string]bool
 	resetTokens                   int
+	blocked                       bool // blocked from unknown devices
 }
 
 type factor struct {

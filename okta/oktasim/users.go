@@ -119,6 +119,23 @@ func (s *Sim) deleteUser(c *call) response {
 	return noContent()
 }
 
+// listBlocks serves GET /api/v1/users/{id}/blocks: a LOCKED_OUT user is
+// blocked on any device, a user blocked from unknown devices on those.
+func (s *Sim) listBlocks(c *call) response {
+	u, r := c.user()
+	if u == nil {
+		return r
+	}
+	out := []map[string]string{}
+	switch {
+	case u.status == StatusLockedOut:
+		out = append(out, map[string]string{"appliesTo": "ANY_DEVICES", "type": "DEVICE_BASED"})
+	case u.blocked:
+		out = append(out, map[string]string{"appliesTo": "UNKNOWN_DEVICES", "type": "DEVICE_BASED"})
+	}
+	return ok(out)
+}
+
 // clearSessions answers 204 even when there is nothing to clear, in any status.
 func (s *Sim) clearSessions(c *call) response {
 	u, r := c.user()

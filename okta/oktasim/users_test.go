@@ -35,7 +35,9 @@ func TestUserLinksFollowStatus(t *testing.T) {
 		"alice@example.com": {"suspend", "resetPassword", "expirePassword", "deactivate", "resetFactors"},
 		"dave@example.com":  {"unsuspend", "deactivate", "resetFactors"},
 		"erin@example.com":  {"unlock", "resetPassword", "expirePassword", "deactivate"},
-		"heidi@example.com": {"reactivate", "deactivate"},
+		// As recorded from Okta: a fresh PROVISIONED user with no factor
+		// shows suspend, resetPassword and resetFactors, calls that fail.
+		"heidi@example.com": {"reactivate", "deactivate", "suspend", "resetPassword", "resetFactors"},
 		"ivan@example.com":  {"activate", "deactivate"},
 		"judy@example.com":  {"activate"},
 	}
