@@ -14,6 +14,12 @@ type RateLimits struct {
 	PrincipalShare float64       `json:"principal_share,omitempty"` // default 0.5
 	Concurrency    int           `json:"concurrency,omitempty"`     // default 75
 	Disabled       bool          `json:"disabled,omitempty"`        // headers still sent, never 429 for buckets
+	// LimitHeader is what X-Rate-Limit-Limit and -Remaining show to a
+	// principal held to its share: LimitHeaderShare (default) the share and
+	// what is left of it; LimitHeaderOrg the org's figure and what the org
+	// has left, saying nothing of the share. Okta does not document which;
+	// a client must be safe with either.
+	LimitHeader string `json:"limit_header,omitempty"`
 	// Buckets override defaults by Name (Limit, and Pattern/Method when set) or add new ones.
 	// Buckets with the same Name share one counter.
 	Buckets []Bucket `json:"buckets,omitempty"`
@@ -52,6 +58,12 @@ func (rl *RateLimits) UnmarshalJSON(b []byte) error {
 	}
 	return json.Unmarshal(aux.Window, &rl.Window)
 }
+
+// Values of RateLimits.LimitHeader.
+const (
+	LimitHeaderShare = "share"
+	LimitHeaderOrg   = "org"
+)
 
 // UsersBucket is Okta's /api/v1/users bucket. Okta counts against it the
 // user list and create and every call under /api/v1/users/{id}/: lifecycle,
@@ -106,6 +118,9 @@ func newLimiter(cfg RateLimits) *limiter {
 	}
 	if cfg.PrincipalShare <= 0 || cfg.PrincipalShare > 1 {
 		cfg.PrincipalShare = 0.5
+	}
+	if cfg.LimitHeader == "" {
+		cfg.LimitHeader = LimitHeaderShare
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 75
@@ -197,6 +212,9 @@ func (l *limiter) take(method, path, principal string, now time.Time) (rateState
 		w.per[principal]++
 	}
 	remaining := max(0, min(plimit-w.per[principal], b.Limit-w.used))
+	if l.cfg.LimitHeader == LimitHeaderOrg {
+		return rateState{limit: b.Limit, remaining: max(0, b.Limit-w.used), reset: w.start.Add(l.cfg.Window)}, allowed
+	}
 	return rateState{limit: plimit, remaining: remaining, reset: w.start.Add(l.cfg.Window)}, allowed
 }
 

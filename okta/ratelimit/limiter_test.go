@@ -480,3 +480,65 @@ func TestAnotherClientsUserListingDrainsOurSuspends(t *testing.T) {
 		t.Fatalf("%d 429s, want the one that taught the limiter", n)
 	}
 }
+
+// Under a principal share Okta's X-Rate-Limit-Limit is undocumented: it
+// may show the share and what is left of it, or the org's figure and what
+// the org has left. Either way workers stay within the share: with the
+// share shown they never meet a 429; with the org's figure the first 429
+// teaches the limiter what the headers hide, and no other follows.
+func TestLimiterSafeWithEitherLimitHeader(t *testing.T) {
+	const limit, share = 40, 20
+	for _, style := range []string{oktasim.LimitHeaderShare, oktasim.LimitHeaderOrg} {
+		t.Run(style, func(t *testing.T) {
+			sim := limitedSim(t, oktasim.RateLimits{Window: 3 * time.Second, PrincipalShare: 0.5, LimitHeader: style,
+				Buckets: []oktasim.Bucket{{Name: oktasim.UsersBucket, Limit: limit}}}, 8, oktasim.StatusActive)
+			r := redistest.New(t)
+			ctx := context.Background()
+			// One worker alone until the first refusal.
+			e := limitedExec(t, sim, r.Client, testLimits(), nil, nil)
+			var first *okta.RateLimitedError
+			for i := 0; first == nil; i++ {
+				if i > limit {
+					t.Fatal("never refused")
+				}
+				_, err := e.Execute(ctx, clearSessions(i%8))
+				if err != nil {
+					var ok bool
+					if first, ok = rateLimited(err); !ok {
+						t.Fatalf("execute: %T %v", err, err)
+					}
+				}
+			}
+			ok1, limited1 := calls(sim, oktasim.UsersBucket)
+			want429 := map[string]int{oktasim.LimitHeaderShare: 0, oktasim.LimitHeaderOrg: 1}[style]
+			if ok1 > share || limited1 != want429 {
+				t.Fatalf("first window: %d calls answered, %d 429s; want at most %d and %d", ok1, limited1, share, want429)
+			}
+			// The next window: six workers of two processes at once.
+			time.Sleep(time.Until(first.Until))
+			sim.ResetRequests()
+			var wg sync.WaitGroup
+			for w := range 2 {
+				e := limitedExec(t, sim, r.Client, testLimits(), nil, nil)
+				for g := range 3 {
+					wg.Go(func() {
+						for i := w*3 + g; ; i += 6 {
+							if _, err := e.Execute(ctx, clearSessions(i%8)); err != nil {
+								if _, ok := rateLimited(err); !ok {
+									t.Errorf("execute: %T %v", err, err)
+								}
+								return
+							}
+						}
+					})
+				}
+			}
+			wg.Wait()
+			ok2, limited2 := calls(sim, oktasim.UsersBucket)
+			t.Logf("%s: first window %d calls, next window %d calls, %d 429s", style, ok1, ok2, limited2)
+			if ok2 > share || ok2 == 0 || limited2 != 0 {
+				t.Fatalf("next window: %d calls answered, %d 429s; want 1..%d and none", ok2, limited2, share)
+			}
+		})
+	}
+}
