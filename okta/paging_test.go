@@ -93,3 +93,31 @@ func TestAppLabelOnSecondPage(t *testing.T) {
 		t.Fatal("assignments not changed")
 	}
 }
+
+// Item 16: a group name ending in a backslash (or holding quotes) is
+// escaped by the executor and read back by Okta's parser the same way.
+func TestGroupNameWithTrailingBackslash(t *testing.T) {
+	sim := oktasim.New(oktasim.Options{})
+	srv := sim.Start()
+	t.Cleanup(srv.Close)
+	names := []string{`Finance\`, `Say "hi"\`, `a\"b`}
+	seed := oktasim.Seed{APITokens: []string{testAPIToken}, Users: []oktasim.SeedUser{{Login: "bs@example.com"}},
+		Clients: []oktasim.SeedClient{{ClientID: testClientID, ClientSecret: testSecret, Scopes: allScopes}}}
+	for _, n := range names {
+		seed.Groups = append(seed.Groups, oktasim.SeedGroup{Name: n})
+	}
+	if err := sim.Load(seed); err != nil {
+		t.Fatal(err)
+	}
+	e := newExecutor(t, sim, execOpts{})
+	res, err := e.Execute(context.Background(), &tasks.UpdateGroups{Request: req(e, "bs@example.com"),
+		Groups: tasks.GroupChanges{Add: names}})
+	if err != nil {
+		t.Fatalf("%v (items %+v)", err, res.Items)
+	}
+	for i, n := range names {
+		if res.Items[i].ID != sim.GroupID(n) || res.Items[i].Outcome != tasks.OutcomeSucceeded {
+			t.Errorf("%s: %+v", n, res.Items[i])
+		}
+	}
+}
