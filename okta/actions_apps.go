@@ -3,7 +3,6 @@ package okta
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -15,7 +14,7 @@ import (
 // user.apps.update costs
 //
 //	1                 GET user
-//	+ 1 per label     GET /apps?q=label, then an exact label compare (0 for an id)
+//	+ 1 per label     GET /apps?q=label (+1 per 200 more), then an exact label compare (0 for an id)
 //	+ 1 per app       GET /apps/{aid}/users/{uid}: assigned or not (no_op)
 //	+ 1 per change    POST /apps/{aid}/users or DELETE /apps/{aid}/users/{uid}
 //
@@ -133,20 +132,28 @@ func (e *Executor) appExists(ctx context.Context, aid string) error {
 	return err
 }
 
-// resolveApp finds the one app whose label is exactly ref. 1 call.
+// resolveApp finds the one app whose label is exactly ref: 1 call (+1 per
+// 200 more apps whose name or label starts with it).
 func (e *Executor) resolveApp(ctx context.Context, ref string) (*oktaApp, error) {
-	c, err := e.do(ctx, func(ctx context.Context) (*oktasdk.APIResponse, error) {
-		// The SDK's oneOf decoder fails on app types it does not know; the
-		// raw body recorded by the transport is read instead.
-		_, r, err := e.api.ApplicationAPI.ListApplications(ctx).Q(ref).Limit(200).Execute()
+	// The SDK's oneOf decoder fails on app types it does not know; the
+	// raw body recorded by the transport is read instead. q= is a prefix
+	// match: the exact label may be on any page.
+	var apps []oktaApp
+	err := e.eachPage(ctx, "app list", func(ctx context.Context, after string) (*oktasdk.APIResponse, error) {
+		req := e.api.ApplicationAPI.ListApplications(ctx).Q(ref).Limit(200)
+		if after != "" {
+			req = req.After(after)
+		}
+		_, r, err := req.Execute()
 		return r, err
+	}, func(body []byte) error {
+		var page []oktaApp
+		err := json.Unmarshal(body, &page)
+		apps = append(apps, page...)
+		return err
 	})
 	if err != nil {
 		return nil, err
-	}
-	var apps []oktaApp
-	if json.Unmarshal(c.body, &apps) != nil {
-		return nil, &TransientError{Err: errors.New("unreadable app list"), Status: c.Status}
 	}
 	var exact []oktaApp
 	var others []string
@@ -163,7 +170,7 @@ func (e *Executor) resolveApp(ctx context.Context, ref string) (*oktaApp, error)
 	case 0:
 		msg := fmt.Sprintf("no app is labelled exactly %q", ref)
 		if len(others) > 0 {
-			msg += "; candidates: " + strings.Join(others, ", ")
+			msg += "; candidates: " + candidates(others)
 		}
 		return nil, &PermanentError{Code: tasks.CodeNotFound, Summary: msg}
 	default:

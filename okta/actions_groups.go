@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 
 	oktasdk "github.com/okta/okta-sdk-golang/v5/okta"
@@ -164,7 +163,8 @@ func reportSameName(it *tasks.ItemResult, same []oktaGroup, member map[string]bo
 }
 
 // resolveGroup finds one OKTA_GROUP by id or exact name, and by name also
-// the APP_GROUPs of the same name (case-insensitive, as Okta's eq). 1 call.
+// the APP_GROUPs of the same name (case-insensitive, as Okta's eq): 1 call
+// (+1 per 200 more groups of that name).
 func (e *Executor) resolveGroup(ctx context.Context, ref string) (*oktaGroup, []oktaGroup, error) {
 	if isOktaID(ref, "00g") {
 		c, err := e.do(ctx, func(ctx context.Context) (*oktasdk.APIResponse, error) {
@@ -184,16 +184,22 @@ func (e *Executor) resolveGroup(ctx context.Context, ref string) (*oktaGroup, []
 		return &g, nil, nil
 	}
 	search := fmt.Sprintf(`profile.name eq "%s"`, strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(ref))
-	c, err := e.do(ctx, func(ctx context.Context) (*oktasdk.APIResponse, error) {
-		_, r, err := e.api.GroupAPI.ListGroups(ctx).Search(search).Limit(200).Execute()
+	var found []oktaGroup
+	err := e.eachPage(ctx, "group list", func(ctx context.Context, after string) (*oktasdk.APIResponse, error) {
+		req := e.api.GroupAPI.ListGroups(ctx).Search(search).Limit(200)
+		if after != "" {
+			req = req.After(after)
+		}
+		_, r, err := req.Execute()
 		return r, err
+	}, func(body []byte) error {
+		var page []oktaGroup
+		err := json.Unmarshal(body, &page)
+		found = append(found, page...)
+		return err
 	})
 	if err != nil {
 		return nil, nil, err
-	}
-	var found []oktaGroup
-	if json.Unmarshal(c.body, &found) != nil {
-		return nil, nil, &TransientError{Err: errors.New("unreadable group list"), Status: c.Status}
 	}
 	var exact, same []oktaGroup
 	var others []string
@@ -218,7 +224,7 @@ func (e *Executor) resolveGroup(ctx context.Context, ref string) (*oktaGroup, []
 		}
 		msg := fmt.Sprintf("no OKTA_GROUP is named exactly %q", ref)
 		if len(others) > 0 {
-			msg += "; candidates: " + strings.Join(others, ", ")
+			msg += "; candidates: " + candidates(others)
 		}
 		return nil, nil, &PermanentError{Code: tasks.CodeNotFound, Summary: msg}
 	default:
@@ -230,53 +236,27 @@ func (e *Executor) resolveGroup(ctx context.Context, ref string) (*oktaGroup, []
 	}
 }
 
-// userGroups returns the ids of the user's groups, following Link next.
+// userGroups returns the ids of the user's groups, every page of them.
 func (e *Executor) userGroups(ctx context.Context, uid string) (map[string]bool, error) {
 	out := map[string]bool{}
-	after := ""
-	for page := 0; page < 100; page++ {
-		c, err := e.do(ctx, func(ctx context.Context) (*oktasdk.APIResponse, error) {
-			req := e.api.UserAPI.ListUserGroups(ctx, uid).Limit(200)
-			if after != "" {
-				req = req.After(after)
-			}
-			_, r, err := req.Execute()
-			return r, err
-		})
-		if err != nil {
-			return nil, err
+	err := e.eachPage(ctx, "user's groups", func(ctx context.Context, after string) (*oktasdk.APIResponse, error) {
+		req := e.api.UserAPI.ListUserGroups(ctx, uid).Limit(200)
+		if after != "" {
+			req = req.After(after)
 		}
+		_, r, err := req.Execute()
+		return r, err
+	}, func(body []byte) error {
 		var gs []oktaGroup
-		if json.Unmarshal(c.body, &gs) != nil {
-			return nil, &TransientError{Err: errors.New("unreadable group list"), Status: c.Status}
+		if err := json.Unmarshal(body, &gs); err != nil {
+			return err
 		}
 		for _, g := range gs {
 			out[g.ID] = true
 		}
-		if after = nextCursor(c.link); after == "" {
-			return out, nil
-		}
-	}
-	return out, nil
-}
-
-// nextCursor extracts the after= cursor of Link rel="next".
-func nextCursor(link string) string {
-	for _, part := range strings.Split(link, ",") {
-		if !strings.Contains(part, `rel="next"`) {
-			continue
-		}
-		start, end := strings.Index(part, "<"), strings.Index(part, ">")
-		if start < 0 || end <= start {
-			return ""
-		}
-		u, err := url.Parse(part[start+1 : end])
-		if err != nil {
-			return ""
-		}
-		return u.Query().Get("after")
-	}
-	return ""
+		return nil
+	})
+	return out, err
 }
 
 func isPermanent(err error) bool {

@@ -111,7 +111,7 @@ func TestRateLimited(t *testing.T) {
 	if !errors.As(err, &rl) {
 		t.Fatalf("got %T %v", err, err)
 	}
-	if rl.Bucket != ratelimit.BucketUserLifecycle || rl.Concurrency {
+	if rl.Bucket != ratelimit.BucketUsers || rl.Concurrency {
 		t.Errorf("bucket %s concurrency %v", rl.Bucket, rl.Concurrency)
 	}
 	// The sim's window is 60 s and started at Drain: reset a minute after
@@ -123,7 +123,7 @@ func TestRateLimited(t *testing.T) {
 	until, bucket, err := e.Blocked(context.Background(), a)
 	// The limiter takes Okta's Reset, rounded up to the second, as the
 	// latest end, and adds up to Jitter (500 ms) to spread wake-ups.
-	if d := until.Sub(rl.Until); err != nil || bucket != ratelimit.BucketUserLifecycle || d < -time.Second || d > 2*time.Second {
+	if d := until.Sub(rl.Until); err != nil || bucket != ratelimit.BucketUsers || d < -time.Second || d > 2*time.Second {
 		t.Errorf("Blocked: %v %s %v; want about %v", until, bucket, err, rl.Until)
 	}
 	mu.Lock()

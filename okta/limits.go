@@ -51,11 +51,11 @@ func Buckets(a tasks.Action) []string {
 	switch a {
 	case tasks.ActionUpdateGroups:
 		return []string{ratelimit.BucketUsersGetOne, ratelimit.BucketGroups, ratelimit.BucketGroupsID,
-			ratelimit.BucketUserGroups, ratelimit.BucketGroupMembers}
+			ratelimit.BucketUsers}
 	case tasks.ActionUpdateApps:
 		return []string{ratelimit.BucketUsersGetOne, ratelimit.BucketApps}
 	default:
-		return []string{ratelimit.BucketUsersGetOne, ratelimit.BucketUserLifecycle}
+		return []string{ratelimit.BucketUsersGetOne, ratelimit.BucketUsers}
 	}
 }
 

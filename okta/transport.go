@@ -29,7 +29,7 @@ type call struct {
 	Duration             time.Duration
 
 	wwwAuthenticate string
-	link            string
+	links           []string // every Link header: Okta sends rel="self" and rel="next" apart
 	body            []byte
 	err             error // transport error: no answer
 	authErr         error // no token: classified already
@@ -193,7 +193,7 @@ func (t *transport) send(req *http.Request, header string, rec *recorder) (*http
 	h := resp.Header
 	c.RequestID = h.Get("X-Okta-Request-Id")
 	c.wwwAuthenticate = h.Get("WWW-Authenticate")
-	c.link = h.Get("Link")
+	c.links = h.Values("Link")
 	if v, err := strconv.Atoi(h.Get("X-Rate-Limit-Limit")); err == nil {
 		c.Limit, c.HasLimit = v, true
 	}

@@ -55,7 +55,7 @@ func TestDemoOrgTryTable(t *testing.T) {
 		{"judy suspend", &tasks.Suspend{Request: req("judy@example.com")}, tasks.OutcomeFailed},
 		{"mallory unlock", &tasks.Unlock{Request: req("mallory@example.com")}, tasks.OutcomeFailed},
 		{"niaj unassign", &tasks.UpdateApps{Request: req("niaj@example.com"), Apps: tasks.AppChanges{Unassign: []string{"Slack"}}}, tasks.OutcomeSucceeded},
-		{"niaj sessions", &tasks.ClearSessions{Request: req("niaj@example.com"), Options: tasks.ClearSessionsOptions{OAuthTokens: true}}, tasks.OutcomeSucceeded},
+		{"niaj sessions", &tasks.ClearSessions{Request: req("niaj@example.com"), Options: tasks.ClearSessionsOptions{}}, tasks.OutcomeSucceeded},
 		{"app group", &tasks.UpdateGroups{Request: req("alice@example.com"), Groups: tasks.GroupChanges{Add: []string{"Engineering-App"}}}, tasks.OutcomeFailed},
 	}
 	for _, tt := range tests {

@@ -56,16 +56,39 @@
 //
 // # Rate limits
 //
-// Buckets (DefaultBuckets, Enterprise column, per Window): users 600, user-get (GET
-// /users/{id}) 1000, user-update 600, groups 600, group 600, app 600, apps* 100, token 600,
-// api (everything else) 600, and user-actions 600 for lifecycle, sessions, factors and group
-// membership, which Okta does not publish: override it with Bucket{Name: ActionBucket, Limit: n}.
+// Buckets follow Okta's own table (terraform-provider-okta,
+// okta/internal/apimutex/rate_limit_lines.go), limits the Enterprise column, per Window:
+// users 600 (GET/POST /users and everything under /users/{id}/: lifecycle, sessions,
+// factors, a user's groups), user-get (GET /users/{id}) 1000, user-update 600, groups 600
+// (/groups and /groups/{id}/*: members, membership changes), group (/groups/{id}) 600,
+// app (/apps/{id}) 600, apps 100 (/apps and /apps/{id}/*: assignments), token 600, api
+// (everything else) 600. ActionBucket is UsersBucket. Every client of the org draws on
+// the same bucket: another integration listing users drains our suspends.
 // Exact pattern beats prefix, longer prefix beats shorter, method-specific beats any.
 // Windows start at a bucket's first call. Each principal (API token or client) may use
-// floor(PrincipalShare*Limit); X-Rate-Limit-Limit reports that per-principal figure and
-// Remaining the smaller of the principal's and the org's remainder. Concurrency counts requests
+// floor(PrincipalShare*Limit). Which figure Okta's headers show under a share is not
+// documented: with LimitHeader "share" (default) X-Rate-Limit-Limit is the per-principal
+// figure and Remaining the smaller of the principal's and the org's remainder; with "org"
+// they show the org's limit and remainder and say nothing of the share (the 429 comes with
+// Remaining above 0). Concurrency counts requests
 // in flight including injected latency; above it: 429 with Limit and Remaining 0 and Reset =
 // now+1s. The token endpoint counts against "token", keyed by client_id.
+//
+// # Corrections to ../shared/okta-api-notes.md
+//
+//   - Section 6 says the bucket of lifecycle, sessions, factors and membership calls is
+//     unknown and to key the limiter by the observed limit. Okta's generated table
+//     (terraform-provider-okta rate_limit_lines.go) says it: /api/v1/users/{id}/* counts
+//     against /api/v1/users (with the user list), /api/v1/groups/{id}/users* against
+//     /api/v1/groups, /api/v1/apps/{id}/users* against /api/v1/apps. The errata are right.
+//   - Section 3 names one `Link: <...>; rel="next"` header. Okta sends self and next as two
+//     headers (self first); reading Header.Get("Link") sees only self. The errata are right.
+//   - Section 6 "verify which limit the headers report when the share applies" stays
+//     unverified; the simulator shows either (RateLimits.LimitHeader) and the limiter is
+//     tested with both: with the org's figure it learns from the first 429 what the headers
+//     hide.
+//   - GET /api/v1/users/me has its own bucket in Okta's table; the simulator counts it as
+//     user-get.
 //
 // # Choices where the notes say "verify"
 //
@@ -118,5 +141,14 @@
 //   - Token endpoint: parameters are read from the query string too (the SDK's private-key mode
 //     sends them there); an assertion's exp may be at most 1h (+1 min skew) ahead; a reused jti
 //     is refused; unknown or revoked client: 401 invalid_client.
+//   - Paging: Link headers are sent as Okta sends them (okta-recorded/user_list.json): one
+//     header per link, rel="self" first, then rel="next" while more remain; self repeats the
+//     query with limit added. Page sizes (default/max): a user's groups 200/200 whatever
+//     limit asks (Okta pages them at 200); users 200/200; apps 20/200 (the 2026 spec gives
+//     no default: unverified); app users 50/500; group members 1000/10000; group search
+//     10000/10000.
+//   - Search strings: a backslash escapes the next character inside a quoted value (\" and
+//     \\), so `profile.name eq "Finance\\"` finds the group Finance\. Unverified against
+//     Okta beyond \" (documented); the executor escapes both.
 //   - Injected 502/503 answers have an HTML body, like a load balancer; 500 is E0000009.
 package oktasim

@@ -134,7 +134,7 @@ func (p *exprParser) term() (*expr, error) {
 		e.value = v
 		return e, nil
 	}
-	e.value = strings.ReplaceAll(v[1:len(v)-1], `\"`, `"`)
+	e.value = unescape(v[1 : len(v)-1])
 	return e, nil
 }
 
@@ -148,8 +148,13 @@ func tokenize(s string) ([]string, error) {
 			toks = append(toks, string(ch))
 			i++
 		case ch == '"':
+			// A backslash escapes the next character (\" and \\), so a
+			// value may end in an escaped backslash: "Finance\\".
 			j := i + 1
-			for j < len(s) && (s[j] != '"' || s[j-1] == '\\') {
+			for j < len(s) && s[j] != '"' {
+				if s[j] == '\\' {
+					j++
+				}
 				j++
 			}
 			if j >= len(s) {
@@ -167,4 +172,16 @@ func tokenize(s string) ([]string, error) {
 		}
 	}
 	return toks, nil
+}
+
+// unescape undoes the backslash escapes of a quoted value: \" and \\.
+func unescape(v string) string {
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] == '\\' && i+1 < len(v) {
+			i++
+		}
+		b.WriteByte(v[i])
+	}
+	return b.String()
 }

@@ -90,7 +90,7 @@ func (s *Sim) listUserGroups(c *call) response {
 		}
 	}
 	resp := ok(nil)
-	ids, bad := c.page(ids, 200, 10000, &resp)
+	ids, bad := c.page(ids, 200, 200, &resp) // Okta pages a user's groups at 200 whatever limit asks
 	if bad != nil {
 		return *bad
 	}

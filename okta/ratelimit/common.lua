@@ -12,7 +12,9 @@
 --   in-flight   zset "<key>|<token>" -> lease expiry; one member per granted call
 --   bucket hash limit, rem (lowest X-Rate-Limit-Remaining seen in the window),
 --               reset (Okta's X-Rate-Limit-Reset, epoch s), win (window length, ms),
---               blocked (no call until, after a 429)
+--               blocked (no call until, after a 429),
+--               hidden (what the headers show left when Okta already
+--               refuses: they show the org's figure, not our share)
 
 -- Result codes of acquire and observe, the first element of their replies
 -- {code, n, key}; scripts.go names the same values (codeOK, ...).
@@ -51,9 +53,9 @@ local function part(frac, limit)
 end
 
 local function load_bucket(k)
-  local v = redis.call('HMGET', k, 'limit', 'rem', 'reset', 'win', 'blocked')
+  local v = redis.call('HMGET', k, 'limit', 'rem', 'reset', 'win', 'blocked', 'hidden')
   return {limit = tonumber(v[1]) or 0, rem = tonumber(v[2]) or 0, reset = tonumber(v[3]) or 0,
-          win = tonumber(v[4]) or 0, blocked = tonumber(v[5]) or 0}
+          win = tonumber(v[4]) or 0, blocked = tonumber(v[5]) or 0, hidden = tonumber(v[6]) or 0}
 end
 
 -- The latest Redis time the window can end: Okta's Reset is rounded up to
@@ -87,7 +89,10 @@ local function budget_wait(b, pending, class, now, th_lo, p)
     if pending > 0 then return p.probe, PROBING end
     return 0, OK
   end
-  local L = b.limit
+  -- Under a principal share Okta may show the org's limit and remaining:
+  -- the part it refused with still showing (hidden) is never ours.
+  local L = math.max(1, b.limit - b.hidden)
+  local rem = b.rem - b.hidden
   local R = math.min(part(p.reserve, L), L - 1)
   local H = 0
   if class < 2 then H = H + part(p.hc, L) end
@@ -104,8 +109,8 @@ local function budget_wait(b, pending, class, now, th_lo, p)
     if left <= need then return 0 end
     return math.ceil(left - need)
   end
-  local wait = wait_for(b.rem - pending - 1 - R)
-  if wait > 0 and pending > 0 and wait_for(b.rem - 1 - R) == 0 then
+  local wait = wait_for(rem - pending - 1 - R)
+  if wait > 0 and pending > 0 and wait_for(rem - 1 - R) == 0 then
     -- Only our calls under way stand in the way, and some of them may be
     -- counted in rem already: their answers will tell, within a call's time.
     return p.probe, PROBING

@@ -130,13 +130,10 @@ func New(rdb redis.UniversalClient, opts Config) (*Limiter, error) {
 	return &Limiter{rdb: rdb, opts: opts, keys: map[[2]string]string{}}, nil
 }
 
-// learntByLimit: Okta does not say which bucket these count against
-// (okta-api-notes.md section 6). Each draws on a counter named by the
-// limit its answers show, shared with every other such bucket showing the
-// same limit, until two windows running at once prove it has its own.
-func learntByLimit(bucket string) bool {
-	return bucket == BucketUserLifecycle || bucket == BucketGroupMembers || bucket == BucketUserGroups
-}
+// learntByLimit: no bucket is learnt by the limit it shows any more: Okta's
+// own table says which bucket each call counts against (bucket.go). The
+// scripts keep the path (ARGV[3]) until they are next reworked.
+func learntByLimit(string) bool { return false }
 
 func connKey(conn string) string            { return KeyPrefix + "{" + conn + "}" }
 func inflightKey(conn string) string        { return connKey(conn) + ":inflight" }
@@ -296,11 +293,6 @@ func (l *Limiter) Peek(ctx context.Context, conn string, buckets []string) (unti
 	args := append([]any{PriorityFrom(ctx).class()}, l.params()...)
 	for _, b := range buckets {
 		k := l.counter(conn, b)
-		if learntByLimit(b) && k == b {
-			if k, err = l.resolve(ctx, conn, b); err != nil {
-				return time.Time{}, "", err
-			}
-		}
 		keys = append(keys, bucketKey(conn, k))
 		args = append(args, k)
 	}
@@ -318,23 +310,6 @@ func (l *Limiter) Peek(ctx context.Context, conn string, buckets []string) (unti
 	}
 	wait := time.Duration(res[0]) * time.Millisecond
 	return l.opts.Clock().Add(wait + l.jitter(wait)), bucket, nil
-}
-
-// resolve reads which counter a bucket learnt by limit draws on, as the
-// scripts do, for a process that has not called it yet.
-func (l *Limiter) resolve(ctx context.Context, conn, bucket string) (string, error) {
-	v, err := l.rdb.HMGet(ctx, connKey(conn), "s:"+bucket, "l:"+bucket).Result()
-	if err != nil {
-		return "", fmt.Errorf("rate limiter: %w", err)
-	}
-	k := bucket
-	if v[0] == nil && v[1] != nil {
-		k = fmt.Sprintf("limit-%v", v[1])
-	}
-	if k != bucket {
-		l.setCounter(conn, bucket, k)
-	}
-	return k, nil
 }
 
 // jitter spreads the wake-ups of tasks told to wait: up to Jitter for

@@ -63,8 +63,14 @@ local r = tonumber(ARGV[9])
 if not haslimit or r <= 0 then return {OK, inflight, ARGV[2]} end
 
 local rem = tonumber(ARGV[8])
-if status == 429 then rem = 0 end
 local b = load_bucket(KEYS[3])
+if status == 429 and rem > 0 and limit > 0 then
+  -- Refused with budget showing: the headers show the org's figure, not
+  -- our share. What they show left at the refusal is never ours: learn it
+  -- (the largest seen) and take it off every window from now on.
+  redis.call('HSET', KEYS[3], 'hidden', math.max(b.hidden, math.min(rem, limit - 1)))
+end
+if status == 429 then rem = 0 end
 -- A window is surely still running while now is before its earliest end.
 local function running(reset) return now + 200 < (reset - 1) * 1000 - hi end
 if b.reset > 0 and ARGV[3] == '1' and ARGV[2] ~= ARGV[1] and
