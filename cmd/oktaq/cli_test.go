@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -168,7 +169,7 @@ func mustPolicy(t *testing.T, s string) tasks.Roles {
 func TestUnknownVariableWarned(t *testing.T) {
 	setProducerEnv(t)
 	t.Setenv("OKTAQ_OKTA_SCOPE", "okta.users.manage")
-	code, _, errs := runCmd(t, "enqueue", "user.suspend", "--user", "a", "--role", "it-admin")
+	code, _, errs := runCmd(t, "enqueue", "user.suspend", "--user", "a@example.com", "--role", "it-admin")
 	if code != 0 || !strings.Contains(errs, "warning: OKTAQ_OKTA_SCOPE is not a variable oktaq reads; it is ignored (did you mean OKTAQ_OKTA_SCOPES?)") {
 		t.Errorf("enqueue: exit %d, stderr %q", code, errs)
 	}
@@ -184,7 +185,7 @@ func TestRedisLibraryLogsAreJSON(t *testing.T) {
 	var buf syncWriter
 	cfg := &config.Config{Env: &config.Env{LogFormat: "json"}}
 	newLogger(cfg, &buf)
-	t.Cleanup(func() { redis.SetLogger(redisLogger{newLogger(cfg, &bytes.Buffer{})}) })
+	t.Cleanup(func() { redis.SetLogger(redisLogger{newLogger(cfg, io.Discard)}) })
 	dead := freePorts(t, 1)[0]
 	rdb := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: "oktaq", SentinelAddrs: []string{dead}, MaxRetries: -1})
 	defer rdb.Close()

@@ -62,7 +62,8 @@ func TestDevAfterDemoStopped(t *testing.T) {
 	}
 
 	t.Setenv("OKTAQ_REDIS_URL", "redis://"+ports[4]+"/0")
-	var out, errs bytes.Buffer
+	var out bytes.Buffer
+	var errs syncWriter
 	code := run(t.Context(), &cmdEnv{stdout: &out, stderr: &errs}, []string{"dev", "--api-addr", ports[0], "--admin-addr", ports[1],
 		"--sim-addr", ports[2], "--redis-addr", ports[3]})
 	if code != 1 || !strings.Contains(errs.String(), "Redis does not answer") || !strings.Contains(errs.String(), "unset OKTAQ_REDIS_URL") {

@@ -25,7 +25,10 @@ func setProducerEnv(t *testing.T) *redistest.Redis {
 
 func runCmd(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	var out, errb bytes.Buffer
+	// stderr is also go-redis's process-wide logger while a command runs,
+	// and its background goroutines may still write to it: synchronized.
+	var out bytes.Buffer
+	var errb syncWriter
 	code := run(t.Context(), &cmdEnv{stdout: &out, stderr: &errb}, args)
 	return code, out.String(), errb.String()
 }
@@ -112,7 +115,8 @@ func TestAPICommandServes(t *testing.T) {
 	t.Setenv("OKTAQ_ADMIN_ADDR", "127.0.0.1:0")
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
-	var out, errb bytes.Buffer
+	var out bytes.Buffer
+	var errb syncWriter
 	if code := run(ctx, &cmdEnv{stdout: &out, stderr: &errb}, []string{"api"}); code != 0 {
 		t.Errorf("api exit %d after a graceful stop: %s", code, errb.String())
 	}

@@ -53,7 +53,8 @@ func noPermission() response {
 
 func stillTransitioning() response {
 	return oktaErr(http.StatusConflict, "E0000112",
-		"Unable to update this user at this time. The user is still being activated or deactivated. Please try again in a few minutes.")
+		// Okta's error catalogue, word for word.
+		"Cannot update this user because they are still being activated. Please try again in a few minutes.")
 }
 
 func missingParam(name string) response {
