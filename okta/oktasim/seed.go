@@ -50,14 +50,28 @@ type SeedApp struct {
 
 // SeedClient is an OAuth service app. DeniedPermissions lists actions its admin role lacks
 // (see doc.go); such calls get 403 E0000006 although the token carries the scope.
+//
+// AppType is AppAPIServiceIntegration (an OIN API service integration: a client secret sent
+// with client_secret_basic) or AppService (a custom service app: private_key_jwt only; a
+// secret gets invalid_client for Okta scopes). Empty means AppService when PublicKeyPEM is
+// set, else AppAPIServiceIntegration. RequireDPoP makes the client demand DPoP-bound tokens
+// (RFC 9449), checked on the token request and on every API call.
 type SeedClient struct {
 	ClientID          string   `json:"client_id"`
+	AppType           string   `json:"app_type,omitempty"`
 	ClientSecret      string   `json:"client_secret,omitempty"`
 	PublicKeyPEM      string   `json:"public_key_pem,omitempty"`
 	KeyID             string   `json:"kid,omitempty"`
 	Scopes            []string `json:"scopes"`
 	DeniedPermissions []string `json:"denied_permissions,omitempty"`
+	RequireDPoP       bool     `json:"require_dpop,omitempty"`
 }
+
+// App types of SeedClient.AppType.
+const (
+	AppAPIServiceIntegration = "api_service_integration"
+	AppService               = "service"
+)
 
 // LoadSeed decodes a seed strictly: unknown fields are errors.
 func LoadSeed(r io.Reader) (Seed, error) {
