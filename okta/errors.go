@@ -121,6 +121,8 @@ func classify(c *call) error {
 		}
 	}
 	switch {
+	case c.Status == http.StatusUnauthorized && !credentials401(c):
+		return unauthorizedNotCredentials(c, body.ErrorCode, summary)
 	case c.Status == http.StatusUnauthorized:
 		code := body.ErrorCode
 		if code == "" {

@@ -36,6 +36,9 @@ type ExecutorOptions struct {
 	// budget of all workers through Redis); nil calls freely and only
 	// reacts to 429s.
 	Limiter CallLimiter
+	// ProbeInterval is how long a failed token request stands for the
+	// connection before the next probe; 0 means DefaultProbeInterval.
+	ProbeInterval time.Duration
 }
 
 // CallInfo describes one call to Okta, for metrics.
@@ -62,6 +65,7 @@ type Executor struct {
 	clock   func() time.Time
 	timeout time.Duration
 	hc      *http.Client
+	dpop    *dpopKey
 }
 
 // NewExecutor checks the connection and builds the SDK client, the token
@@ -100,22 +104,33 @@ func NewExecutor(conn *Connection, opts ExecutorOptions) (*Executor, error) {
 	// recorder and no Authorization header of ours.
 	tokenHTTP := &http.Client{Transport: base, Timeout: e.timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	creds := newCredentialSource(conn.Credentials, e.log)
 	switch mode {
 	case AuthAPIToken:
-		e.auth = apiTokenAuth{token: conn.Credentials.APIToken}
-	case AuthClientSecret:
-		e.auth = &oauthAuth{cache: newTokenCache(conn, clientSecretFetcher(conn, tokenHTTP, e.clock), opts.Redis, e.clock, e.log)}
-	case AuthPrivateKey:
-		fetch, err := privateKeyFetcher(conn, tokenHTTP, e.clock)
-		if err != nil {
-			return nil, fmt.Errorf("connection %q: %w", conn.Name, err)
+		if conn.DPoP {
+			return nil, fmt.Errorf("connection %q: DPoP needs OAuth client credentials, not an API token", conn.Name)
 		}
-		e.auth = &oauthAuth{cache: newTokenCache(conn, fetch, opts.Redis, e.clock, e.log)}
+		e.auth = apiTokenAuth{creds: creds}
+	case AuthClientSecret, AuthPrivateKey:
+		if mode == AuthPrivateKey {
+			if _, _, err := parsePrivateKey(conn.Credentials.PrivateKeyPEM.Reveal()); err != nil {
+				return nil, fmt.Errorf("connection %q: %w", conn.Name, err)
+			}
+		}
+		tc := &tokenClient{conn: conn, creds: creds, hc: tokenHTTP, clock: e.clock, endpoint: tokenURL(conn.BaseURL), log: e.log}
+		if conn.DPoP {
+			k, err := newDPoPKey()
+			if err != nil {
+				return nil, fmt.Errorf("connection %q: %w", conn.Name, err)
+			}
+			tc.dpop, e.dpop = k, k
+		}
+		e.auth = &oauthAuth{cache: newTokenCache(conn, tc.fetch, creds, opts.Redis, e.clock, e.log, opts.ProbeInterval)}
 	}
 	e.rates = &rateState{rdb: opts.Redis, clock: e.clock, log: e.log}
 	onCall := opts.OnCall
 	e.hc = &http.Client{
-		Transport: &transport{base: base, auth: e.auth, clock: e.clock, limiter: opts.Limiter, conn: conn.Name, observed: func(ctx context.Context, c *call) {
+		Transport: &transport{base: base, auth: e.auth, dpop: e.dpop, clock: e.clock, limiter: opts.Limiter, conn: conn.Name, observed: func(ctx context.Context, c *call) {
 			if opts.Limiter == nil {
 				// Without a limiter the gate reads this record; with
 				// one, the limiter keeps the state and it would be a
@@ -228,6 +243,9 @@ func (e *Executor) execute(ctx context.Context, a tasks.Args, res *tasks.Result)
 	if s := e.conn.MissingScope(a.Action()); s != "" {
 		return &PermanentError{Code: "scope_not_enabled", Scope: s, Summary: (&NotAllowedError{Connection: e.conn.Name, Action: a.Action(), Scope: s}).Error()}
 	}
+	if err := e.checkGranted(ctx, a.Action()); err != nil {
+		return err
+	}
 	if a.ReturnsSecret() {
 		// Fail before acting if the secret could not be sealed afterwards.
 		if _, err := tasks.Seal(a.Base().ResultKey, tasks.Secret{}); err != nil {
@@ -260,6 +278,8 @@ func ErrorInfo(err error) *tasks.ErrorInfo {
 		return &tasks.ErrorInfo{Code: p.Code, Summary: p.Summary, Scope: p.Scope}
 	case errors.As(err, &u):
 		return &tasks.ErrorInfo{Code: "unauthorized", Summary: u.Error()}
+	case errors.As(err, new(*ConnectionDownError)):
+		return &tasks.ErrorInfo{Code: CodeConnectionDown, Summary: err.Error()}
 	case errors.As(err, &r):
 		return &tasks.ErrorInfo{Code: "rate_limited", Summary: r.Error()}
 	case errors.As(err, &t):

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -77,7 +78,11 @@ func (s *Sim) token(w http.ResponseWriter, r *http.Request, principal *string) r
 	}
 	_ = r.ParseForm()
 	id, secret, basic := r.BasicAuth()
-	if !basic {
+	if basic {
+		// RFC 6749 2.3.1: both are form-encoded before basic encoding.
+		id, _ = url.QueryUnescape(id)
+		secret, _ = url.QueryUnescape(secret)
+	} else {
 		id, secret = r.Form.Get("client_id"), r.Form.Get("client_secret")
 	}
 	assertion := r.Form.Get("client_assertion")
