@@ -219,17 +219,6 @@ func (c *tokenCache) loadDown(ctx context.Context) *downRecord {
 	return &d
 }
 
-// state is the connection's last known state: nil when the last probe
-// succeeded (or none was made), else the error of the failed one.
-func (c *tokenCache) state() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.down == nil {
-		return nil
-	}
-	return c.down.err(c.conn)
-}
-
 // drop forgets value (it drew a 401), here and in Redis if Redis still
 // holds it.
 func (c *tokenCache) drop(ctx context.Context, value string) {
