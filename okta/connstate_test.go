@@ -240,3 +240,30 @@ func newDPoPExecutor(t *testing.T, sim *oktasim.Sim, creds okta.Credentials) *ok
 	t.Cleanup(e.Close)
 	return e
 }
+
+// No enabled scope granted: the connection is down (consent_required),
+// each scope was tried once, and the next probe waits longer than after a
+// credentials refusal.
+func TestNoScopeGrantedIsConnectionDown(t *testing.T) {
+	sim := startSim(t, oktasim.Options{})
+	if err := sim.AddClient(oktasim.SeedClient{ClientID: "0oanothing00000001", ClientSecret: testSecret,
+		Scopes: []string{"okta.eventHooks.read"}}); err != nil {
+		t.Fatal(err)
+	}
+	clock := &fakeClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	e := newExecutor(t, sim, execOpts{creds: &okta.Credentials{ClientID: "0oanothing00000001", ClientSecret: testSecret},
+		scopes: []string{tasks.ScopeUsersRead, tasks.ScopeUsersManage, tasks.ScopeGroupsManage}, clock: clock.Now})
+	before := sim.TokenRequests()
+	for range 3 {
+		_, err := suspend(t, e, "ACTIVE")
+		var down *okta.ConnectionDownError
+		if !errors.As(err, &down) || down.Code != "consent_required" || !down.Until.After(clock.Now().Add(okta.DefaultProbeInterval)) {
+			t.Fatalf("%T %v", err, err)
+		}
+	}
+	// users.manage, groups.manage together; each alone; then users.read
+	// alone (its manage scope was refused): 4 requests, for three tasks.
+	if n := sim.TokenRequests() - before; n != 4 {
+		t.Errorf("token requests: %d, want 4", n)
+	}
+}

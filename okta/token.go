@@ -40,9 +40,12 @@ import (
 // shared all the same.
 
 const (
-	refreshAhead = 60 * time.Second
-	lockTTL      = 10 * time.Second
-	lockWait     = 5 * time.Second
+	// scopeProbeFactor stretches the probe interval after a refusal for
+	// scopes (nothing granted).
+	scopeProbeFactor = 12
+	refreshAhead     = 60 * time.Second
+	lockTTL          = 10 * time.Second
+	lockWait         = 5 * time.Second
 )
 
 type tokenCache struct {
@@ -173,9 +176,16 @@ func (c *tokenCache) fetchAndKeep(ctx context.Context, creds Credentials) (*toke
 	t, err := c.fetch(ctx)
 	var down *ConnectionDownError
 	if errors.As(err, &down) {
-		down.Until = c.clock().Add(c.probe)
+		wait := c.probe
+		if scopeRefusal(err) {
+			// Nothing granted: each probe costs a request per scope, and a
+			// grant is made by hand in the Admin Console; probe less often
+			// (changed credentials are still probed at once).
+			wait = scopeProbeFactor * c.probe
+		}
+		down.Until = c.clock().Add(wait)
 		c.down = &downRecord{Code: down.Code, Summary: down.Summary, Until: down.Until, Fingerprint: creds.fingerprint()}
-		c.storeDown(ctx, c.down)
+		c.storeDown(ctx, c.down, wait)
 		c.log.WarnContext(ctx, "connection down: token request failed", "code", down.Code, "summary", down.Summary,
 			"next_probe", down.Until)
 		return nil, err
@@ -195,14 +205,14 @@ func (c *tokenCache) fetchAndKeep(ctx context.Context, creds Credentials) (*toke
 	return t, nil
 }
 
-func (c *tokenCache) storeDown(ctx context.Context, d *downRecord) {
+func (c *tokenCache) storeDown(ctx context.Context, d *downRecord, wait time.Duration) {
 	if c.rdb == nil {
 		return
 	}
 	b, _ := json.Marshal(d)
 	// The record's own Until (the executor's clock) decides; the TTL only
 	// clears it away.
-	if err := c.rdb.Set(ctx, c.key+":down", b, c.probe+30*time.Second).Err(); err != nil {
+	if err := c.rdb.Set(ctx, c.key+":down", b, wait+30*time.Second).Err(); err != nil {
 		c.log.WarnContext(ctx, "token share: storing the failed probe failed", "err", err)
 	}
 }
