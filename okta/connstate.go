@@ -39,6 +39,9 @@ type ConnectionDownError struct {
 	Summary string
 	// Until is when the next probe may ask Okta, on the local clock.
 	Until time.Time
+	// Pending: no answer yet, another worker's probe is under way; the
+	// connection's state is unchanged.
+	Pending bool
 }
 
 func (e *ConnectionDownError) Error() string {

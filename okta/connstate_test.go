@@ -267,3 +267,34 @@ func TestNoScopeGrantedIsConnectionDown(t *testing.T) {
 		t.Errorf("token requests: %d, want 4", n)
 	}
 }
+
+// Many tasks at once on two workers while the token endpoint is slow and
+// refuses: one probe, the others wait for its answer and share it.
+func TestConcurrentTasksShareOneFailedProbe(t *testing.T) {
+	sim := startSim(t, oktasim.Options{})
+	sim.SetFaults(oktasim.Faults{Latency: 200 * time.Millisecond, Match: "/oauth2/"})
+	rdb, name := testRedis(t)
+	creds := &okta.Credentials{ClientID: testClientID, ClientSecret: "wrong-secret"}
+	execs := []*okta.Executor{newExecutor(t, sim, execOpts{creds: creds, rdb: rdb, name: name}),
+		newExecutor(t, sim, execOpts{creds: creds, rdb: rdb, name: name})}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- execs[i%2].CheckCredentials(context.Background())
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		var down *okta.ConnectionDownError
+		if !errors.As(err, &down) || down.Code != "invalid_client" {
+			t.Fatalf("%T %v", err, err)
+		}
+	}
+	if n := sim.TokenRequests(); n != 1 {
+		t.Errorf("token requests for 16 concurrent tasks: %d, want 1", n)
+	}
+}

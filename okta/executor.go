@@ -125,7 +125,7 @@ func NewExecutor(conn *Connection, opts ExecutorOptions) (*Executor, error) {
 			}
 			tc.dpop, e.dpop = k, k
 		}
-		e.auth = &oauthAuth{cache: newTokenCache(conn, tc.fetch, creds, opts.Redis, e.clock, e.log, opts.ProbeInterval)}
+		e.auth = &oauthAuth{cache: newTokenCache(conn, tc.fetch, creds, opts.Redis, e.clock, e.log, opts.ProbeInterval, e.timeout)}
 	}
 	e.rates = &rateState{rdb: opts.Redis, clock: e.clock, log: e.log}
 	onCall := opts.OnCall

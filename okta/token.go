@@ -44,8 +44,10 @@ const (
 	// scopes (nothing granted).
 	scopeProbeFactor = 12
 	refreshAhead     = 60 * time.Second
-	lockTTL          = 10 * time.Second
-	lockWait         = 5 * time.Second
+	// lockMargin is added to the token request's timeout for the lock's
+	// TTL, so a slow probe keeps its lock until it has its answer.
+	lockMargin = 5 * time.Second
+	lockWait   = 5 * time.Second
 )
 
 type tokenCache struct {
@@ -58,6 +60,7 @@ type tokenCache struct {
 	share bool                  // tokens go to Redis (not with DPoP)
 	key   string
 	probe time.Duration
+	lock  time.Duration // TTL of the fetch lock
 
 	mu   sync.Mutex // held while fetching: one fetch per process
 	cur  *token
@@ -73,13 +76,13 @@ type downRecord struct {
 }
 
 func newTokenCache(conn *Connection, fetch fetchFunc, creds *credentialSource, rdb redis.UniversalClient,
-	clock func() time.Time, log *slog.Logger, probe time.Duration) *tokenCache {
+	clock func() time.Time, log *slog.Logger, probe, requestTimeout time.Duration) *tokenCache {
 	id := sha256.Sum256([]byte(conn.Credentials.ClientID + "\x00" + strings.Join(conn.Scopes, " ")))
 	if probe <= 0 {
 		probe = DefaultProbeInterval
 	}
 	return &tokenCache{conn: conn.Name, fetch: fetch, creds: creds, clock: clock, log: log, rdb: rdb,
-		share: !conn.DPoP, probe: probe,
+		share: !conn.DPoP, probe: probe, lock: requestTimeout + lockMargin,
 		key: "oktaq:token:" + conn.Name + ":" + hex.EncodeToString(id[:])[:16]}
 }
 
@@ -130,7 +133,7 @@ func (c *tokenCache) get(ctx context.Context) (*token, error) {
 	}
 	lock := c.key + ":lock"
 	owner := randomHex()
-	won, err := c.rdb.SetNX(ctx, lock, owner, lockTTL).Result()
+	won, err := c.rdb.SetNX(ctx, lock, owner, c.lock).Result()
 	if err != nil {
 		c.log.WarnContext(ctx, "token share unavailable, fetching alone", "err", err)
 		return c.fetchAndKeep(ctx, creds)
@@ -151,11 +154,26 @@ func (c *tokenCache) get(ctx context.Context) (*token, error) {
 				c.down = d
 				return nil, d.err(c.conn)
 			}
-			if !c.share && c.rdb.Exists(ctx, lock).Val() == 0 {
-				break // the holder's token is its own: fetch ours
+			if c.rdb.Exists(ctx, lock).Val() == 0 {
+				break // the holder is done (its token is its own) or died
 			}
 		}
-		// The holder died or is slow: fetch rather than fail.
+		if c.rdb.Exists(ctx, lock).Val() == 1 {
+			// Another worker's probe is slow (an unresponsive token
+			// endpoint): one probe at a time, so wait for it, as a task
+			// waits for a down connection.
+			return nil, &ConnectionDownError{Connection: c.conn, Code: "probe_pending", Pending: true,
+				Summary: "another worker is asking the token endpoint and has no answer yet", Until: c.clock().Add(c.probe)}
+		}
+		// The holder's answer may have landed just before its unlock.
+		if t := c.load(ctx, creds); t != nil {
+			c.cur = t
+			return t, nil
+		}
+		if d := c.loadDown(ctx); c.standing(d, fp) {
+			c.down = d
+			return nil, d.err(c.conn)
+		}
 		return c.fetchAndKeep(ctx, creds)
 	}
 	defer c.unlock(lock, owner)

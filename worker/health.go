@@ -35,6 +35,8 @@ func (h *health) observe(conn string, err error) {
 	var ua *okta.UnauthorizedError
 	var down *okta.ConnectionDownError
 	switch {
+	case errors.As(err, &down) && down.Pending:
+		// Another worker's probe is under way: no news.
 	case errors.As(err, &down):
 		h.set(conn, down.Error())
 	case errors.As(err, &ua):
@@ -131,6 +133,8 @@ func (h *health) checkCredentials(ctx context.Context, interval time.Duration) {
 			case err == nil:
 				h.set(name, "")
 				h.reportScopes(name, c.Exec)
+			case errors.As(err, &down) && down.Pending:
+				// Another worker's probe is under way: no news.
 			case errors.As(err, &down):
 				h.set(name, down.Error())
 			case errors.As(err, &ua):
