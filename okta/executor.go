@@ -206,7 +206,7 @@ func (e *Executor) do(ctx context.Context, fn func(ctx context.Context) (*oktasd
 // never nil: on error it says what was done before the error (status
 // before, request ids, the items of an update already done). The error is
 // one of *PermanentError, *TransientError, *RateLimitedError,
-// *UnauthorizedError. Execute never retries: the worker does, on the
+// *ConnectionDownError, *UnauthorizedError. Execute never retries: the worker does, on the
 // classified error. Secrets Okta returns go only into Result.Sealed.
 func (e *Executor) Execute(ctx context.Context, a tasks.Args) (*tasks.Result, error) {
 	rec := &recorder{}
