@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -19,8 +20,6 @@ import (
 
 	jose "github.com/go-jose/go-jose/v3"
 	"github.com/go-jose/go-jose/v3/jwt"
-	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/oktaq/oktaq/okta/ratelimit"
 	"github.com/oktaq/oktaq/tasks"
@@ -36,16 +35,17 @@ type authorizer interface {
 }
 
 // apiTokenAuth is SSWS: a static token, nothing to refresh.
-type apiTokenAuth struct{ token Secret }
+type apiTokenAuth struct{ creds *credentialSource }
 
 func (a apiTokenAuth) authorization(context.Context) (string, error) {
-	return "SSWS " + a.token.Reveal(), nil
+	return "SSWS " + a.creds.current().APIToken.Reveal(), nil
 }
 func (apiTokenAuth) refreshable() bool                  { return false }
 func (apiTokenAuth) invalidate(context.Context, string) {}
 func (a *oauthAuth) refreshable() bool                  { return true }
 func (a *oauthAuth) invalidate(ctx context.Context, h string) {
-	a.cache.drop(ctx, strings.TrimPrefix(h, "Bearer "))
+	_, value, _ := strings.Cut(h, " ")
+	a.cache.drop(ctx, value)
 }
 
 // oauthAuth is an OAuth access token from the client credentials grant,
@@ -57,12 +57,18 @@ func (a *oauthAuth) authorization(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if t.Type == "DPoP" {
+		return "DPoP " + t.Value, nil
+	}
 	return "Bearer " + t.Value, nil
 }
 
-// token is an access token and when it expires on the local clock.
+// token is an access token, the scopes it carries and when it expires on
+// the local clock.
 type token struct {
 	Value  string    `json:"t"`
+	Type   string    `json:"ty,omitempty"` // "Bearer" or "DPoP"
+	Scopes []string  `json:"s,omitempty"`
 	Expiry time.Time `json:"exp"`
 }
 
@@ -73,87 +79,118 @@ type fetchFunc func(ctx context.Context) (*token, error)
 // Management API come only from it, not from a custom authorization server.
 func tokenURL(baseURL string) string { return baseURL + "/oauth2/v1/token" }
 
-// clientSecretFetcher uses client_secret_basic, asking for exactly the
-// connection's scopes.
-func clientSecretFetcher(conn *Connection, hc *http.Client, clock func() time.Time) fetchFunc {
-	cfg := clientcredentials.Config{
-		ClientID: conn.Credentials.ClientID, ClientSecret: conn.Credentials.ClientSecret.Reveal(),
-		TokenURL: tokenURL(conn.BaseURL), Scopes: conn.Scopes, AuthStyle: oauth2.AuthStyleInHeader,
-	}
-	return func(ctx context.Context) (*token, error) {
-		now := clock()
-		t, err := cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, hc))
-		if err != nil {
-			var re *oauth2.RetrieveError
-			if errors.As(err, &re) && re.Response != nil {
-				return nil, tokenError(re.Response.StatusCode, re.Response.Header, re.ErrorCode, re.ErrorDescription, now)
-			}
-			return nil, &TransientError{Err: fmt.Errorf("token request to %s: %w", cfg.TokenURL, sanitize(err))}
-		}
-		return newToken(t.AccessToken, t.ExpiresIn, now), nil
-	}
+// tokenClient makes token requests: client_secret_basic (an API service
+// integration) or private_key_jwt (a client assertion signed here with the
+// connection's key, RFC 7523), each with a DPoP proof when the connection
+// uses DPoP (Okta allows DPoP for confidential clients with either).
+type tokenClient struct {
+	conn     *Connection
+	creds    *credentialSource
+	hc       *http.Client
+	clock    func() time.Time
+	dpop     *dpopKey // nil without DPoP
+	endpoint string
+	log      *slog.Logger
 }
 
-// privateKeyFetcher uses private_key_jwt: a client assertion signed here
-// with the connection's key (RFC 7523), posted in the form body.
-func privateKeyFetcher(conn *Connection, hc *http.Client, clock func() time.Time) (fetchFunc, error) {
-	key, alg, err := parsePrivateKey(conn.Credentials.PrivateKeyPEM.Reveal())
-	if err != nil {
-		return nil, err
+// request asks for exactly scopes, once more with the server's nonce if it
+// answers use_dpop_nonce.
+func (f *tokenClient) request(ctx context.Context, scopes []string) (*token, error) {
+	t, err := f.post(ctx, scopes)
+	var down *ConnectionDownError
+	if f.dpop != nil && errors.As(err, &down) && down.Code == "use_dpop_nonce" {
+		t, err = f.post(ctx, scopes)
 	}
-	opts := (&jose.SignerOptions{}).WithType("JWT")
-	if conn.Credentials.PrivateKeyID != "" {
-		opts = opts.WithHeader("kid", conn.Credentials.PrivateKeyID)
-	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
-	if err != nil {
-		return nil, fmt.Errorf("private key: %w", err)
-	}
-	endpoint := tokenURL(conn.BaseURL)
-	clientID := conn.Credentials.ClientID
-	scope := strings.Join(conn.Scopes, " ")
-	return func(ctx context.Context) (*token, error) {
-		now := clock()
-		jti := make([]byte, 16)
-		_, _ = rand.Read(jti)
-		assertion, err := jwt.Signed(signer).Claims(jwt.Claims{
-			Issuer: clientID, Subject: clientID, Audience: jwt.Audience{endpoint},
-			IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(5 * time.Minute)),
-			ID: hex.EncodeToString(jti),
-		}).CompactSerialize()
-		if err != nil {
-			return nil, fmt.Errorf("signing the client assertion: %w", err)
-		}
-		form := url.Values{
-			"grant_type":            {"client_credentials"},
-			"scope":                 {scope},
-			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
-			"client_assertion":      {assertion},
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	return t, err
+}
+
+func (f *tokenClient) post(ctx context.Context, scopes []string) (*token, error) {
+	now := f.clock()
+	creds := f.creds.current()
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {strings.Join(scopes, " ")}}
+	if creds.PrivateKeyPEM != "" {
+		assertion, err := clientAssertion(creds, f.endpoint, now)
 		if err != nil {
 			return nil, err
 		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Accept", "application/json")
-		resp, err := hc.Do(req)
+		form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+		form.Set("client_assertion", assertion)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	if creds.PrivateKeyPEM == "" {
+		req.SetBasicAuth(url.QueryEscape(creds.ClientID), url.QueryEscape(creds.ClientSecret.Reveal()))
+	}
+	if f.dpop != nil {
+		proof, err := f.dpop.proof(http.MethodPost, f.endpoint, f.dpop.tokenNonce(), "", now)
 		if err != nil {
-			return nil, &TransientError{Err: fmt.Errorf("token request to %s: %w", endpoint, sanitize(err))}
+			return nil, fmt.Errorf("dpop proof: %w", err)
 		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		var tr struct {
-			AccessToken      string `json:"access_token"`
-			ExpiresIn        int64  `json:"expires_in"`
-			Error            string `json:"error"`
-			ErrorDescription string `json:"error_description"`
-		}
-		_ = json.Unmarshal(body, &tr)
-		if resp.StatusCode != http.StatusOK || tr.AccessToken == "" {
-			return nil, tokenError(resp.StatusCode, resp.Header, tr.Error, tr.ErrorDescription, now)
-		}
-		return newToken(tr.AccessToken, tr.ExpiresIn, now), nil
-	}, nil
+		req.Header.Set("DPoP", proof)
+	}
+	resp, err := f.hc.Do(req)
+	if err != nil {
+		return nil, &ConnectionDownError{Connection: f.conn.Name, Code: "unreachable",
+			Summary: fmt.Sprintf("token request to %s: %v", f.endpoint, sanitize(err))}
+	}
+	defer resp.Body.Close()
+	if n := resp.Header.Get("DPoP-Nonce"); n != "" && f.dpop != nil {
+		f.dpop.setTokenNonce(n)
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var tr struct {
+		AccessToken      string `json:"access_token"`
+		TokenType        string `json:"token_type"`
+		ExpiresIn        int64  `json:"expires_in"`
+		Scope            string `json:"scope"`
+		Error            string `json:"error"`
+		ErrorDescription string `json:"error_description"`
+	}
+	_ = json.Unmarshal(body, &tr)
+	if resp.StatusCode != http.StatusOK || tr.AccessToken == "" {
+		return nil, tokenError(f.conn.Name, resp.StatusCode, resp.Header, tr.Error, tr.ErrorDescription, now)
+	}
+	t := newToken(tr.AccessToken, tr.ExpiresIn, now)
+	t.Type = "Bearer"
+	if strings.EqualFold(tr.TokenType, "DPoP") {
+		t.Type = "DPoP"
+	}
+	t.Scopes = scopes
+	if tr.Scope != "" {
+		t.Scopes = strings.Fields(tr.Scope)
+	}
+	return t, nil
+}
+
+// clientAssertion signs the private_key_jwt assertion with the current key.
+func clientAssertion(creds Credentials, endpoint string, now time.Time) (string, error) {
+	key, alg, err := parsePrivateKey(creds.PrivateKeyPEM.Reveal())
+	if err != nil {
+		return "", err
+	}
+	opts := (&jose.SignerOptions{}).WithType("JWT")
+	if creds.PrivateKeyID != "" {
+		opts = opts.WithHeader("kid", creds.PrivateKeyID)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
+	if err != nil {
+		return "", fmt.Errorf("private key: %w", err)
+	}
+	jti := make([]byte, 16)
+	_, _ = rand.Read(jti)
+	assertion, err := jwt.Signed(signer).Claims(jwt.Claims{
+		Issuer: creds.ClientID, Subject: creds.ClientID, Audience: jwt.Audience{endpoint},
+		IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(5 * time.Minute)),
+		ID: hex.EncodeToString(jti),
+	}).CompactSerialize()
+	if err != nil {
+		return "", fmt.Errorf("signing the client assertion: %w", err)
+	}
+	return assertion, nil
 }
 
 func newToken(value string, expiresIn int64, now time.Time) *token {
@@ -164,15 +201,10 @@ func newToken(value string, expiresIn int64, now time.Time) *token {
 }
 
 // tokenError classifies a failed token request by what Okta said
-// (error, error_description); it never holds the secret or a token.
-func tokenError(status int, h http.Header, oauthErr, desc string, now time.Time) error {
-	code := tasks.Code(oauthErr)
-	if code == "" {
-		code = tasks.HTTPStatus(status)
-	}
-	summary := "token request refused: " + orText(desc, http.StatusText(status))
-	switch {
-	case status == http.StatusTooManyRequests:
+// (error, error_description); it never holds the secret or a token. A 429
+// is the token bucket; anything else is the connection being down.
+func tokenError(conn string, status int, h http.Header, code, desc string, now time.Time) error {
+	if status == http.StatusTooManyRequests {
 		c := &call{Bucket: ratelimit.BucketToken, Local: now}
 		if v, err := http.ParseTime(h.Get("Date")); err == nil {
 			c.Date = v
@@ -182,13 +214,15 @@ func tokenError(status int, h http.Header, oauthErr, desc string, now time.Time)
 			c.Reset = time.Unix(reset, 0)
 		}
 		return &RateLimitedError{Until: c.resetLocal(), Bucket: ratelimit.BucketToken}
-	case status >= 500:
-		return &TransientError{Err: fmt.Errorf("%s: %s", code, summary), Status: status}
-	case oauthErr == "invalid_client" || status == http.StatusUnauthorized:
-		return &UnauthorizedError{Code: code, Summary: summary}
-	default:
-		return &PermanentError{Code: code, Summary: summary, Status: status}
 	}
+	if code == "" {
+		code = string(tasks.HTTPStatus(status))
+	}
+	summary := "token request refused: " + orText(desc, http.StatusText(status))
+	if hint := tokenHint(code); hint != "" {
+		summary += "; " + hint
+	}
+	return &ConnectionDownError{Connection: conn, Code: code, Summary: summary}
 }
 
 // parsePrivateKey reads an RSA (PKCS#1 or PKCS#8) or EC key from PEM.

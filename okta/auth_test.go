@@ -64,8 +64,8 @@ func TestWrongSecretSaysInvalidClient(t *testing.T) {
 	const wrong = "wrong-secret-must-not-leak-42"
 	e := newExecutor(t, sim, execOpts{creds: &okta.Credentials{ClientID: testClientID, ClientSecret: wrong}})
 	res, err := suspend(t, e, "ACTIVE")
-	var u *okta.UnauthorizedError
-	if !errors.As(err, &u) || u.Code != "invalid_client" {
+	var u *okta.ConnectionDownError
+	if !errors.As(err, &u) || u.Code != "invalid_client" || res.Error.Code != tasks.CodeConnectionDown {
 		t.Fatalf("got %T %v", err, err)
 	}
 	if strings.Contains(err.Error(), wrong) || strings.Contains(res.Error.Summary, wrong) {
@@ -93,12 +93,13 @@ func TestExpiredTokenRefreshedOnce(t *testing.T) {
 	if n := sim.TokenRequests(); n != 1 {
 		t.Errorf("token requests after expiry: %d, want 1", n)
 	}
-	// Revoked credentials: 401 again after the fresh token is refused.
+	// Revoked credentials: 401, and the fresh token is refused: the
+	// connection is down.
 	sim.RevokeClient(testClientID)
 	sim.ExpireTokens()
 	_, err = suspend(t, e, "SUSPENDED")
-	var u *okta.UnauthorizedError
-	if !errors.As(err, &u) {
+	var u *okta.ConnectionDownError
+	if !errors.As(err, &u) || u.Code != "invalid_client" {
 		t.Fatalf("revoked client: %T %v", err, err)
 	}
 }
@@ -119,11 +120,15 @@ func TestMissingScope(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
-	t.Run("not granted to the app: invalid_scope", func(t *testing.T) {
+	t.Run("not granted to the app: only its actions fail", func(t *testing.T) {
 		e := newExecutor(t, sim, execOpts{creds: narrow})
-		_, err := suspend(t, e, "ACTIVE")
+		if _, err := suspend(t, e, "ACTIVE"); err != nil {
+			t.Fatalf("suspend needs no ungranted scope: %v", err)
+		}
+		_, err := e.Execute(context.Background(), &tasks.UpdateApps{Request: req(e, login("ACTIVE")),
+			Apps: tasks.AppChanges{Assign: []string{"Slack"}}})
 		var p *okta.PermanentError
-		if !errors.As(err, &p) || p.Code != "invalid_scope" || strings.Contains(err.Error(), testSecret) {
+		if !errors.As(err, &p) || p.Code != tasks.CodeScopeNotGranted || p.Scope != tasks.ScopeAppsManage || strings.Contains(err.Error(), testSecret) {
 			t.Fatalf("got %v", err)
 		}
 	})
@@ -136,6 +141,7 @@ func TestMissingScope(t *testing.T) {
 			return http.DefaultTransport.RoundTrip(r)
 		})
 		e := newExecutor(t, sim, execOpts{creds: narrow, scopes: []string{tasks.ScopeUsersRead, tasks.ScopeUsersManage}, transport: swap})
+		sim.SetUserStatus(login("ACTIVE"), "ACTIVE")
 		_, err := suspend(t, e, "ACTIVE")
 		var p *okta.PermanentError
 		if !errors.As(err, &p) || p.Code != tasks.CodeInsufficientScope || p.Scope != tasks.ScopeUsersManage {

@@ -49,6 +49,10 @@ type Credentials struct {
 	PrivateKeyPEM Secret
 	PrivateKeyID  string
 	APIToken      Secret
+	// ClientSecretFile, PrivateKeyFile and APITokenFile, when set, name
+	// the files the secrets above were read from: they are read again when
+	// a token is fetched, so a rotated secret needs no restart.
+	ClientSecretFile, PrivateKeyFile, APITokenFile string
 }
 
 // Mode reports the authentication mode, or an error naming what is missing.
@@ -80,6 +84,9 @@ type Connection struct {
 	// simulator), without a trailing slash.
 	BaseURL     string
 	Credentials Credentials
+	// DPoP binds the OAuth tokens to a key of this process (RFC 9449), for
+	// an app that requires DPoP-bound tokens.
+	DPoP bool
 }
 
 // LogValue shows a connection without its secrets.

@@ -11,11 +11,12 @@ import (
 	"github.com/oktaq/oktaq/tasks"
 )
 
-// The executor returns one of four error classes; the worker maps them onto
+// The executor returns one of five error classes; the worker maps them onto
 // asynq with errors.As: Permanent -> archive at once (SkipRetry),
 // RateLimited -> reschedule at Until without counting a failure,
-// Transient -> retry with backoff, Unauthorized -> fail loudly (the
-// credentials are revoked or expired; retrying will not help).
+// ConnectionDown (connstate.go) -> reschedule at the connection's next
+// probe without counting a failure, Transient -> retry with backoff,
+// Unauthorized -> retry slowly and fail loudly (an API token Okta refuses).
 
 // PermanentError is a refusal that a retry would only repeat: bad input, a
 // target that does not exist or is ambiguous, an invalid state transition,
@@ -80,8 +81,9 @@ func (e *RateLimitedError) Error() string {
 	return fmt.Sprintf("okta %s on bucket %s until %s", kind, e.Bucket, e.Until.Format(time.RFC3339))
 }
 
-// UnauthorizedError means Okta refused the credentials even after a fresh
-// token: the client secret, key or API token is wrong, revoked or expired.
+// UnauthorizedError means Okta refused the credentials on an API call even
+// after a fresh token: an API token that is wrong, revoked or expired (an
+// OAuth client whose token request is refused gets ConnectionDownError).
 type UnauthorizedError struct {
 	// Code is Okta's errorCode or OAuth error, or tasks.CodeUnauthorized.
 	Code    tasks.Code
@@ -126,6 +128,8 @@ func classify(c *call) error {
 		}
 	}
 	switch {
+	case c.Status == http.StatusUnauthorized && !credentials401(c):
+		return unauthorizedNotCredentials(c, body.ErrorCode, summary)
 	case c.Status == http.StatusUnauthorized:
 		code := tasks.Code(body.ErrorCode)
 		if code == "" {

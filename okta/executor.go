@@ -36,6 +36,9 @@ type ExecutorOptions struct {
 	// gate (Blocked); required. Production's is a *ratelimit.Limiter, which
 	// shares the budget of all workers through Redis.
 	Limiter CallLimiter
+	// ProbeInterval is how long a failed token request stands for the
+	// connection before the next probe; 0 means DefaultProbeInterval.
+	ProbeInterval time.Duration
 }
 
 // CallInfo describes one call to Okta, for metrics.
@@ -61,6 +64,7 @@ type Executor struct {
 	clock   func() time.Time
 	timeout time.Duration
 	hc      *http.Client
+	dpop    *dpopKey
 }
 
 // NewExecutor checks the connection and builds the SDK client, the token
@@ -102,21 +106,32 @@ func NewExecutor(conn *Connection, opts ExecutorOptions) (*Executor, error) {
 	// recorder and no Authorization header of ours.
 	tokenHTTP := &http.Client{Transport: base, Timeout: e.timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	creds := newCredentialSource(conn.Credentials, e.log)
 	switch mode {
 	case AuthAPIToken:
-		e.auth = apiTokenAuth{token: conn.Credentials.APIToken}
-	case AuthClientSecret:
-		e.auth = &oauthAuth{cache: newTokenCache(conn, clientSecretFetcher(conn, tokenHTTP, e.clock), opts.Redis, e.clock, e.log)}
-	case AuthPrivateKey:
-		fetch, err := privateKeyFetcher(conn, tokenHTTP, e.clock)
-		if err != nil {
-			return nil, fmt.Errorf("connection %q: %w", conn.Name, err)
+		if conn.DPoP {
+			return nil, fmt.Errorf("connection %q: DPoP needs OAuth client credentials, not an API token", conn.Name)
 		}
-		e.auth = &oauthAuth{cache: newTokenCache(conn, fetch, opts.Redis, e.clock, e.log)}
+		e.auth = apiTokenAuth{creds: creds}
+	case AuthClientSecret, AuthPrivateKey:
+		if mode == AuthPrivateKey {
+			if _, _, err := parsePrivateKey(conn.Credentials.PrivateKeyPEM.Reveal()); err != nil {
+				return nil, fmt.Errorf("connection %q: %w", conn.Name, err)
+			}
+		}
+		tc := &tokenClient{conn: conn, creds: creds, hc: tokenHTTP, clock: e.clock, endpoint: tokenURL(conn.BaseURL), log: e.log}
+		if conn.DPoP {
+			k, err := newDPoPKey()
+			if err != nil {
+				return nil, fmt.Errorf("connection %q: %w", conn.Name, err)
+			}
+			tc.dpop, e.dpop = k, k
+		}
+		e.auth = &oauthAuth{cache: newTokenCache(conn, tc.fetch, creds, opts.Redis, e.clock, e.log, opts.ProbeInterval, e.timeout)}
 	}
 	onCall := opts.OnCall
 	e.hc = &http.Client{
-		Transport: &transport{base: base, auth: e.auth, clock: e.clock, limiter: opts.Limiter, conn: conn.Name, observed: func(ctx context.Context, c *call) {
+		Transport: &transport{base: base, auth: e.auth, dpop: e.dpop, clock: e.clock, limiter: opts.Limiter, conn: conn.Name, observed: func(ctx context.Context, c *call) {
 			e.log.DebugContext(ctx, "okta call", "method", c.Method, "bucket", c.Bucket, "status", c.Status,
 				"request_id", c.RequestID, "duration", c.Duration, "limit", c.Limit, "remaining", c.Remaining)
 			if onCall != nil {
@@ -186,7 +201,7 @@ func (e *Executor) do(ctx context.Context, fn func(ctx context.Context) (*oktasd
 // never nil: on error it says what was done before the error (status
 // before, request ids, the items of an update already done). The error is
 // one of *PermanentError, *TransientError, *RateLimitedError,
-// *UnauthorizedError. Execute never retries: the worker does, on the
+// *ConnectionDownError, *UnauthorizedError. Execute never retries: the worker does, on the
 // classified error. Secrets Okta returns go only into Result.Sealed.
 func (e *Executor) Execute(ctx context.Context, a tasks.Args) (*tasks.Result, error) {
 	rec := &recorder{}
@@ -226,6 +241,9 @@ func (e *Executor) execute(ctx context.Context, a tasks.Args, res *tasks.Result)
 	if s := e.conn.MissingScope(a.Action()); s != "" {
 		return &PermanentError{Code: tasks.CodeScopeNotEnabled, Scope: s, Summary: (&tasks.NotAllowedError{Connection: e.conn.Name, Action: a.Action(), Scope: s}).Error()}
 	}
+	if err := e.checkGranted(ctx, a.Action()); err != nil {
+		return err
+	}
 	if a.ReturnsSecret() {
 		// Fail before acting if the secret could not be sealed afterwards.
 		if _, err := tasks.Seal(a.Base().ResultKey, tasks.Secret{}); err != nil {
@@ -259,6 +277,8 @@ func ErrorInfo(err error) *tasks.ErrorInfo {
 		return &tasks.ErrorInfo{Code: p.Code, Summary: p.Summary, Scope: p.Scope, Hint: orText(p.Hint, hintFor(p.Code, "", nil))}
 	case errors.As(err, &u):
 		return &tasks.ErrorInfo{Code: tasks.CodeUnauthorized, Summary: u.Error(), Hint: hintFor(u.Code, "", nil)}
+	case errors.As(err, new(*ConnectionDownError)):
+		return &tasks.ErrorInfo{Code: tasks.CodeConnectionDown, Summary: err.Error(), Hint: hintFor(tasks.CodeConnectionDown, "", nil)}
 	case errors.As(err, &r):
 		return &tasks.ErrorInfo{Code: tasks.CodeRateLimited, Summary: r.Error(), Hint: hintFor(tasks.CodeRateLimited, "", nil)}
 	default:

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -110,6 +111,7 @@ const maxBody = 4 << 20
 type transport struct {
 	base     http.RoundTripper
 	auth     authorizer
+	dpop     *dpopKey // set: each request carries a DPoP proof
 	clock    func() time.Time
 	observed func(ctx context.Context, c *call)
 	// limiter grants each call first (limits.go).
@@ -126,8 +128,8 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		rec.add(c)
 		return nil, &noRetry{msg: "no access token"}
 	}
-	resp, err := t.send(req, header, rec)
-	if err != nil || resp.StatusCode != http.StatusUnauthorized || !t.auth.refreshable() {
+	resp, sent, err := t.send(req, header, rec)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized || !t.auth.refreshable() || !credentials401(sent) {
 		return resp, err
 	}
 	// A 401 with an OAuth token: it may have expired or been revoked early.
@@ -148,13 +150,22 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 	}
-	return t.send(retry, header, rec)
+	resp, _, err = t.send(retry, header, rec)
+	return resp, err
 }
 
-func (t *transport) send(req *http.Request, header string, rec *recorder) (*http.Response, error) {
+// send makes one exchange; it returns the call record with the answer.
+func (t *transport) send(req *http.Request, header string, rec *recorder) (*http.Response, *call, error) {
 	r := req.Clone(req.Context())
 	r.Header.Set("Authorization", header)
 	r.Header.Del("Cookie")
+	if value, ok := strings.CutPrefix(header, "DPoP "); ok && t.dpop != nil {
+		proof, err := t.dpop.proof(req.Method, htu(req), "", value, t.clock())
+		if err != nil {
+			return nil, nil, &noRetry{msg: "dpop proof: " + err.Error()}
+		}
+		r.Header.Set("DPoP", proof)
+	}
 	c := &call{Method: req.Method, Path: req.URL.Path, Bucket: ratelimit.BucketFor(req.Method, req.URL.Path)}
 	var answered time.Time
 	done, err := t.limiter.Acquire(req.Context(), ratelimit.Call{Connection: t.conn, Bucket: c.Bucket, Method: c.Method,
@@ -162,7 +173,7 @@ func (t *transport) send(req *http.Request, header string, rec *recorder) (*http
 	if err != nil {
 		c.denied, c.Local = refusal(err), t.clock()
 		rec.add(c)
-		return nil, &noRetry{msg: fmt.Sprintf("%s %s: not sent: %v", req.Method, req.URL.Path, err)}
+		return nil, nil, &noRetry{msg: fmt.Sprintf("%s %s: not sent: %v", req.Method, req.URL.Path, err)}
 	}
 	// Runs last, when c holds the whole answer.
 	defer func() { done(c.observation(time.Since(answered))) }()
@@ -179,13 +190,13 @@ func (t *transport) send(req *http.Request, header string, rec *recorder) (*http
 	}()
 	if err != nil {
 		c.err = err
-		return nil, &noRetry{msg: fmt.Sprintf("%s %s: %v", req.Method, req.URL.Path, sanitize(err))}
+		return nil, nil, &noRetry{msg: fmt.Sprintf("%s %s: %v", req.Method, req.URL.Path, sanitize(err))}
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	resp.Body.Close()
 	if err != nil {
 		c.err = err
-		return nil, &noRetry{msg: fmt.Sprintf("%s %s: reading answer: %v", req.Method, req.URL.Path, sanitize(err))}
+		return nil, nil, &noRetry{msg: fmt.Sprintf("%s %s: reading answer: %v", req.Method, req.URL.Path, sanitize(err))}
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	c.body = body
@@ -206,7 +217,7 @@ func (t *transport) send(req *http.Request, header string, rec *recorder) (*http
 	if d, err := http.ParseTime(h.Get("Date")); err == nil {
 		c.Date = d
 	}
-	return resp, nil
+	return resp, c, nil
 }
 
 // observation is what the limiter learns from the call.

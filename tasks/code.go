@@ -89,6 +89,17 @@ const (
 	// CodeTransient: a temporary failure (5xx, timeout, lost connection,
 	// or an error of no other class) outlasted the attempts.
 	CodeTransient Code = "transient"
+	// CodeScopeNotGranted: the action needs a scope the connection enables
+	// but Okta does not grant to the app; Scope names it.
+	CodeScopeNotGranted Code = "scope_not_granted"
+	// CodeConnectionDown: the connection cannot get a token (the token
+	// endpoint refused the credentials or failed); the task waits for the
+	// connection without spending attempts, and ends with this code only
+	// when its deadline passes first.
+	CodeConnectionDown Code = "connection_down"
+	// CodeProbePending: another worker is asking Okta for a token right
+	// now; the task waits for that answer (seen only while it waits).
+	CodeProbePending Code = "probe_pending"
 )
 
 // Details: named notes on an outcome (Result.Detail, ItemResult.Detail).

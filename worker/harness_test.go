@@ -47,12 +47,18 @@ type harness struct {
 	roles    string
 	scopes   []string
 	simRates *oktasim.RateLimits
+	execOpts func(*okta.ExecutorOptions)
+	connOpts func(*okta.Connection)
 }
 
 type option func(*harness)
 
 func withScopes(s ...string) option         { return func(h *harness) { h.scopes = s } }
 func withRates(r oktasim.RateLimits) option { return func(h *harness) { h.simRates = &r } }
+func withExecutor(f func(*okta.ExecutorOptions)) option {
+	return func(h *harness) { h.execOpts = f }
+}
+func withConnection(f func(*okta.Connection)) option { return func(h *harness) { h.connOpts = f } }
 func withUsers(u ...oktasim.SeedUser) option {
 	return func(h *harness) { h.simSeed.Users = append(h.simSeed.Users, u...) }
 }
@@ -85,6 +91,9 @@ func newHarness(t *testing.T, opts ...option) *harness {
 	}
 	h.conn = &okta.Connection{Policy: tasks.Policy{Name: "default", Scopes: h.scopes, Roles: policy}, BaseURL: h.srv.URL,
 		Credentials: okta.Credentials{ClientID: clientID, ClientSecret: clientSecret}}
+	if h.connOpts != nil {
+		h.connOpts(h.conn)
+	}
 	h.keyring, _ = tasks.ParseKeyring(signingKey)
 	h.client = asynq.NewClient(h.redis.Opt)
 	h.inspect = asynq.NewInspector(h.redis.Opt)
@@ -107,8 +116,11 @@ func (h *harness) start() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	exec, err := okta.NewExecutor(h.conn, okta.ExecutorOptions{Redis: h.redis.Client, Logger: log, OnCall: metrics.OnCall,
-		Limiter: lim})
+	eo := okta.ExecutorOptions{Redis: h.redis.Client, Logger: log, OnCall: metrics.OnCall, Limiter: lim}
+	if h.execOpts != nil {
+		h.execOpts(&eo)
+	}
+	exec, err := okta.NewExecutor(h.conn, eo)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -13,18 +13,32 @@ import (
 	"github.com/oktaq/oktaq/okta"
 )
 
-// health tracks whether each connection's credentials work. Okta refusing
-// them (after one fresh token) marks the connection down: the metric
-// oktaq_connection_up drops to 0, /readyz fails, and an alert fires.
+// health tracks whether each connection works. The token endpoint refusing
+// the credentials (invalid_client, consent_required, a DPoP error, ...) or
+// failing (5xx, unreachable), or Okta refusing an API token, marks the
+// connection down: oktaq_connection_up drops to 0, /readyz fails naming
+// it, and the connection-down alert fires. Scopes enabled but not granted
+// by Okta are reported by name (oktaq_connection_scope_granted, /readyz
+// detail) without failing readiness: the other actions still run.
 type health struct {
-	mu   sync.Mutex
-	down map[string]string // connection -> why
-	w    *Worker
+	mu        sync.Mutex
+	down      map[string]string // connection -> why
+	ungranted map[string][]string
+	w         *Worker
 }
+
+// scopeReporter is what an executor that knows its scope grants offers
+// (*okta.Executor does).
+type scopeReporter interface{ ScopeGrants() map[string]bool }
 
 func (h *health) observe(conn string, err error) {
 	var ua *okta.UnauthorizedError
+	var down *okta.ConnectionDownError
 	switch {
+	case errors.As(err, &down) && down.Pending:
+		// Another worker's probe is under way: no news.
+	case errors.As(err, &down):
+		h.set(conn, down.Error())
 	case errors.As(err, &ua):
 		h.set(conn, ua.Error())
 	case err == nil, errors.As(err, new(*okta.PermanentError)):
@@ -58,6 +72,51 @@ func (h *health) problems() []string {
 	return out
 }
 
+// reportScopes publishes which enabled scopes Okta grants, and logs a
+// change.
+func (h *health) reportScopes(conn string, exec Executor) {
+	r, ok := exec.(scopeReporter)
+	if !ok {
+		return
+	}
+	g := r.ScopeGrants()
+	if g == nil {
+		return
+	}
+	var missing []string
+	for scope, ok := range g {
+		v := 0.0
+		if ok {
+			v = 1
+		} else {
+			missing = append(missing, scope)
+		}
+		h.w.metrics.scopeGranted.WithLabelValues(conn, scope).Set(v)
+	}
+	sort.Strings(missing)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if strings.Join(missing, " ") != strings.Join(h.ungranted[conn], " ") && len(missing) > 0 {
+		h.w.opts.Logger.Warn("Okta does not grant enabled scopes; actions needing them fail with scope_not_granted",
+			"connection", conn, "not_granted", strings.Join(missing, " "))
+	}
+	h.ungranted[conn] = missing
+}
+
+// notes are details /readyz shows without failing: ungranted scopes.
+func (h *health) notes() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for c, m := range h.ungranted {
+		if len(m) > 0 {
+			out = append(out, fmt.Sprintf("connection %s: enabled scopes not granted by Okta: %s", c, strings.Join(m, ", ")))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // checkCredentials asks each executor for a working token, now and every
 // interval, so a revoked credential shows before a task fails on it.
 func (h *health) checkCredentials(ctx context.Context, interval time.Duration) {
@@ -69,9 +128,15 @@ func (h *health) checkCredentials(ctx context.Context, interval time.Duration) {
 			err := c.Exec.CheckCredentials(cctx)
 			cancel()
 			var ua *okta.UnauthorizedError
+			var down *okta.ConnectionDownError
 			switch {
 			case err == nil:
 				h.set(name, "")
+				h.reportScopes(name, c.Exec)
+			case errors.As(err, &down) && down.Pending:
+				// Another worker's probe is under way: no news.
+			case errors.As(err, &down):
+				h.set(name, down.Error())
 			case errors.As(err, &ua):
 				h.set(name, ua.Error())
 			case ctx.Err() == nil:
@@ -85,6 +150,10 @@ func (h *health) checkCredentials(ctx context.Context, interval time.Duration) {
 		}
 	}
 }
+
+// ReadyNotes are details of a ready worker: enabled scopes Okta does not
+// grant, by connection.
+func (w *Worker) ReadyNotes() []string { return w.health.notes() }
 
 // Ready reports nil when Redis answers and every connection's credentials
 // work.
@@ -101,8 +170,8 @@ func (w *Worker) Ready(ctx context.Context) error {
 }
 
 // HealthHandlers adds /healthz (the process is up) and /readyz (Ready) to
-// mux.
-func HealthHandlers(mux *http.ServeMux, ready func(context.Context) error) {
+// mux. notes, if given, adds lines of detail to /readyz (ReadyNotes).
+func HealthHandlers(mux *http.ServeMux, ready func(context.Context) error, notes ...func() []string) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
@@ -111,11 +180,18 @@ func HealthHandlers(mux *http.ServeMux, ready func(context.Context) error) {
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		var detail []string
+		for _, n := range notes {
+			detail = append(detail, n()...)
+		}
 		if err := ready(ctx); err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			fmt.Fprintln(w, "not ready:", err)
-			return
+		} else {
+			fmt.Fprintln(w, "ready")
 		}
-		fmt.Fprintln(w, "ready")
+		for _, d := range detail {
+			fmt.Fprintln(w, "note:", d)
+		}
 	})
 }

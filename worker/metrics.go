@@ -11,17 +11,18 @@ import (
 // OnCall to the executors, so Okta traffic is counted, then hand them to
 // the worker in Options.Metrics.
 type Metrics struct {
-	actions     *prometheus.CounterVec
-	attempts    *prometheus.CounterVec
-	duration    *prometheus.HistogramVec
-	okta        *prometheus.CounterVec
-	oktaSeconds *prometheus.HistogramVec
-	remaining   *prometheus.GaugeVec
-	rateLimited *prometheus.CounterVec
-	granted     *prometheus.CounterVec
-	delayed     *prometheus.CounterVec
-	inFlight    *prometheus.GaugeVec
-	up          *prometheus.GaugeVec
+	actions      *prometheus.CounterVec
+	attempts     *prometheus.CounterVec
+	duration     *prometheus.HistogramVec
+	okta         *prometheus.CounterVec
+	oktaSeconds  *prometheus.HistogramVec
+	remaining    *prometheus.GaugeVec
+	rateLimited  *prometheus.CounterVec
+	granted      *prometheus.CounterVec
+	delayed      *prometheus.CounterVec
+	inFlight     *prometheus.GaugeVec
+	up           *prometheus.GaugeVec
+	scopeGranted *prometheus.GaugeVec
 }
 
 // NewMetrics registers the metrics on reg.
@@ -54,9 +55,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "oktaq_okta_in_flight",
 			Help: "Okta calls in flight on the connection across all workers, as last seen by this one."}, []string{"connection"}),
 		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "oktaq_connection_up",
-			Help: "1 when the connection's credentials work, 0 when Okta refuses them."}, []string{"connection"}),
+			Help: "1 when the connection gets tokens (or its API token works), 0 when the token endpoint refuses or fails."}, []string{"connection"}),
+		scopeGranted: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "oktaq_connection_scope_granted",
+			Help: "1 when Okta grants the enabled scope to the connection's app, 0 when it does not (actions needing it fail with scope_not_granted)."},
+			[]string{"connection", "scope"}),
 	}
-	reg.MustRegister(m.actions, m.attempts, m.duration, m.okta, m.oktaSeconds, m.remaining, m.rateLimited, m.granted, m.delayed, m.inFlight, m.up)
+	reg.MustRegister(m.actions, m.attempts, m.duration, m.okta, m.oktaSeconds, m.remaining, m.rateLimited, m.granted, m.delayed, m.inFlight, m.up, m.scopeGranted)
 	return m
 }
 

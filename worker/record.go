@@ -65,6 +65,8 @@ func (w *Worker) classify(ctx context.Context, err error) (kind string, final bo
 		return "rejected", true
 	case errors.As(err, &rl):
 		return "rate_limited", false
+	case errors.As(err, new(*okta.ConnectionDownError)):
+		return "connection_down", false
 	case errors.As(err, &ua):
 		return "unauthorized", lastAttempt
 	default:

@@ -38,9 +38,18 @@ func DefaultRetryPolicy() RetryPolicy {
 func (p RetryPolicy) Delay(n int, err error, _ *asynq.Task) time.Duration {
 	var rl *okta.RateLimitedError
 	var ua *okta.UnauthorizedError
+	var down *okta.ConnectionDownError
 	switch {
 	case errors.As(err, &rl):
 		d := rl.Until.Sub(p.Now())
+		if d < 0 {
+			d = 0
+		}
+		return d + rand.N(p.Jitter+1)
+	case errors.As(err, &down):
+		// Wait for the connection's next probe, not an attempt's backoff:
+		// the task runs within seconds of the credentials being fixed.
+		d := down.Until.Sub(p.Now())
 		if d < 0 {
 			d = 0
 		}
@@ -55,9 +64,12 @@ func (p RetryPolicy) Delay(n int, err error, _ *asynq.Task) time.Duration {
 	return rand.N(ceil + 1)
 }
 
-// IsFailure is asynq's IsFailure: a rate-limit reschedule is not a failed
-// attempt and does not spend one.
+// IsFailure is asynq's IsFailure: a rate-limit reschedule, and a wait for
+// a connection that is down (the token endpoint refuses or fails), are not
+// failed attempts and do not spend one; the task's deadline still bounds
+// them.
 func IsFailure(err error) bool {
 	var rl *okta.RateLimitedError
-	return !errors.As(err, &rl)
+	var down *okta.ConnectionDownError
+	return !errors.As(err, &rl) && !errors.As(err, &down)
 }

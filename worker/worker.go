@@ -80,7 +80,7 @@ func New(opts Options) (*Worker, error) {
 		return nil, errors.New("worker: unsupported Redis connection option")
 	}
 	w := &Worker{opts: opts, rdb: rdb, metrics: opts.Metrics}
-	w.health = &health{down: map[string]string{}, w: w}
+	w.health = &health{down: map[string]string{}, ungranted: map[string][]string{}, w: w}
 	for name := range opts.Connections {
 		w.metrics.up.WithLabelValues(name).Set(1)
 	}

@@ -155,7 +155,7 @@ func startDev(ctx context.Context, f devFlags, log *slog.Logger) (*dev, error) {
 	d.closers = append(d.closers, func() { client.Close() })
 	opts := enqueue.APIOptions{Registerer: reg, Logger: log}
 	api := enqueue.NewAPI(client, []enqueue.Producer{enqueue.NewProducer(devProducer, devToken)}, opts)
-	admin := adminMux(reg, w.Ready)
+	admin := adminMux(reg, w.Ready, w.ReadyNotes)
 	admin.Handle(dashboardPath+"/", dashboard(d.redis, "admin", devAdminPass, false, ""))
 	for flag, h := range map[string]http.Handler{"api-addr": api, "admin-addr": admin} {
 		ln := lns[flag]

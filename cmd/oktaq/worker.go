@@ -73,15 +73,15 @@ func runWorker(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	reg.MustRegister(worker.QueueCollector(cfg.Redis))
 	log.Info("worker starting", "config", cfg.Env)
-	admin := adminMux(reg, w.Ready)
+	admin := adminMux(reg, w.Ready, w.ReadyNotes)
 	return serveWithAdmin(ctx, cfg.Env.AdminAddr, admin, cfg.Env.ShutdownTimeout, w.Run)
 }
 
 // adminMux serves /metrics, /healthz and /readyz.
-func adminMux(reg *prometheus.Registry, ready func(context.Context) error) *http.ServeMux {
+func adminMux(reg *prometheus.Registry, ready func(context.Context) error, notes ...func() []string) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	worker.HealthHandlers(mux, ready)
+	worker.HealthHandlers(mux, ready, notes...)
 	return mux
 }
 

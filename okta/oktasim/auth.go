@@ -27,7 +27,7 @@ func (s *Sim) authenticate(r *http.Request, now time.Time) (*principal, response
 			return nil, invalid
 		}
 		return &principal{name: "ssws:" + cred[:min(6, len(cred))]}, response{}
-	case strings.EqualFold(scheme, "Bearer"):
+	case strings.EqualFold(scheme, "Bearer"), strings.EqualFold(scheme, "DPoP"):
 		t := s.tokens[cred]
 		if t == nil || !now.Before(t.expires) {
 			return nil, invalid
@@ -35,6 +35,15 @@ func (s *Sim) authenticate(r *http.Request, now time.Time) (*principal, response
 		c := s.clients[t.clientID]
 		if c == nil || c.revoked {
 			return nil, invalid
+		}
+		// A DPoP-bound token is useless as a bearer token, and the proof must hold.
+		if bound := t.jkt != ""; bound != strings.EqualFold(scheme, "DPoP") {
+			return nil, invalid
+		}
+		if t.jkt != "" {
+			if resp := s.apiDPoP(r, cred, t, now); resp != nil {
+				return nil, *resp
+			}
 		}
 		p := &principal{name: "client:" + c.id, client: c, scopes: map[string]bool{}}
 		for _, sc := range t.scopes {
@@ -62,9 +71,37 @@ func (p *principal) hasScope(scope string) bool {
 // insufficientScope is Okta's answer to a token lacking the scope: 403, empty body, and the
 // required scope only in WWW-Authenticate.
 func (s *Sim) insufficientScope(scope, path string) response {
+	status := http.StatusForbidden
+	if s.scope401 {
+		status = http.StatusUnauthorized
+	}
 	h := http.Header{}
 	h.Set("WWW-Authenticate", fmt.Sprintf(`Bearer authorization_uri="%s/oauth2/v1/authorize", realm="%s", `+
 		`scope="%s", error="insufficient_scope", error_description="The access token provided does not `+
 		`contain the required scopes.", resource="%s"`, s.baseURL, s.baseURL, scope, path))
-	return response{status: http.StatusForbidden, header: h}
+	return response{status: status, header: h}
+}
+
+// featureOff is Okta's answer when the org lacks the feature an endpoint belongs to.
+func featureOff() response {
+	return oktaErr(http.StatusUnauthorized, "E0000015", "You do not have permission to access the feature you are requesting")
+}
+
+// DisableFeature makes every endpoint needing the admin-role permission perm (see doc.go)
+// answer 401 E0000015, as Okta does when the org lacks the feature.
+func (s *Sim) DisableFeature(perm string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.features == nil {
+		s.features = map[string]bool{}
+	}
+	s.features[perm] = true
+}
+
+// SetInsufficientScopeStatus401 answers a missing scope with 401 (true) instead of 403: Okta
+// documents both for insufficient_scope (RFC 6750 allows either with the header).
+func (s *Sim) SetInsufficientScopeStatus401(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.scope401 = on
 }

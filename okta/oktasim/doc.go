@@ -20,7 +20,8 @@
 // Inspection: User(idOrLogin) User, GroupID(name), AppID(label), Requests(), ResetRequests(),
 // Emails(), TokenRequests(), Drops(), BucketFor(method, path).
 // Control: SetFaults(Faults), StickTransition(userID, d), SetUserStatus(idOrLogin, status),
-// RevokeClient(id), ExpireTokens(), IssueToken(clientID, scopes...), Drain(bucket).
+// RevokeClient(id), ExpireTokens(), IssueToken(clientID, scopes...), Drain(bucket),
+// DisableFeature(perm), SetInsufficientScopeStatus401(bool), RotateDPoPNonce().
 // Constants: Status*, Group*, ActionBucket,
 // DemoClientID/DemoClientSecret/DemoAPIToken, ManageScopes, DefaultBuckets().
 //
@@ -44,7 +45,29 @@
 // /oauth2/v1/token or IssueToken and carries the granted scopes; a manage scope includes its
 // read scope. Scopes: okta.users.read for user GETs, groups and factors; okta.users.manage for
 // lifecycle, DELETE user and DELETE sessions; okta.groups.read/manage; okta.apps.read/manage.
-// A missing scope is 403 with an empty body and WWW-Authenticate naming the scope.
+// A missing scope is 403 with an empty body and WWW-Authenticate naming the scope
+// (SetInsufficientScopeStatus401 answers it 401, which RFC 6750 also allows).
+// DisableFeature(perm) answers the endpoints of that admin-role permission 401 E0000015, as
+// Okta does for a feature the org lacks.
+//
+// Clients (SeedClient.AppType): an OIN API service integration ("api_service_integration",
+// the default without a public key) authenticates with its client secret, by
+// client_secret_basic only; a custom service app ("service", the default with a public key)
+// by private_key_jwt only: a client secret gets 401 invalid_client "Client Credentials
+// requests to the Org Authorization Server must use the private_key_jwt
+// token_endpoint_auth_method." A token request asks for granted scopes exactly: one scope not
+// granted refuses the whole request (400 invalid_scope naming the refused scopes), none granted
+// is 400 consent_required "You are not allowed any of the requested scopes."; a granted manage
+// scope does not stand in for its read scope here (it does on the API).
+//
+// DPoP (SeedClient.RequireDPoP): the token request must carry a DPoP proof (typ dpop+jwt, alg
+// ES256, a public jwk, signature by it, htm POST, htu the token URL, iat within 60 s, a jti
+// not seen before) with the current nonce: without it 400 use_dpop_nonce and a DPoP-Nonce
+// header; a bad proof is 400 invalid_dpop_proof. The token (token_type DPoP) is bound to the
+// jwk's SHA-256 thumbprint (cnf.jkt). An API call with it must say "Authorization: DPoP" (as
+// Bearer it is 401 E0000011) and carry a proof with htm, htu (scheme, host, decoded path, no
+// query), iat, a fresh jti, ath (base64url SHA-256 of the token), signed by the bound key;
+// else 401 E0000011 with WWW-Authenticate: DPoP error="invalid_dpop_proof".
 // SeedClient.DeniedPermissions names admin-role permissions the client lacks, giving 403
 // E0000006 with a valid token: user.read, user.activate, user.reactivate, user.deactivate,
 // user.suspend, user.unsuspend, user.unlock, user.reset_password, user.expire_password,
@@ -151,4 +174,16 @@
 //     \\), so `profile.name eq "Finance\\"` finds the group Finance\. Unverified against
 //     Okta beyond \" (documented); the executor escapes both.
 //   - Injected 502/503 answers have an HTML body, like a load balancer; 500 is E0000009.
+//   - Scope refusal: the status of consent_required (400 here) and whether Okta names every
+//     refused scope or only the first in invalid_scope are unverified; the executor reads only
+//     the error code.
+//   - client_secret_post for an API service integration: refused (invalid_client); Okta's
+//     integrations are documented with client_secret_basic.
+//   - DPoP: the API (resource server) asks for no nonce here; Okta's docs require one only at
+//     the token endpoint. A proof sent by a client that does not require DPoP is ignored and
+//     the token is a Bearer token (unverified). The iat window (60 s) is a guess. A bad proof
+//     on an API call is 401 with E0000011 and a DPoP WWW-Authenticate header (Okta's body
+//     for it is unverified).
+//   - 401 E0000015 and 401 insufficient_scope are modelled on demand only; which endpoints
+//     Okta answers that way is unverified.
 package oktasim

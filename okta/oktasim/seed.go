@@ -57,13 +57,21 @@ type SeedApp struct {
 
 // SeedClient is an OAuth service app. DeniedPermissions lists actions its admin role lacks
 // (see doc.go); such calls get 403 E0000006 although the token carries the scope.
+//
+// AppType is AppAPIServiceIntegration (an OIN API service integration: a client secret sent
+// with client_secret_basic) or AppService (a custom service app: private_key_jwt only; a
+// secret gets invalid_client for Okta scopes). Empty means AppService when PublicKeyPEM is
+// set, else AppAPIServiceIntegration. RequireDPoP makes the client demand DPoP-bound tokens
+// (RFC 9449), checked on the token request and on every API call.
 type SeedClient struct {
 	ClientID          string   `json:"client_id"`
+	AppType           string   `json:"app_type,omitempty"`
 	ClientSecret      string   `json:"client_secret,omitempty"`
 	PublicKeyPEM      string   `json:"public_key_pem,omitempty"`
 	KeyID             string   `json:"kid,omitempty"`
 	Scopes            []string `json:"scopes"`
 	DeniedPermissions []string `json:"denied_permissions,omitempty"`
+	RequireDPoP       bool     `json:"require_dpop,omitempty"`
 	// AdminTargets, when set, limits the client's admin role to these
 	// users and groups (a group-scoped help-desk role): a call that
 	// changes a user outside them, or the membership of a group not
@@ -76,6 +84,12 @@ type AdminTargets struct {
 	Users  []string `json:"users,omitempty"`  // logins
 	Groups []string `json:"groups,omitempty"` // names; their members are covered too
 }
+
+// App types of SeedClient.AppType.
+const (
+	AppAPIServiceIntegration = "api_service_integration"
+	AppService               = "service"
+)
 
 // LoadSeed decodes a seed strictly: unknown fields are errors.
 func LoadSeed(r io.Reader) (Seed, error) {

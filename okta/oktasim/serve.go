@@ -121,6 +121,9 @@ func (s *Sim) api(w http.ResponseWriter, r *http.Request, principal *string) res
 	if notMatched != nil {
 		return *notMatched
 	}
+	if s.features[rt.perm] {
+		return featureOff()
+	}
 	if !p.hasScope(rt.scope) {
 		return s.insufficientScope(rt.scope, r.URL.Path)
 	}

@@ -34,6 +34,9 @@ type Sim struct {
 	adminTargets map[string]*AdminTargets
 	apiKeys      map[string]bool
 	jtis         map[string]bool
+	dpopNonce    string
+	features     map[string]bool // admin-role permissions whose feature is off: 401 E0000015
+	scope401     bool            // answer insufficient_scope with 401 instead of 403
 	tokenReq     int
 	requests     []Request
 	emails       []Email

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -11,26 +12,40 @@ import (
 
 type client struct {
 	id, secret, kid string
+	appType         string
 	key             any // public key for private_key_jwt, nil if none
 	scopes          map[string]bool
 	denied          map[string]bool
 	revoked         bool
+	requireDPoP     bool
 }
 
 type accessToken struct {
 	clientID string
 	scopes   []string
 	expires  time.Time
+	jkt      string // DPoP key thumbprint the token is bound to (cnf.jkt); "" for Bearer
 }
 
 // tokenLifetime is fixed by Okta for the org authorization server.
 const tokenLifetime = time.Hour
 
 func newClient(sc SeedClient) (*client, error) {
-	c := &client{id: sc.ClientID, secret: sc.ClientSecret, kid: sc.KeyID,
-		scopes: map[string]bool{}, denied: map[string]bool{}}
+	c := &client{id: sc.ClientID, secret: sc.ClientSecret, kid: sc.KeyID, appType: sc.AppType,
+		scopes: map[string]bool{}, denied: map[string]bool{}, requireDPoP: sc.RequireDPoP}
 	if c.id == "" {
 		return nil, errorf("client without client_id")
+	}
+	switch {
+	case c.appType == "" && sc.PublicKeyPEM != "":
+		c.appType = AppService
+	case c.appType == "":
+		c.appType = AppAPIServiceIntegration
+	case c.appType != AppService && c.appType != AppAPIServiceIntegration:
+		return nil, errorf("client %s: app_type %q is not %s or %s", c.id, c.appType, AppAPIServiceIntegration, AppService)
+	}
+	if c.appType == AppAPIServiceIntegration && sc.PublicKeyPEM != "" {
+		return nil, errorf("client %s: an API service integration authenticates with a client secret, not a key", c.id)
 	}
 	for _, s := range sc.Scopes {
 		c.scopes[s] = true
@@ -63,7 +78,11 @@ func (s *Sim) token(w http.ResponseWriter, r *http.Request, principal *string) r
 	}
 	_ = r.ParseForm()
 	id, secret, basic := r.BasicAuth()
-	if !basic {
+	if basic {
+		// RFC 6749 2.3.1: both are form-encoded before basic encoding.
+		id, _ = url.QueryUnescape(id)
+		secret, _ = url.QueryUnescape(secret)
+	} else {
 		id, secret = r.Form.Get("client_id"), r.Form.Get("client_secret")
 	}
 	assertion := r.Form.Get("client_assertion")
@@ -91,14 +110,14 @@ func (s *Sim) token(w http.ResponseWriter, r *http.Request, principal *string) r
 		if desc := s.verifyAssertion(c, assertion, now); desc != "" {
 			return oauthErr(http.StatusUnauthorized, "invalid_client", desc)
 		}
-	} else {
-		if c.secret == "" {
-			return oauthErr(http.StatusUnauthorized, "invalid_client",
-				"Client authentication failed. Either the client or the client credentials are invalid.")
-		}
-		if subtle.ConstantTimeCompare([]byte(secret), []byte(c.secret)) != 1 {
-			return oauthErr(http.StatusUnauthorized, "invalid_client",
-				"The client secret supplied for a confidential client is invalid.")
+	} else if resp := s.checkSecret(c, secret, basic); resp != nil {
+		return *resp
+	}
+	jkt := ""
+	if c.requireDPoP {
+		var resp *response
+		if jkt, resp = s.tokenDPoP(r, now); resp != nil {
+			return *resp
 		}
 	}
 	scopes := strings.Fields(r.Form.Get("scope"))
@@ -106,17 +125,50 @@ func (s *Sim) token(w http.ResponseWriter, r *http.Request, principal *string) r
 		return oauthErr(http.StatusBadRequest, "invalid_scope",
 			"The authorization server resource does not have any configured default scopes, 'scope' must be provided.")
 	}
+	// One scope not granted refuses the whole request; a manage scope does not stand in for
+	// its read scope here (it does on the API).
+	var refused []string
 	for _, sc := range scopes {
 		if !c.scopes[sc] {
-			return oauthErr(http.StatusBadRequest, "invalid_scope",
-				"The following scopes are not allowed: ["+sc+"]")
+			refused = append(refused, sc)
 		}
 	}
+	switch {
+	case len(refused) == len(scopes):
+		return oauthErr(http.StatusBadRequest, "consent_required", "You are not allowed any of the requested scopes.")
+	case len(refused) > 0:
+		return oauthErr(http.StatusBadRequest, "invalid_scope",
+			"The following scopes are not allowed: ["+strings.Join(refused, ", ")+"]")
+	}
 	tok := s.issue(c.id, scopes, now)
-	resp := ok(map[string]any{"token_type": "Bearer", "expires_in": int(tokenLifetime.Seconds()),
+	tokenType := "Bearer"
+	if jkt != "" {
+		s.tokens[tok].jkt, tokenType = jkt, "DPoP"
+	}
+	resp := ok(map[string]any{"token_type": tokenType, "expires_in": int(tokenLifetime.Seconds()),
 		"access_token": tok, "scope": strings.Join(scopes, " ")})
 	resp.header = http.Header{"Cache-Control": {"no-cache, no-store"}, "Pragma": {"no-cache"}}
 	return resp
+}
+
+// checkSecret authenticates a client secret: only an API service integration has one
+// that counts for Okta scopes, and only with client_secret_basic.
+func (s *Sim) checkSecret(c *client, secret string, basic bool) *response {
+	var resp response
+	switch {
+	case c.appType == AppService:
+		resp = oauthErr(http.StatusUnauthorized, "invalid_client",
+			"Client Credentials requests to the Org Authorization Server must use the private_key_jwt token_endpoint_auth_method.")
+	case c.secret == "" || !basic:
+		resp = oauthErr(http.StatusUnauthorized, "invalid_client",
+			"Client authentication failed. Either the client or the client credentials are invalid.")
+	case subtle.ConstantTimeCompare([]byte(secret), []byte(c.secret)) != 1:
+		resp = oauthErr(http.StatusUnauthorized, "invalid_client",
+			"The client secret supplied for a confidential client is invalid.")
+	default:
+		return nil
+	}
+	return &resp
 }
 
 func (s *Sim) issue(clientID string, scopes []string, now time.Time) string {

@@ -55,7 +55,8 @@ func TestTokenClientSecret(t *testing.T) {
 	}
 	post := url.Values{"grant_type": {"client_credentials"}, "scope": {"okta.groups.read"},
 		"client_id": {oktasim.DemoClientID}, "client_secret": {oktasim.DemoClientSecret}}
-	if a := postToken(t, srv, post, "", ""); a.status != 200 {
+	// An API service integration authenticates with client_secret_basic only.
+	if a := postToken(t, srv, post, "", ""); a.status != 401 || a.body["error"] != "invalid_client" {
 		t.Fatalf("client_secret_post: %+v", a)
 	}
 	bad := postToken(t, srv, form, oktasim.DemoClientID, "wrong")
@@ -64,7 +65,8 @@ func TestTokenClientSecret(t *testing.T) {
 		t.Fatalf("bad secret: %+v", bad)
 	}
 	form.Set("scope", "okta.users.manage okta.eventHooks.manage")
-	if a := postToken(t, srv, form, oktasim.DemoClientID, oktasim.DemoClientSecret); a.status != 400 || a.body["error"] != "invalid_scope" {
+	if a := postToken(t, srv, form, oktasim.DemoClientID, oktasim.DemoClientSecret); a.status != 400 || a.body["error"] != "invalid_scope" ||
+		!strings.Contains(a.body["error_description"].(string), "okta.eventHooks.manage") {
 		t.Fatalf("ungranted scope: %+v", a)
 	}
 	form.Del("scope")
@@ -219,5 +221,37 @@ func TestDeniedPermissionIsE0000006(t *testing.T) {
 	}
 	if _, err := c.UserAPI.UnlockUser(context.Background(), "erin@example.com").Execute(); err != nil {
 		t.Fatalf("other permissions still work: %v", err)
+	}
+}
+
+// Okta scopes need private_key_jwt from a custom service app: its secret is refused; one
+// scope not granted refuses the whole request, and none granted is consent_required.
+func TestTokenAppTypesAndGrants(t *testing.T) {
+	sim, srv := start(t, oktasim.Options{})
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err := sim.AddClient(oktasim.SeedClient{ClientID: "0oacustomservice001", ClientSecret: "custom-secret",
+		PublicKeyPEM: pemOf(t, "PUBLIC KEY", der), Scopes: []string{"okta.users.manage"}}); err != nil {
+		t.Fatal(err)
+	}
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"okta.users.manage"}}
+	a := postToken(t, srv, form, "0oacustomservice001", "custom-secret")
+	if a.status != 401 || a.body["error"] != "invalid_client" || !strings.Contains(a.body["error_description"].(string), "private_key_jwt") {
+		t.Fatalf("custom service app with a secret: %+v", a)
+	}
+	if err := sim.AddClient(oktasim.SeedClient{ClientID: "0oamanageonly00001", ClientSecret: "s", Scopes: []string{"okta.users.manage"}}); err != nil {
+		t.Fatal(err)
+	}
+	form.Set("scope", "okta.users.read okta.users.manage")
+	if a := postToken(t, srv, form, "0oamanageonly00001", "s"); a.status != 400 || a.body["error"] != "invalid_scope" {
+		t.Fatalf("read asked, manage granted: %+v", a)
+	}
+	form.Set("scope", "okta.groups.manage")
+	if a := postToken(t, srv, form, "0oamanageonly00001", "s"); a.status != 400 || a.body["error"] != "consent_required" {
+		t.Fatalf("nothing granted: %+v", a)
+	}
+	form.Set("scope", "okta.users.manage")
+	if a := postToken(t, srv, form, "0oamanageonly00001", "s"); a.status != 200 {
+		t.Fatalf("manage alone: %+v", a)
 	}
 }

@@ -32,6 +32,7 @@ type Env struct {
 	OktaClientSecret   okta.Secret   `envconfig:"OKTA_CLIENT_SECRET" desc:"its client secret (client_secret_basic)" secret:"true"`
 	OktaPrivateKeyFile string        `envconfig:"OKTA_PRIVATE_KEY_FILE" desc:"PEM private key for private_key_jwt, instead of a client secret"`
 	OktaPrivateKeyID   string        `envconfig:"OKTA_PRIVATE_KEY_ID" desc:"key id (kid) registered for that private key"`
+	OktaDPoP           bool          `envconfig:"OKTA_DPOP" desc:"bind access tokens to a key of the worker (DPoP, RFC 9449), for an app that requires DPoP"`
 	OktaAPIToken       okta.Secret   `envconfig:"OKTA_API_TOKEN" desc:"an SSWS API token, instead of OAuth client credentials" secret:"true"`
 	OktaScopes         string        `envconfig:"OKTA_SCOPES" default:"okta.users.read,okta.users.manage" desc:"the OAuth scopes enabled for the connection, comma separated; okta.users.read is required"`
 	OktaRequestTimeout time.Duration `envconfig:"OKTA_REQUEST_TIMEOUT" default:"30s" desc:"timeout of one Okta call"`

@@ -139,6 +139,10 @@ func TestSecretFromFile(t *testing.T) {
 	if got := cfg.Env.OktaClientSecret.Reveal(); got != "from-the-file-secret" {
 		t.Fatalf("secret = %q", got)
 	}
+	// The worker reads the file again at each token fetch (rotation).
+	if conn, err := cfg.Connection(); err != nil || conn.Credentials.ClientSecretFile != path {
+		t.Fatalf("connection keeps no secret file: %v %+v", err, conn)
+	}
 	t.Setenv("OKTAQ_OKTA_CLIENT_SECRET", "both")
 	if _, err := config.Load(); err == nil || !strings.Contains(err.Error(), "both set") {
 		t.Fatalf("both VAR and VAR_FILE: %v", err)

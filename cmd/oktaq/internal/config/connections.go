@@ -27,6 +27,7 @@ type fileConnection struct {
 	PrivateKeyFile   string   `json:"private_key_file,omitempty"`
 	PrivateKeyID     string   `json:"private_key_id,omitempty"`
 	APITokenFile     string   `json:"api_token_file,omitempty"`
+	DPoP             bool     `json:"dpop,omitempty"`
 	Scopes           []string `json:"scopes"`
 	Roles            string   `json:"roles"`
 }
@@ -135,7 +136,9 @@ func (fc fileConnection) connection() (*okta.Connection, error) {
 	if conn.BaseURL, err = okta.ParseDomain(fc.Domain, fc.AllowHTTP); err != nil {
 		return nil, fmt.Errorf("domain: %w", err)
 	}
-	conn.Credentials = okta.Credentials{ClientID: fc.ClientID, PrivateKeyID: fc.PrivateKeyID}
+	conn.Credentials = okta.Credentials{ClientID: fc.ClientID, PrivateKeyID: fc.PrivateKeyID,
+		ClientSecretFile: fc.ClientSecretFile, PrivateKeyFile: fc.PrivateKeyFile, APITokenFile: fc.APITokenFile}
+	conn.DPoP = fc.DPoP
 	for _, s := range []struct {
 		field, path string
 		into        *okta.Secret

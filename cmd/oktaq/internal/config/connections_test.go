@@ -25,7 +25,7 @@ func TestConnectionsFile(t *testing.T) {
 	secret := writeFile(t, dir, "emea-secret", "emea-client-secret-value\n")
 	token := writeFile(t, dir, "apac-token", "apac-ssws-token")
 	t.Setenv("OKTAQ_CONNECTIONS_FILE", writeFile(t, dir, "conns.json", `{"connections": [
-	  {"name": "emea", "domain": "emea.okta.com", "client_id": "0oa-emea", "client_secret_file": "`+secret+`",
+	  {"name": "emea", "domain": "emea.okta.com", "client_id": "0oa-emea", "client_secret_file": "`+secret+`", "dpop": true,
 	   "scopes": ["okta.users.read", "okta.users.manage"], "roles": "*=emea-admin"},
 	  {"name": "apac", "domain": "https://apac.oktapreview.com", "api_token_file": "`+token+`",
 	   "scopes": ["okta.users.read", "okta.groups.manage"], "roles": "user.groups.update=apac-helpdesk"}]}`))
@@ -46,6 +46,10 @@ func TestConnectionsFile(t *testing.T) {
 	}
 	if apac.Credentials.APIToken.Reveal() != "apac-ssws-token" {
 		t.Error("apac token not read from its file")
+	}
+	// The file paths go along, so the worker reads a rotated secret again.
+	if !emea.DPoP || emea.Credentials.ClientSecretFile != secret || apac.Credentials.APITokenFile != token || apac.DPoP {
+		t.Errorf("dpop %v / secret file %q / token file %q", emea.DPoP, emea.Credentials.ClientSecretFile, apac.Credentials.APITokenFile)
 	}
 	if apac.Authorize("user.groups.update", "apac-helpdesk") != nil || apac.Authorize("user.suspend", "apac-helpdesk") == nil ||
 		emea.Authorize("user.suspend", "it-admin") == nil {

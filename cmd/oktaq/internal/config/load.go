@@ -114,7 +114,11 @@ func (c *Config) Connection() (*okta.Connection, error) {
 		return nil, fmt.Errorf("OKTAQ_OKTA_DOMAIN: %w", err)
 	}
 	creds := okta.Credentials{ClientID: e.OktaClientID, ClientSecret: e.OktaClientSecret,
-		PrivateKeyID: e.OktaPrivateKeyID, APIToken: e.OktaAPIToken}
+		PrivateKeyID: e.OktaPrivateKeyID, APIToken: e.OktaAPIToken,
+		// Secrets given as files are read again at each token fetch, so a
+		// rotated secret needs no restart.
+		ClientSecretFile: os.Getenv(Prefix + "_OKTA_CLIENT_SECRET_FILE"), PrivateKeyFile: e.OktaPrivateKeyFile,
+		APITokenFile: os.Getenv(Prefix + "_OKTA_API_TOKEN_FILE")}
 	if e.OktaPrivateKeyFile != "" {
 		pem, err := os.ReadFile(e.OktaPrivateKeyFile)
 		if err != nil {
@@ -122,7 +126,7 @@ func (c *Config) Connection() (*okta.Connection, error) {
 		}
 		creds.PrivateKeyPEM = okta.Secret(pem)
 	}
-	conn := &okta.Connection{Policy: c.Policy, BaseURL: base, Credentials: creds}
+	conn := &okta.Connection{Policy: c.Policy, BaseURL: base, Credentials: creds, DPoP: e.OktaDPoP}
 	if _, err := creds.Mode(); err != nil {
 		return nil, fmt.Errorf("OKTAQ_OKTA_CLIENT_ID / _CLIENT_SECRET / _PRIVATE_KEY_FILE / _API_TOKEN: %w", err)
 	}
