@@ -26,14 +26,14 @@ func TestEnqueueSignsAndSchedules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.ID != "K1" || info.State != StateScheduled || info.Queue != tasks.QueueCritical || info.MaxAttempts != 5 {
+	if info.ID != TaskID("helpdesk-a", "K1") || info.State != StateScheduled || info.Queue != tasks.QueueCritical || info.MaxAttempts != 5 {
 		t.Errorf("info %+v", info)
 	}
-	ti, err := asynq.NewInspectorFromRedisClient(db.Client).GetTaskInfo(tasks.QueueCritical, "K1")
+	ti, err := asynq.NewInspectorFromRedisClient(db.Client).GetTaskInfo(tasks.QueueCritical, info.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := testKeyring(t).Verify(ti.Type, ti.Payload, ti.Headers); err != nil {
+	if err := testKeyring(t).Verify(tasks.Envelope{TaskID: ti.ID, Queue: ti.Queue, Type: ti.Type, Payload: ti.Payload}, ti.Headers); err != nil {
 		t.Errorf("task does not verify: %v", err)
 	}
 	if ti.MaxRetry != 4 || ti.Retention != 7*24*time.Hour {

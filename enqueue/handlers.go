@@ -68,12 +68,14 @@ func (a *api) enqueueBody(r *http.Request, body []byte, producer string) (*Info,
 	if err != nil {
 		return nil, problemFor(err)
 	}
-	ab.args.Base().Producer = producer
 	var opts []EnqueueOption
 	if !ab.runAt.IsZero() {
 		opts = append(opts, RunAt(ab.runAt))
 	}
-	info, err := a.c.Enqueue(r.Context(), ab.args, opts...)
+	if !ab.deadline.IsZero() {
+		opts = append(opts, Deadline(ab.deadline))
+	}
+	info, err := a.c.enqueueAs(r.Context(), producer, ab.args, opts...)
 	if err != nil {
 		p := problemFor(err)
 		if p.Status >= 500 {
@@ -164,7 +166,10 @@ type capability struct {
 	MissingScope string `json:"missing_scope,omitempty"`
 }
 
-func (a *api) getCapabilities(w http.ResponseWriter, r *http.Request, _ string) {
+// getCapabilities answers what the calling producer may have done for a
+// requester of the role: the role and connection are validated as a POST
+// would validate them, and the producer's own bounds apply.
+func (a *api) getCapabilities(w http.ResponseWriter, r *http.Request, producer string) {
 	q := r.URL.Query()
 	name, role := q.Get("connection"), q.Get("role")
 	if name == "" {
@@ -174,21 +179,34 @@ func (a *api) getCapabilities(w http.ResponseWriter, r *http.Request, _ string) 
 		writeProblem(w, fieldProblem("role", "is required: the requester role to check, like ?role=it-admin"))
 		return
 	}
+	if err := tasks.CheckRole(role); err != nil {
+		writeProblem(w, fieldProblem("role", err.Error()))
+		return
+	}
+	if err := tasks.CheckConnectionName(name); err != nil {
+		writeProblem(w, fieldProblem("connection", err.Error()))
+		return
+	}
 	conn, ok := a.c.Connection(name)
 	if !ok {
 		writeProblem(w, fieldProblem("connection", "unknown connection"))
 		return
 	}
+	bound := a.c.opts.Producers.Authorize(producer, name, role)
 	caps := make([]capability, 0, len(tasks.Actions()))
 	for _, act := range tasks.Actions() {
 		c := capability{Action: string(act), Allowed: true}
 		var na *tasks.NotAllowedError
-		if err := conn.Authorize(act, role); errors.As(err, &na) {
+		var pn *tasks.ProducerNotAllowedError
+		switch err := conn.Authorize(act, role); {
+		case errors.As(bound, &pn):
+			c.Allowed, c.Reason, c.Code = false, pn.Error(), string(pn.Code())
+		case errors.As(err, &na):
 			c.Allowed, c.Reason, c.Code, c.MissingScope = false, na.Error(), string(na.Code()), na.Scope
 		}
 		caps = append(caps, c)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"connection": name, "role": role, "actions": caps})
+	writeJSON(w, http.StatusOK, map[string]any{"connection": name, "role": role, "producer": producer, "actions": caps})
 }
 
 func (a *api) healthz(w http.ResponseWriter, _ *http.Request, _ string) {

@@ -53,7 +53,7 @@ func childWorker() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	w, err := worker.New(worker.Options{Redis: redisOpt, Keyring: kr, Concurrency: 8, PollInterval: 50 * time.Millisecond,
+	w, err := worker.New(worker.Options{Redis: redisOpt, Keyring: kr, Producers: testProducers, Concurrency: 8, PollInterval: 50 * time.Millisecond,
 		Connections: map[string]*worker.Connection{"default": {Conn: conn, Exec: exec}},
 		Logger:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
