@@ -197,7 +197,7 @@ func (c *Client) enqueueAs(ctx context.Context, producer string, a tasks.Args, o
 	// The claim outlives the task: it may wait until its deadline, then
 	// stays readable for the retention.
 	claimTTL := deadline.Sub(now) + c.opts.Retention + time.Hour
-	return c.submitKeyed(ctx, task, aopts, queue, id, producer, claimTTL)
+	return c.submitKeyed(ctx, task, aopts, keyed{queue: queue, id: id, key: r.IdempotencyKey, producer: producer, ttl: claimTTL})
 }
 
 // deadline checks a producer's deadline against the action's due time
@@ -251,38 +251,45 @@ func (c *Client) submit(ctx context.Context, task *asynq.Task, aopts []asynq.Opt
 // (SET NX, one per producer and key) records the queue and type of the
 // first request, so that a second one for another queue is refused
 // atomically instead of running beside it.
-func (c *Client) submitKeyed(ctx context.Context, task *asynq.Task, aopts []asynq.Option, queue, id, producer string, ttl time.Duration) (*Info, error) {
-	claim := queue + " " + task.Type()
-	won, err := c.rc.SetNX(ctx, claimKey(id), claim, ttl).Result()
+func (c *Client) submitKeyed(ctx context.Context, task *asynq.Task, aopts []asynq.Option, k keyed) (*Info, error) {
+	claim := k.queue + " " + task.Type()
+	won, err := c.rc.SetNX(ctx, claimKey(k.id), claim, k.ttl).Result()
 	if err != nil {
 		return nil, fmt.Errorf("%w: claim idempotency key: %w", ErrUnavailable, err)
 	}
 	if !won {
-		held, err := c.rc.Get(ctx, claimKey(id)).Result()
+		held, err := c.rc.Get(ctx, claimKey(k.id)).Result()
 		switch {
 		case errors.Is(err, redis.Nil): // expired in between: the key is free again
-			return c.submitKeyed(ctx, task, aopts, queue, id, producer, ttl)
+			return c.submitKeyed(ctx, task, aopts, k)
 		case err != nil:
 			return nil, fmt.Errorf("%w: read idempotency claim: %w", ErrUnavailable, err)
 		}
 		if held != claim {
 			_, heldType, _ := strings.Cut(held, " ")
-			return nil, fmt.Errorf("%w: the key belongs to an earlier %s request; use a new key for a new request",
-				ErrKeyConflict, strings.TrimPrefix(heldType, tasks.TypePrefix))
+			return nil, fmt.Errorf("%w: key %q belongs to an earlier %s request; use a new key for a new request",
+				ErrKeyConflict, k.key, strings.TrimPrefix(heldType, tasks.TypePrefix))
 		}
 	}
 	for range 3 {
-		info, err := c.submit(ctx, task, aopts, producer)
+		info, err := c.submit(ctx, task, aopts, k.producer)
 		if !errors.Is(err, asynq.ErrTaskIDConflict) {
 			return info, err
 		}
-		info, err = c.existing(task, queue, id)
+		info, err = c.existing(task, k)
 		if !errors.Is(err, ErrNotFound) {
 			return info, err
 		}
 		// The task expired between the two calls: enqueue again.
 	}
-	return nil, fmt.Errorf("%w: task %q keeps conflicting and vanishing", ErrUnavailable, id)
+	return nil, fmt.Errorf("%w: task %q keeps conflicting and vanishing", ErrUnavailable, k.id)
+}
+
+// keyed is where a keyed task goes: its queue, its id (from producer and
+// key) and how long its claim lasts.
+type keyed struct {
+	queue, id, key, producer string
+	ttl                      time.Duration
 }
 
 // claimKey is the Redis key that holds an idempotency key's claim.
@@ -293,17 +300,17 @@ func Queues() []string { return []string{tasks.QueueCritical, tasks.QueueDefault
 
 // existing answers a repeated idempotency key: the task that holds it if
 // it is for the same request, else ErrKeyConflict.
-func (c *Client) existing(task *asynq.Task, queue, id string) (*Info, error) {
-	ti, err := c.inspector.GetTaskInfo(queue, id)
+func (c *Client) existing(task *asynq.Task, k keyed) (*Info, error) {
+	ti, err := c.inspector.GetTaskInfo(k.queue, k.id)
 	switch {
 	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
 		return nil, ErrNotFound
 	case err != nil:
-		return nil, fmt.Errorf("%w: read task %q: %w", ErrUnavailable, id, err)
+		return nil, fmt.Errorf("%w: read task %q: %w", ErrUnavailable, k.id, err)
 	}
 	if !sameRequest(task.Type(), task.Payload(), ti.Type, ti.Payload) {
-		return nil, fmt.Errorf("%w: the key belongs to an earlier %s request with other fields; use a new key for a new request",
-			ErrKeyConflict, strings.TrimPrefix(ti.Type, tasks.TypePrefix))
+		return nil, fmt.Errorf("%w: key %q belongs to an earlier %s request with other fields; use a new key for a new request",
+			ErrKeyConflict, k.key, strings.TrimPrefix(ti.Type, tasks.TypePrefix))
 	}
 	info := c.infoFrom(ti, nil)
 	info.Existing = true
