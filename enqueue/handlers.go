@@ -62,11 +62,14 @@ func readJSON(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *Pro
 
 func fieldProblem(field, reason string) *Problem { return problemFor(fieldError(field, reason)) }
 
-// enqueueBody decodes and enqueues one action for producer.
+// enqueueBody decodes and enqueues one action for producer, and logs the
+// decision as one audit line.
 func (a *api) enqueueBody(r *http.Request, body []byte, producer string) (*Info, *Problem) {
 	ab, err := decodeActionBody(body)
 	if err != nil {
-		return nil, problemFor(err)
+		p := problemFor(err)
+		a.audit(r, "refused", producer, nil, nil, p)
+		return nil, p
 	}
 	var opts []EnqueueOption
 	if !ab.runAt.IsZero() {
@@ -80,15 +83,44 @@ func (a *api) enqueueBody(r *http.Request, body []byte, producer string) (*Info,
 		p := problemFor(err)
 		if p.Status >= 500 {
 			a.log.ErrorContext(r.Context(), "enqueue failed", "producer", producer, "action", ab.args.Action(), "err", err)
+			return nil, p
 		}
+		a.audit(r, "refused", producer, ab.args, nil, p)
 		return nil, p
 	}
-	req := ab.args.Base()
-	a.log.InfoContext(r.Context(), "action enqueued", "id", info.ID, "action", info.Action, "state", info.State,
-		"existing", info.Existing, "producer", producer, "connection", req.ConnectionName(),
-		slog.Group("requester", "id", req.Requester.ID, "role", req.Requester.Role),
-		slog.Group("ticket", "system", req.Ticket.System, "id", req.Ticket.ID))
+	a.audit(r, "accepted", producer, ab.args, info, nil)
 	return info, nil
+}
+
+// audit logs one decision of the API: accepted (with the task id) or
+// refused (with the problem's code and detail). Its fields are those of
+// the worker's audit lines, so that one query follows an action.
+func (a *api) audit(r *http.Request, decision, producer string, args tasks.Args, info *Info, p *Problem) {
+	attrs := []any{slog.String("decision", decision), slog.String("producer", producer)}
+	if args != nil {
+		req := args.Base()
+		attrs = append(attrs, slog.String("action", string(args.Action())), slog.String("connection", req.ConnectionName()),
+			slog.String("user", req.User),
+			slog.Group("requester", "id", req.Requester.ID, "role", req.Requester.Role),
+			slog.Group("ticket", "system", req.Ticket.System, "id", req.Ticket.ID))
+	}
+	if info != nil {
+		attrs = append(attrs, slog.String("task_id", info.ID), slog.String("state", info.State), slog.Bool("existing", info.Existing))
+	}
+	level := slog.LevelInfo
+	if p != nil {
+		level = slog.LevelWarn
+		attrs = append(attrs, slog.String("code", p.Code), slog.String("reason", reasonOf(p)))
+	}
+	a.log.Log(r.Context(), level, "audit", attrs...)
+}
+
+// reasonOf is a problem's detail with its field errors.
+func reasonOf(p *Problem) string {
+	if len(p.Errors) == 0 {
+		return p.Detail
+	}
+	return (&tasks.ValidationError{Fields: p.Errors}).Error()
 }
 
 func (a *api) postAction(w http.ResponseWriter, r *http.Request, producer string) {

@@ -36,7 +36,7 @@ func (e *Executor) updateApps(ctx context.Context, a *tasks.UpdateApps, res *tas
 	if err != nil {
 		return err
 	}
-	res.UserID, res.Okta.StatusBefore, res.Okta.StatusAfter = u.ID, u.Status, u.Status
+	res.UserID, res.Login, res.Okta.StatusBefore, res.Okta.StatusAfter = u.ID, u.Profile.Login, u.Status, u.Status
 	var firstPermanent error
 	for _, ops := range []struct {
 		op   string

@@ -57,7 +57,7 @@ func (e *Executor) updateGroups(ctx context.Context, a *tasks.UpdateGroups, res 
 	if err != nil {
 		return err
 	}
-	res.UserID, res.Okta.StatusBefore, res.Okta.StatusAfter = u.ID, u.Status, u.Status
+	res.UserID, res.Login, res.Okta.StatusBefore, res.Okta.StatusAfter = u.ID, u.Profile.Login, u.Status, u.Status
 	// Items keep the order of the request: adds, then removes.
 	type change struct {
 		item *tasks.ItemResult

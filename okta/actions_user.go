@@ -28,10 +28,13 @@ import (
 // oktaUser is the part of a user the executor reads, decoded from the raw
 // body rather than the SDK model (whose decoders are strict about shapes).
 type oktaUser struct {
-	ID                    string                     `json:"id"`
-	Status                string                     `json:"status"`
-	TransitioningToStatus string                     `json:"transitioningToStatus"`
-	Links                 map[string]json.RawMessage `json:"_links"`
+	ID                    string `json:"id"`
+	Status                string `json:"status"`
+	TransitioningToStatus string `json:"transitioningToStatus"`
+	Profile               struct {
+		Login string `json:"login"`
+	} `json:"profile"`
+	Links map[string]json.RawMessage `json:"_links"`
 }
 
 func (u *oktaUser) has(link string) bool { _, ok := u.Links[link]; return ok }
@@ -97,7 +100,7 @@ func (e *Executor) lifecycle(ctx context.Context, a tasks.Args, res *tasks.Resul
 	if err != nil {
 		return err
 	}
-	res.UserID, res.Okta.StatusBefore = u.ID, u.Status
+	res.UserID, res.Login, res.Okta.StatusBefore = u.ID, u.Profile.Login, u.Status
 	j := journalFrom(ctx)
 	if prev := pendingBefore(ctx, j, u.ID); prev != nil {
 		res.Okta.StatusBefore = prev.Status

@@ -22,11 +22,13 @@ const (
 // read back by GET /v1/actions/{id} and `oktaq status`. It never holds a
 // secret in clear: see Sealed.
 type Result struct {
-	Outcome    Outcome   `json:"outcome"`
-	Action     Action    `json:"action"`
-	Connection string    `json:"connection"`
-	UserID     string    `json:"user_id,omitempty"`
-	Okta       OktaTrace `json:"okta"`
+	Outcome    Outcome `json:"outcome"`
+	Action     Action  `json:"action"`
+	Connection string  `json:"connection"`
+	UserID     string  `json:"user_id,omitempty"`
+	// Login is the target user's login as Okta resolved it.
+	Login string    `json:"login,omitempty"`
+	Okta  OktaTrace `json:"okta"`
 	// Items reports each group or app of an update on its own.
 	Items      []ItemResult `json:"items,omitempty"`
 	Error      *ErrorInfo   `json:"error,omitempty"`
