@@ -23,8 +23,15 @@ type Config struct {
 	Keyring *tasks.Keyring
 	// Policy is the "default" connection's (OKTAQ_OKTA_SCOPES, OKTAQ_ROLES).
 	Policy tasks.Policy
-	Level  slog.Level
+	// Producers bounds what each producer may assert
+	// (OKTAQ_PRODUCER_ROLES, OKTAQ_PRODUCER_CONNECTIONS).
+	Producers tasks.Producers
+	Level     slog.Level
 }
+
+// MinAdminPassword is the shortest dashboard password accepted: the
+// dashboard can delete and run tasks when not read-only.
+const MinAdminPassword = 16
 
 // Load reads and checks the whole configuration. Okta credentials are
 // checked by Connection, since only the worker needs them.
@@ -52,6 +59,20 @@ func Load() (*Config, error) {
 	}
 	if err := c.Policy.Check(); err != nil {
 		return nil, fmt.Errorf("OKTAQ_OKTA_SCOPES: %w", err)
+	}
+	if c.Producers.Roles, err = tasks.ParseProducerRules(e.ProducerRoles); err != nil {
+		return nil, fmt.Errorf("OKTAQ_PRODUCER_ROLES: %w", err)
+	}
+	if e.ProducerConnections != "" {
+		if c.Producers.Connections, err = tasks.ParseProducerRules(e.ProducerConnections); err != nil {
+			return nil, fmt.Errorf("OKTAQ_PRODUCER_CONNECTIONS: %w", err)
+		}
+	}
+	if n := len([]rune(e.AdminPassword.Reveal())); n > 0 && n < MinAdminPassword {
+		return nil, fmt.Errorf("OKTAQ_ADMIN_PASSWORD: is %d characters; at least %d needed (or leave it unset: the dashboard is then off)", n, MinAdminPassword)
+	}
+	if (e.APITLSCertFile == "") != (e.APITLSKeyFile == "") {
+		return nil, fmt.Errorf("OKTAQ_API_TLS_CERT_FILE and OKTAQ_API_TLS_KEY_FILE: set both or neither")
 	}
 	if err := c.Level.UnmarshalText([]byte(e.LogLevel)); err != nil {
 		return nil, fmt.Errorf("OKTAQ_LOG_LEVEL: %q is not debug, info, warn or error", e.LogLevel)
