@@ -3,8 +3,8 @@ package enqueue
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"time"

@@ -147,7 +147,7 @@ func buildArgs(action tasks.Action, f *enqueueFlags, fs *flag.FlagSet) (tasks.Ar
 		return nil, usagef("unknown action %q; one of: %s", action, actionNames())
 	}
 	*a.Base() = tasks.Request{User: f.user, Connection: f.connection, IdempotencyKey: f.key, ResultKey: f.resultKey,
-		Requester: tasks.Requester{ID: f.requester, Role: f.role}, }
+		Requester: tasks.Requester{ID: f.requester, Role: f.role}}
 	if f.ticket != "" {
 		a.Base().Ticket = tasks.Ticket{System: "cli", ID: f.ticket}
 	}
