@@ -203,7 +203,8 @@ func scrapeRunningSystem(t *testing.T) (families []string, samples map[string]bo
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := worker.New(worker.Options{Redis: r.Opt, Keyring: keyring, Metrics: metrics, Logger: log,
+	producers := tasks.Producers{Roles: map[string][]string{"deploy-test": {"it-admin"}}}
+	w, err := worker.New(worker.Options{Redis: r.Opt, Keyring: keyring, Producers: producers, Metrics: metrics, Logger: log,
 		Connections:  map[string]*worker.Connection{conn.Name: {Conn: conn, Exec: exec}},
 		PollInterval: 50 * time.Millisecond, ShutdownTimeout: 5 * time.Second})
 	if err != nil {
@@ -215,7 +216,7 @@ func scrapeRunningSystem(t *testing.T) (families []string, samples map[string]bo
 	t.Cleanup(func() { cancel(); <-done })
 
 	const token = "deploy-test-token"
-	client := enqueue.NewFromRedisClient(r.Client, enqueue.Options{Keyring: keyring,
+	client := enqueue.NewFromRedisClient(r.Client, enqueue.Options{Keyring: keyring, Producers: producers,
 		Connections: map[string]*tasks.Policy{conn.Name: &conn.Policy}})
 	api := httptest.NewServer(enqueue.NewAPI(client, []enqueue.Producer{enqueue.NewProducer("deploy-test", token)},
 		enqueue.APIOptions{Registerer: reg, Logger: log}))

@@ -27,8 +27,9 @@ type APIOptions struct {
 	MaxBatchBytes int64
 	// Registerer takes the API's metrics (default: a new registry).
 	Registerer prometheus.Registerer
-	// Gatherer is what /metrics serves (default: Registerer, when it is
-	// also a Gatherer).
+	// Gatherer is what the admin handler's /metrics serves (default:
+	// Registerer, when it is also a Gatherer). The producer API never
+	// serves /metrics.
 	Gatherer prometheus.Gatherer
 	// Logger gets the audit line of every accepted action (default: none).
 	Logger *slog.Logger
@@ -64,7 +65,8 @@ var routes = []route{
 }
 
 // NewAPI returns the HTTP API on c for the producers. Every /v1 route
-// needs a producer's bearer token.
+// needs a producer's bearer token. It serves no /metrics: those are for
+// the admin address (NewAdminHandler), which producers need not reach.
 func NewAPI(c *Client, producers []Producer, opts APIOptions) http.Handler {
 	opts = apiDefaults(c, opts)
 	a := &api{c: c, producers: producers, opts: opts, log: opts.Logger}
@@ -72,8 +74,45 @@ func NewAPI(c *Client, producers []Producer, opts APIOptions) http.Handler {
 	for _, rt := range routes {
 		mux.Handle(rt.pattern, a.wrap(rt))
 	}
-	mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
-	return instrument(mux, opts.Registerer)
+	return instrument(problemErrors(mux), opts.Registerer)
+}
+
+// problemErrors makes the mux's own 404 and 405 answers problem+json like
+// every other error (the 405 keeps its Allow header).
+func problemErrors(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(&muxErrorWriter{ResponseWriter: w}, r)
+	})
+}
+
+// muxErrorWriter swaps the mux's plain-text error for a problem.
+type muxErrorWriter struct {
+	http.ResponseWriter
+	replaced bool
+}
+
+func (w *muxErrorWriter) WriteHeader(code int) {
+	switch code {
+	case http.StatusNotFound:
+		w.replaced = true
+		writeProblem(w.ResponseWriter, newProblem(code, "not_found", "no such route; see /openapi.yaml"))
+	case http.StatusMethodNotAllowed:
+		w.replaced = true
+		writeProblem(w.ResponseWriter, newProblem(code, "method_not_allowed", "the route does not take this method; see the Allow header"))
+	default:
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (w *muxErrorWriter) Write(b []byte) (int, error) {
+	if w.replaced {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 // NewAdminHandler serves /healthz, /readyz and /metrics alone, for the

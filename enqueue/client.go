@@ -2,6 +2,8 @@ package enqueue
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -16,9 +18,16 @@ import (
 	"github.com/oktaq/oktaq/tasks"
 )
 
-// Options configure a Client. Keyring and Connections are required to
-// enqueue; a Client that only reads task state needs neither.
+// Options configure a Client. Keyring, Connections and Producer are
+// required to enqueue; a Client that only reads task state needs none.
 type Options struct {
+	// Producer is who this client enqueues as: every task it signs names
+	// it, and its idempotency keys are its own.
+	Producer string
+	// Producers bounds what each producer may assert (roles, connections);
+	// the zero value lets no producer assert any role. Workers check it
+	// again.
+	Producers tasks.Producers
 	// Keyring signs every task; workers verify with the same keys.
 	Keyring *tasks.Keyring
 	// Connections by name: each one's policy (scopes, roles), checked
@@ -108,6 +117,18 @@ func (c *Client) Connection(name string) (*tasks.Policy, bool) {
 // request again (same payload apart from requested_at, which a retry
 // naturally renews) returns the existing task with Info.Existing set.
 func (c *Client) Enqueue(ctx context.Context, a tasks.Args, opts ...EnqueueOption) (*Info, error) {
+	if c.opts.Producer == "" {
+		return nil, errors.New("enqueue: Options.Producer is not set: name the producer this client enqueues as")
+	}
+	if a != nil && a.Base().Producer != "" && a.Base().Producer != c.opts.Producer {
+		return nil, &tasks.ValidationError{Fields: []tasks.FieldError{{Field: "producer",
+			Reason: fmt.Sprintf("is set by the client (Options.Producer %q); leave it empty", c.opts.Producer)}}}
+	}
+	return c.enqueueAs(ctx, c.opts.Producer, a, opts...)
+}
+
+// enqueueAs is Enqueue for producer (the API's caller).
+func (c *Client) enqueueAs(ctx context.Context, producer string, a tasks.Args, opts ...EnqueueOption) (*Info, error) {
 	var o enqueueOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -122,6 +143,7 @@ func (c *Client) Enqueue(ctx context.Context, a tasks.Args, opts ...EnqueueOptio
 	tasks.Normalize(a, now)
 	r := a.Base()
 	r.Bulk = r.Bulk || o.bulk
+	r.Producer = producer
 	if err := tasks.Validate(a, now); err != nil {
 		return nil, err
 	}
@@ -129,6 +151,9 @@ func (c *Client) Enqueue(ctx context.Context, a tasks.Args, opts ...EnqueueOptio
 	if !ok {
 		return nil, &tasks.ValidationError{Fields: []tasks.FieldError{{Field: "connection",
 			Reason: fmt.Sprintf("unknown connection %q; known: %s", r.ConnectionName(), strings.Join(slices.Sorted(maps.Keys(c.opts.Connections)), ", "))}}}
+	}
+	if err := c.opts.Producers.Authorize(producer, r.ConnectionName(), r.Requester.Role); err != nil {
+		return nil, err
 	}
 	if err := conn.Authorize(a.Action(), r.Requester.Role); err != nil {
 		return nil, err
@@ -140,11 +165,9 @@ func (c *Client) Enqueue(ctx context.Context, a tasks.Args, opts ...EnqueueOptio
 	case o.after > 0:
 		due = now.Add(o.after)
 	}
-	deadline := o.deadline
-	if deadline.IsZero() {
-		deadline = later(due, now).Add(c.opts.Deadline)
-	} else if !deadline.After(later(due, now)) {
-		return nil, &tasks.ValidationError{Fields: []tasks.FieldError{{Field: "deadline", Reason: "must be after the time the action is due"}}}
+	deadline, err := c.deadline(o.deadline, later(due, now))
+	if err != nil {
+		return nil, err
 	}
 	// The deadline travels in the signed payload and the worker enforces
 	// it: asynq's own Deadline would cut the attempt's context and, once
@@ -156,20 +179,50 @@ func (c *Client) Enqueue(ctx context.Context, a tasks.Args, opts ...EnqueueOptio
 		return nil, err
 	}
 	typeName := a.Action().TypeName()
-	task := asynq.NewTaskWithHeaders(typeName, payload, c.opts.Keyring.Sign(typeName, payload))
 	queue := a.Action().Queue(r.Bulk)
-	id := r.IdempotencyKey
+	id := uuid.NewString()
+	if r.IdempotencyKey != "" {
+		id = TaskID(producer, r.IdempotencyKey)
+	}
+	env := tasks.Envelope{TaskID: id, Queue: queue, Type: typeName, Payload: payload}
+	task := asynq.NewTaskWithHeaders(typeName, payload, c.opts.Keyring.Sign(env))
 	aopts := []asynq.Option{asynq.Queue(queue), asynq.MaxRetry(c.opts.MaxAttempts - 1),
-		asynq.Timeout(AttemptTimeout), asynq.Retention(c.opts.Retention)}
+		asynq.Timeout(AttemptTimeout), asynq.Retention(c.opts.Retention), asynq.TaskID(id)}
 	if due.After(now) {
 		aopts = append(aopts, asynq.ProcessAt(due))
 	}
-	if id == "" {
-		aopts = append(aopts, asynq.TaskID(uuid.NewString()))
-		return c.submit(ctx, task, aopts, r.Producer)
+	if r.IdempotencyKey == "" {
+		return c.submit(ctx, task, aopts, producer)
 	}
-	aopts = append(aopts, asynq.TaskID(id))
-	return c.submitKeyed(ctx, task, aopts, queue, id, r.Producer)
+	// The claim outlives the task: it may wait until its deadline, then
+	// stays readable for the retention.
+	claimTTL := deadline.Sub(now) + c.opts.Retention + time.Hour
+	return c.submitKeyed(ctx, task, aopts, keyed{queue: queue, id: id, key: r.IdempotencyKey, producer: producer, ttl: claimTTL})
+}
+
+// deadline checks a producer's deadline against the action's due time
+// and the configured maximum (Options.Deadline after it is due), or
+// returns the default.
+func (c *Client) deadline(want, due time.Time) (time.Time, error) {
+	limit := due.Add(c.opts.Deadline)
+	switch {
+	case want.IsZero():
+		return limit, nil
+	case !want.After(due):
+		return time.Time{}, &tasks.ValidationError{Fields: []tasks.FieldError{{Field: "deadline", Reason: "must be after the time the action is due"}}}
+	case want.After(limit):
+		return time.Time{}, &tasks.ValidationError{Fields: []tasks.FieldError{{Field: "deadline",
+			Reason: fmt.Sprintf("is more than %s after the action is due (OKTAQ_TASK_DEADLINE); at most %s", c.opts.Deadline, limit.UTC().Format(time.RFC3339))}}}
+	}
+	return want, nil
+}
+
+// TaskID is the id of producer's task with idempotency key: a hash of
+// both, so that one producer's key can neither find nor block another's
+// task, and a caller can compute the id of its own keyed request.
+func TaskID(producer, key string) string {
+	h := sha256.Sum256([]byte(producer + "\x00" + key))
+	return "k-" + hex.EncodeToString(h[:16])
 }
 
 func later(a, b time.Time) time.Time {
@@ -192,69 +245,72 @@ func (c *Client) submit(ctx context.Context, task *asynq.Task, aopts []asynq.Opt
 	return info, nil
 }
 
-// submitKeyed enqueues with the idempotency key as task id. asynq makes the
-// id unique within a queue, atomically; the key must also be unique across
-// queues (another action may go to another queue), which a look into the
-// other queues first ensures.
-func (c *Client) submitKeyed(ctx context.Context, task *asynq.Task, aopts []asynq.Option, queue, id, producer string) (*Info, error) {
-	other, err := c.queueHolding(ctx, id, queue)
+// submitKeyed enqueues a task whose id comes from an idempotency key.
+// asynq makes a task id unique within a queue, atomically, but the same
+// key may come with an action of another queue: a claim key
+// (SET NX, one per producer and key) records the queue and type of the
+// first request, so that a second one for another queue is refused
+// atomically instead of running beside it.
+func (c *Client) submitKeyed(ctx context.Context, task *asynq.Task, aopts []asynq.Option, k keyed) (*Info, error) {
+	claim := k.queue + " " + task.Type()
+	won, err := c.rc.SetNX(ctx, claimKey(k.id), claim, k.ttl).Result()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: claim idempotency key: %w", ErrUnavailable, err)
 	}
-	if other != "" {
-		return c.existing(task, other, id)
+	if !won {
+		held, err := c.rc.Get(ctx, claimKey(k.id)).Result()
+		switch {
+		case errors.Is(err, redis.Nil): // expired in between: the key is free again
+			return c.submitKeyed(ctx, task, aopts, k)
+		case err != nil:
+			return nil, fmt.Errorf("%w: read idempotency claim: %w", ErrUnavailable, err)
+		}
+		if held != claim {
+			_, heldType, _ := strings.Cut(held, " ")
+			return nil, fmt.Errorf("%w: key %q belongs to an earlier %s request; use a new key for a new request",
+				ErrKeyConflict, k.key, strings.TrimPrefix(heldType, tasks.TypePrefix))
+		}
 	}
 	for range 3 {
-		info, err := c.submit(ctx, task, aopts, producer)
+		info, err := c.submit(ctx, task, aopts, k.producer)
 		if !errors.Is(err, asynq.ErrTaskIDConflict) {
 			return info, err
 		}
-		info, err = c.existing(task, queue, id)
+		info, err = c.existing(task, k)
 		if !errors.Is(err, ErrNotFound) {
 			return info, err
 		}
 		// The task expired between the two calls: enqueue again.
 	}
-	return nil, fmt.Errorf("%w: task %q keeps conflicting and vanishing", ErrUnavailable, id)
+	return nil, fmt.Errorf("%w: task %q keeps conflicting and vanishing", ErrUnavailable, k.id)
 }
+
+// keyed is where a keyed task goes: its queue, its id (from producer and
+// key) and how long its claim lasts.
+type keyed struct {
+	queue, id, key, producer string
+	ttl                      time.Duration
+}
+
+// claimKey is the Redis key that holds an idempotency key's claim.
+func claimKey(id string) string { return "oktaq:idem:" + id }
 
 // Queues returns every queue oktaq enqueues on, most urgent first.
 func Queues() []string { return []string{tasks.QueueCritical, tasks.QueueDefault, tasks.QueueLow} }
 
-// queueHolding returns the queue other than except that has a task id, or
-// "". It reads asynq's task keys (asynq:{queue}:t:id) in one round trip.
-func (c *Client) queueHolding(ctx context.Context, id, except string) (string, error) {
-	pipe := c.rc.Pipeline()
-	cmds := map[string]*redis.IntCmd{}
-	for _, q := range Queues() {
-		if q != except {
-			cmds[q] = pipe.Exists(ctx, "asynq:{"+q+"}:t:"+id)
-		}
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return "", fmt.Errorf("%w: look up task %q: %w", ErrUnavailable, id, err)
-	}
-	for _, q := range Queues() {
-		if cmd, ok := cmds[q]; ok && cmd.Val() > 0 {
-			return q, nil
-		}
-	}
-	return "", nil
-}
-
 // existing answers a repeated idempotency key: the task that holds it if
 // it is for the same request, else ErrKeyConflict.
-func (c *Client) existing(task *asynq.Task, queue, id string) (*Info, error) {
-	ti, err := c.inspector.GetTaskInfo(queue, id)
+func (c *Client) existing(task *asynq.Task, k keyed) (*Info, error) {
+	ti, err := c.inspector.GetTaskInfo(k.queue, k.id)
 	switch {
 	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
 		return nil, ErrNotFound
 	case err != nil:
-		return nil, fmt.Errorf("%w: read task %q: %w", ErrUnavailable, id, err)
+		return nil, fmt.Errorf("%w: read task %q: %w", ErrUnavailable, k.id, err)
 	}
 	if !sameRequest(task.Type(), task.Payload(), ti.Type, ti.Payload) {
-		return nil, fmt.Errorf("%w: key %q is the id of an earlier %s request with other fields; use a new key for a new request",
-			ErrKeyConflict, id, strings.TrimPrefix(ti.Type, tasks.TypePrefix))
+		return nil, fmt.Errorf("%w: key %q belongs to an earlier %s request with other fields; use a new key for a new request",
+			ErrKeyConflict, k.key, strings.TrimPrefix(ti.Type, tasks.TypePrefix))
 	}
 	info := c.infoFrom(ti, nil)
 	info.Existing = true

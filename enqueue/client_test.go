@@ -26,14 +26,14 @@ func TestEnqueueSignsAndSchedules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.ID != "K1" || info.State != StateScheduled || info.Queue != tasks.QueueCritical || info.MaxAttempts != 5 {
+	if info.ID != TaskID("helpdesk-a", "K1") || info.State != StateScheduled || info.Queue != tasks.QueueCritical || info.MaxAttempts != 5 {
 		t.Errorf("info %+v", info)
 	}
-	ti, err := asynq.NewInspectorFromRedisClient(db.Client).GetTaskInfo(tasks.QueueCritical, "K1")
+	ti, err := asynq.NewInspectorFromRedisClient(db.Client).GetTaskInfo(tasks.QueueCritical, info.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := testKeyring(t).Verify(ti.Type, ti.Payload, ti.Headers); err != nil {
+	if err := testKeyring(t).Verify(tasks.Envelope{TaskID: ti.ID, Queue: ti.Queue, Type: ti.Type, Payload: ti.Payload}, ti.Headers); err != nil {
 		t.Errorf("task does not verify: %v", err)
 	}
 	if ti.MaxRetry != 4 || ti.Retention != 7*24*time.Hour {
@@ -66,10 +66,21 @@ func TestEnqueueErrors(t *testing.T) {
 		t.Errorf("unknown connection: %v", err)
 	}
 	a = suspend("alice@example.com", "")
-	a.Requester.Role = "intern"
+	a.Requester.Role = "helpdesk"
 	var na *tasks.NotAllowedError
-	if _, err := c.Enqueue(t.Context(), a); !errors.As(err, &na) || na.Role != "intern" {
+	if _, err := c.Enqueue(t.Context(), a); !errors.As(err, &na) || na.Role != "helpdesk" {
 		t.Errorf("role: %v", err)
+	}
+	a = suspend("alice@example.com", "")
+	a.Requester.Role = "intern"
+	var pn *tasks.ProducerNotAllowedError
+	if _, err := c.Enqueue(t.Context(), a); !errors.As(err, &pn) || pn.Role != "intern" || pn.Producer != "helpdesk-a" {
+		t.Errorf("a role the producer may not assert: %v", err)
+	}
+	a = suspend("alice@example.com", "")
+	a.Producer = "helpdesk-b"
+	if _, err := c.Enqueue(t.Context(), a); !errors.As(err, &ve) || ve.Fields[0].Field != "producer" {
+		t.Errorf("a request naming another producer than the client's: %v", err)
 	}
 	if _, err := c.Enqueue(t.Context(), suspend("alice@example.com", "K2")); err != nil {
 		t.Fatal(err)
@@ -125,13 +136,14 @@ func TestStatusOfFinishedTask(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Shutdown()
-	if _, err := c.Enqueue(t.Context(), suspend("alice@example.com", "DONE")); err != nil {
+	first, err := c.Enqueue(t.Context(), suspend("alice@example.com", "DONE"))
+	if err != nil {
 		t.Fatal(err)
 	}
 	var info *Info
 	waitFor(t, func() bool {
 		var err error
-		info, err = c.Status(t.Context(), "DONE")
+		info, err = c.Status(t.Context(), first.ID)
 		return err == nil && info.Final()
 	})
 	if info.State != StateCompleted || info.Result == nil || info.Result.Outcome != tasks.OutcomeSucceeded ||

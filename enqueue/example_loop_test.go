@@ -39,10 +39,12 @@ func Example_producerLoop() {
 		"OKTAQ_SIGNING_KEYS": "k1=a-secret-of-16-bytes-or-more",
 		"OKTAQ_ROLES":        "*=it-admin;user.unlock=helpdesk|it-admin",
 		"OKTAQ_OKTA_SCOPES":  "okta.users.read,okta.users.manage",
+		// The requester roles this producer may assert.
+		"OKTAQ_PRODUCER_ROLES": "helpdesk=it-admin|helpdesk",
 	} {
 		os.Setenv(k, v)
 	}
-	c, err := enqueue.NewFromEnv()
+	c, err := enqueue.NewFromEnv("helpdesk")
 	if err != nil {
 		fmt.Println("configuration:", err)
 		return
@@ -133,7 +135,9 @@ func startExampleWorker(redisURL string) (stop func()) {
 	if err != nil {
 		panic(err)
 	}
+	producerRoles, _ := tasks.ParseProducerRules("helpdesk=it-admin|helpdesk")
 	w, err := worker.New(worker.Options{Redis: opt, Keyring: keyring, Logger: quiet, PollInterval: 50 * time.Millisecond,
+		Producers: tasks.Producers{Roles: producerRoles},
 		Connections: map[string]*worker.Connection{"default": {Conn: conn, Exec: exec}}})
 	if err != nil {
 		panic(err)

@@ -27,14 +27,19 @@ func newExampleClient() (*enqueue.Client, func()) {
 		panic(err)
 	}
 	c := enqueue.NewFromRedisClient(db.Client, enqueue.Options{
-		Keyring: keyring,
+		// The client enqueues as producer "helpdesk", which may assert
+		// these requester roles (OKTAQ_PRODUCER_ROLES on the workers).
+		Producer:  "helpdesk",
+		Producers: tasks.Producers{Roles: map[string][]string{"helpdesk": {"it-admin", "helpdesk"}}},
+		Keyring:   keyring,
 		Connections: map[string]*tasks.Policy{"default": {Name: "default", Roles: roles,
 			Scopes: []string{tasks.ScopeUsersManage, tasks.ScopeGroupsManage}}},
 	})
 	return c, func() { c.Close(); cleanup() }
 }
 
-// Suspend a user for a ticket. The idempotency key becomes the task id.
+// Suspend a user for a ticket. The task id derives from the producer and
+// the idempotency key (enqueue.TaskID), so keys are the producer's own.
 func ExampleClient_Enqueue_suspend() {
 	c, done := newExampleClient()
 	defer done()
@@ -48,8 +53,8 @@ func ExampleClient_Enqueue_suspend() {
 		fmt.Println("error:", err)
 		return
 	}
-	fmt.Println(info.ID, info.Action, info.Queue, info.State)
-	// Output: REQ-1234-suspend user.suspend critical pending
+	fmt.Println(info.ID == enqueue.TaskID("helpdesk", "REQ-1234-suspend"), info.Action, info.Queue, info.State)
+	// Output: true user.suspend critical pending
 }
 
 // Add a user to groups (by exact name or id) and remove them from
@@ -82,7 +87,7 @@ func ExampleClient_Enqueue_idempotent() {
 	}
 	first, _ := c.Enqueue(ctx, req("carol@example.com"))
 	again, _ := c.Enqueue(ctx, req("carol@example.com"))
-	fmt.Println(first.ID, first.Existing, again.ID, again.Existing)
+	fmt.Println(first.ID == again.ID, first.Existing, again.Existing)
 
 	_, err := c.Enqueue(ctx, req("dave@example.com"))
 	fmt.Println(errors.Is(err, enqueue.ErrKeyConflict))
@@ -92,7 +97,7 @@ func ExampleClient_Enqueue_idempotent() {
 	_, err = c.Enqueue(ctx, forbidden)
 	fmt.Println(err)
 	// Output:
-	// REQ-77-unlock false REQ-77-unlock true
+	// true false true
 	// true
 	// role "helpdesk" may not trigger user.unlock on connection "default"
 }
@@ -103,7 +108,7 @@ func ExampleClient_Status() {
 	c, done := newExampleClient()
 	defer done()
 	ctx := context.Background()
-	_, err := c.Enqueue(ctx, &tasks.ClearSessions{
+	ref, err := c.Enqueue(ctx, &tasks.ClearSessions{
 		Request: tasks.Request{User: "frank@example.com", IdempotencyKey: "REQ-9-sessions",
 			Requester: tasks.Requester{ID: "agent-42", Role: "it-admin"}},
 		Options: tasks.ClearSessionsOptions{OAuthTokens: tasks.Bool(true)},
@@ -112,7 +117,7 @@ func ExampleClient_Status() {
 		fmt.Println("error:", err)
 		return
 	}
-	info, err := c.Status(ctx, "REQ-9-sessions")
+	info, err := c.Status(ctx, ref.ID)
 	if err != nil {
 		fmt.Println("error:", err)
 		return

@@ -62,31 +62,65 @@ func readJSON(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *Pro
 
 func fieldProblem(field, reason string) *Problem { return problemFor(fieldError(field, reason)) }
 
-// enqueueBody decodes and enqueues one action for producer.
+// enqueueBody decodes and enqueues one action for producer, and logs the
+// decision as one audit line.
 func (a *api) enqueueBody(r *http.Request, body []byte, producer string) (*Info, *Problem) {
 	ab, err := decodeActionBody(body)
 	if err != nil {
-		return nil, problemFor(err)
+		p := problemFor(err)
+		a.audit(r, "refused", producer, nil, nil, p)
+		return nil, p
 	}
-	ab.args.Base().Producer = producer
 	var opts []EnqueueOption
 	if !ab.runAt.IsZero() {
 		opts = append(opts, RunAt(ab.runAt))
 	}
-	info, err := a.c.Enqueue(r.Context(), ab.args, opts...)
+	if !ab.deadline.IsZero() {
+		opts = append(opts, Deadline(ab.deadline))
+	}
+	info, err := a.c.enqueueAs(r.Context(), producer, ab.args, opts...)
 	if err != nil {
 		p := problemFor(err)
 		if p.Status >= 500 {
 			a.log.ErrorContext(r.Context(), "enqueue failed", "producer", producer, "action", ab.args.Action(), "err", err)
+			return nil, p
 		}
+		a.audit(r, "refused", producer, ab.args, nil, p)
 		return nil, p
 	}
-	req := ab.args.Base()
-	a.log.InfoContext(r.Context(), "action enqueued", "id", info.ID, "action", info.Action, "state", info.State,
-		"existing", info.Existing, "producer", producer, "connection", req.ConnectionName(),
-		slog.Group("requester", "id", req.Requester.ID, "role", req.Requester.Role),
-		slog.Group("ticket", "system", req.Ticket.System, "id", req.Ticket.ID))
+	a.audit(r, "accepted", producer, ab.args, info, nil)
 	return info, nil
+}
+
+// audit logs one decision of the API: accepted (with the task id) or
+// refused (with the problem's code and detail). Its fields are those of
+// the worker's audit lines, so that one query follows an action.
+func (a *api) audit(r *http.Request, decision, producer string, args tasks.Args, info *Info, p *Problem) {
+	attrs := []any{slog.String("decision", decision), slog.String("producer", producer)}
+	if args != nil {
+		req := args.Base()
+		attrs = append(attrs, slog.String("action", string(args.Action())), slog.String("connection", req.ConnectionName()),
+			slog.String("user", req.User),
+			slog.Group("requester", "id", req.Requester.ID, "role", req.Requester.Role),
+			slog.Group("ticket", "system", req.Ticket.System, "id", req.Ticket.ID))
+	}
+	if info != nil {
+		attrs = append(attrs, slog.String("task_id", info.ID), slog.String("state", info.State), slog.Bool("existing", info.Existing))
+	}
+	level := slog.LevelInfo
+	if p != nil {
+		level = slog.LevelWarn
+		attrs = append(attrs, slog.String("code", p.Code), slog.String("reason", reasonOf(p)))
+	}
+	a.log.Log(r.Context(), level, "audit", attrs...)
+}
+
+// reasonOf is a problem's detail with its field errors.
+func reasonOf(p *Problem) string {
+	if len(p.Errors) == 0 {
+		return p.Detail
+	}
+	return (&tasks.ValidationError{Fields: p.Errors}).Error()
 }
 
 func (a *api) postAction(w http.ResponseWriter, r *http.Request, producer string) {
@@ -164,7 +198,10 @@ type capability struct {
 	MissingScope string `json:"missing_scope,omitempty"`
 }
 
-func (a *api) getCapabilities(w http.ResponseWriter, r *http.Request, _ string) {
+// getCapabilities answers what the calling producer may have done for a
+// requester of the role: the role and connection are validated as a POST
+// would validate them, and the producer's own bounds apply.
+func (a *api) getCapabilities(w http.ResponseWriter, r *http.Request, producer string) {
 	q := r.URL.Query()
 	name, role := q.Get("connection"), q.Get("role")
 	if name == "" {
@@ -174,21 +211,34 @@ func (a *api) getCapabilities(w http.ResponseWriter, r *http.Request, _ string) 
 		writeProblem(w, fieldProblem("role", "is required: the requester role to check, like ?role=it-admin"))
 		return
 	}
+	if err := tasks.CheckRole(role); err != nil {
+		writeProblem(w, fieldProblem("role", err.Error()))
+		return
+	}
+	if err := tasks.CheckConnectionName(name); err != nil {
+		writeProblem(w, fieldProblem("connection", err.Error()))
+		return
+	}
 	conn, ok := a.c.Connection(name)
 	if !ok {
 		writeProblem(w, fieldProblem("connection", "unknown connection"))
 		return
 	}
+	bound := a.c.opts.Producers.Authorize(producer, name, role)
 	caps := make([]capability, 0, len(tasks.Actions()))
 	for _, act := range tasks.Actions() {
 		c := capability{Action: string(act), Allowed: true}
 		var na *tasks.NotAllowedError
-		if err := conn.Authorize(act, role); errors.As(err, &na) {
+		var pn *tasks.ProducerNotAllowedError
+		switch err := conn.Authorize(act, role); {
+		case errors.As(bound, &pn):
+			c.Allowed, c.Reason, c.Code = false, pn.Error(), string(pn.Code())
+		case errors.As(err, &na):
 			c.Allowed, c.Reason, c.Code, c.MissingScope = false, na.Error(), string(na.Code()), na.Scope
 		}
 		caps = append(caps, c)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"connection": name, "role": role, "actions": caps})
+	writeJSON(w, http.StatusOK, map[string]any{"connection": name, "role": role, "producer": producer, "actions": caps})
 }
 
 func (a *api) healthz(w http.ResponseWriter, _ *http.Request, _ string) {

@@ -39,8 +39,14 @@ func testConnections() map[string]*tasks.Policy {
 		Scopes: []string{tasks.ScopeUsersRead, tasks.ScopeUsersManage, tasks.ScopeGroupsManage}}}
 }
 
+// testProducers: helpdesk-a may assert it-admin and helpdesk, helpdesk-b
+// only helpdesk; both every connection.
+func testProducers() tasks.Producers {
+	return tasks.Producers{Roles: map[string][]string{"helpdesk-a": {"it-admin", "helpdesk"}, "helpdesk-b": {"helpdesk"}}}
+}
+
 func testOptions(tb testing.TB) Options {
-	return Options{Keyring: testKeyring(tb), Connections: testConnections(), MaxAttempts: 5}
+	return Options{Producer: "helpdesk-a", Producers: testProducers(), Keyring: testKeyring(tb), Connections: testConnections(), MaxAttempts: 5}
 }
 
 func newTestClient(tb testing.TB) (*Client, *redistest.Redis) {

@@ -23,6 +23,8 @@ type producerEnv struct {
 	RedisPassword   string        `envconfig:"REDIS_PASSWORD" secret:"true"`
 	SigningKeys     string        `envconfig:"SIGNING_KEYS" secret:"true"`
 	Roles           string        `envconfig:"ROLES"`
+	ProducerRoles   string        `envconfig:"PRODUCER_ROLES"`
+	ProducerConns   string        `envconfig:"PRODUCER_CONNECTIONS"`
 	OktaScopes      string        `envconfig:"OKTA_SCOPES" default:"okta.users.read,okta.users.manage"`
 	TaskDeadline    time.Duration `envconfig:"TASK_DEADLINE" default:"2h"`
 	ResultRetention time.Duration `envconfig:"RESULT_RETENTION" default:"168h"`
@@ -51,9 +53,13 @@ func EnvVars() []EnvVar {
 // NewFromEnv builds a Client from the OKTAQ_* variables the workers read:
 // OKTAQ_REDIS_URL (and _PASSWORD), OKTAQ_SIGNING_KEYS, OKTAQ_ROLES and
 // OKTAQ_OKTA_SCOPES for the "default" connection, and the task deadline,
-// retention and attempts. A secret may come from <VAR>_FILE, as for the
-// workers. Every error names its variable; none repeats a value.
-func NewFromEnv() (*Client, error) {
+// retention and attempts, and OKTAQ_PRODUCER_ROLES and
+// OKTAQ_PRODUCER_CONNECTIONS, so that a request the workers would refuse
+// is refused here first. producer is who the client enqueues as (the
+// name its API token has on the server side). A secret may come from
+// <VAR>_FILE, as for the workers. Every error names its variable; none
+// repeats a value.
+func NewFromEnv(producer string) (*Client, error) {
 	var errs []error
 	lookup := func(name string) (string, bool) {
 		if path := os.Getenv(name + "_FILE"); path != "" {
@@ -122,6 +128,18 @@ func NewFromEnv() (*Client, error) {
 	if err := conn.Check(); err != nil {
 		errs = append(errs, fmt.Errorf("OKTAQ_OKTA_SCOPES: %w", err))
 	}
+	var producers tasks.Producers
+	if producers.Roles, err = tasks.ParseProducerRules(e.ProducerRoles); err != nil {
+		errs = append(errs, fmt.Errorf("OKTAQ_PRODUCER_ROLES: %w", err))
+	}
+	if e.ProducerConns != "" {
+		if producers.Connections, err = tasks.ParseProducerRules(e.ProducerConns); err != nil {
+			errs = append(errs, fmt.Errorf("OKTAQ_PRODUCER_CONNECTIONS: %w", err))
+		}
+	}
+	if producer == "" {
+		errs = append(errs, errors.New("producer: is required: the name this client enqueues as"))
+	}
 	if e.MaxAttempts < 1 && !failed["OKTAQ_MAX_ATTEMPTS"] {
 		errs = append(errs, errors.New("OKTAQ_MAX_ATTEMPTS: must be at least 1"))
 	}
@@ -129,5 +147,6 @@ func NewFromEnv() (*Client, error) {
 		return nil, errors.Join(errs...)
 	}
 	return New(opt, Options{Keyring: keyring, Connections: map[string]*tasks.Policy{conn.Name: conn},
+		Producer: producer, Producers: producers,
 		Deadline: e.TaskDeadline, Retention: e.ResultRetention, MaxAttempts: e.MaxAttempts}), nil
 }

@@ -18,6 +18,7 @@ func setLoaderEnv(t *testing.T) *redistest.Redis {
 	t.Setenv("OKTAQ_ROLES", "*=it-admin")
 	t.Setenv("OKTAQ_OKTA_SCOPES", "okta.users.read,okta.users.manage")
 	t.Setenv("OKTAQ_MAX_ATTEMPTS", "4")
+	t.Setenv("OKTAQ_PRODUCER_ROLES", "helpdesk=it-admin|helpdesk")
 	return db
 }
 
@@ -25,7 +26,7 @@ func setLoaderEnv(t *testing.T) *redistest.Redis {
 // on their Redis, signs with their keys and applies their roles.
 func TestNewFromEnv(t *testing.T) {
 	db := setLoaderEnv(t)
-	c, err := NewFromEnv()
+	c, err := NewFromEnv("helpdesk")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,11 +38,11 @@ func TestNewFromEnv(t *testing.T) {
 	if info.MaxAttempts != 4 || countTasks(t, db) != 1 {
 		t.Fatalf("attempts %d, tasks %d", info.MaxAttempts, countTasks(t, db))
 	}
-	ti, err := c.inspector.GetTaskInfo(info.Queue, "L-1")
+	ti, err := c.inspector.GetTaskInfo(info.Queue, info.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := testKeyring(t).Verify(ti.Type, ti.Payload, ti.Headers); err != nil {
+	if err := testKeyring(t).Verify(tasks.Envelope{TaskID: ti.ID, Queue: ti.Queue, Type: ti.Type, Payload: ti.Payload}, ti.Headers); err != nil {
 		t.Fatalf("not signed with OKTAQ_SIGNING_KEYS: %v", err)
 	}
 	req := suspend("bob@example.com", "")
@@ -60,7 +61,7 @@ func TestNewFromEnvSecretFile(t *testing.T) {
 	}
 	t.Setenv("OKTAQ_SIGNING_KEYS", "")
 	t.Setenv("OKTAQ_SIGNING_KEYS_FILE", path)
-	c, err := NewFromEnv()
+	c, err := NewFromEnv("helpdesk")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func TestNewFromEnvErrors(t *testing.T) {
 	for k, v := range bad {
 		t.Setenv(k, v)
 	}
-	_, err := NewFromEnv()
+	_, err := NewFromEnv("helpdesk")
 	for k := range bad {
 		if err == nil || !strings.Contains(err.Error(), k+":") {
 			t.Errorf("%s not reported: %v", k, err)

@@ -16,13 +16,22 @@ type Problem struct {
 	Status int    `json:"status"`
 	Detail string `json:"detail,omitempty"`
 	// Code is a stable machine-readable reason: invalid_request,
-	// scope_not_enabled, role_not_allowed, key_conflict, not_found,
+	// scope_not_enabled, role_not_allowed, producer_role_not_allowed,
+	// producer_connection_not_allowed, key_conflict, not_found,
+	// method_not_allowed,
 	// unauthorized, unsupported_media_type, too_large, unavailable.
 	Code string `json:"code,omitempty"`
 	// Scope is the Okta scope that is not enabled (scope_not_enabled).
 	Scope string `json:"scope,omitempty"`
-	// Role is the requester role that is not allowed (role_not_allowed).
+	// Role is the requester role that is not allowed (role_not_allowed,
+	// producer_role_not_allowed).
 	Role string `json:"role,omitempty"`
+	// Producer is the caller, when it may not assert the role or name the
+	// connection (producer_role_not_allowed,
+	// producer_connection_not_allowed).
+	Producer string `json:"producer,omitempty"`
+	// Connection is the connection the producer may not name.
+	Connection string `json:"connection,omitempty"`
 	// Errors lists each bad field of a 400.
 	Errors []tasks.FieldError `json:"errors,omitempty"`
 }
@@ -37,7 +46,12 @@ func newProblem(status int, code, detail string) *Problem {
 func problemFor(err error) *Problem {
 	var ve *tasks.ValidationError
 	var na *tasks.NotAllowedError
+	var pn *tasks.ProducerNotAllowedError
 	switch {
+	case errors.As(err, &pn):
+		p := newProblem(http.StatusForbidden, string(pn.Code()), pn.Error())
+		p.Producer, p.Role, p.Connection = pn.Producer, pn.Role, pn.Connection
+		return p
 	case errors.As(err, &ve):
 		p := newProblem(http.StatusBadRequest, "invalid_request", "the request has invalid fields; see errors")
 		p.Errors = ve.Fields

@@ -18,11 +18,13 @@ type Producer struct {
 
 var producerIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
-// ParseProducers parses "producer-id=sha256hex(token),...". Errors name
-// the entry and never repeat a hash.
+// ParseProducers parses "producer-id=sha256hex(token),...". A producer
+// may be listed with several tokens, so that a new token can be given
+// out before the old one is removed (rotation without a cut-over). Errors
+// name the entry and never repeat a hash.
 func ParseProducers(s string) ([]Producer, error) {
 	var out []Producer
-	seen := map[string]bool{}
+	owner := map[[32]byte]string{}
 	for i, pair := range strings.Split(s, ",") {
 		pair = strings.TrimSpace(pair)
 		if pair == "" {
@@ -35,8 +37,6 @@ func ParseProducers(s string) ([]Producer, error) {
 			return nil, fmt.Errorf("producer %d is not producer-id=sha256hex(token)", i+1)
 		case !producerIDRe.MatchString(id):
 			return nil, fmt.Errorf("producer %d: id must be 1-128 letters, digits, '.', '_' or '-'", i+1)
-		case seen[id]:
-			return nil, fmt.Errorf("producer %q is listed twice", id)
 		}
 		b, err := hex.DecodeString(hexHash)
 		if err != nil || len(b) != sha256.Size {
@@ -44,7 +44,10 @@ func ParseProducers(s string) ([]Producer, error) {
 		}
 		p := Producer{ID: id}
 		copy(p.hash[:], b)
-		seen[id] = true
+		if prev, dup := owner[p.hash]; dup {
+			return nil, fmt.Errorf("producer %q: the same token hash is listed for producer %q too; a token names one producer", id, prev)
+		}
+		owner[p.hash] = id
 		out = append(out, p)
 	}
 	if len(out) == 0 {

@@ -2,7 +2,9 @@ package enqueue
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"time"
@@ -24,6 +26,31 @@ func Serve(ctx context.Context, addr string, h http.Handler, shutdownTimeout tim
 		return err
 	}
 	return ServeListener(ctx, ln, h, shutdownTimeout)
+}
+
+// ServeTLS is Serve over HTTPS with the PEM certificate (chain) and key
+// in the files; a bad pair fails at start, naming the files' problem.
+func ServeTLS(ctx context.Context, addr string, h http.Handler, shutdownTimeout time.Duration, certFile, keyFile string) error {
+	tc, err := TLSConfig(certFile, keyFile)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return ServeListener(ctx, tls.NewListener(ln, tc), h, shutdownTimeout)
+}
+
+// TLSConfig loads a certificate and key for the API: TLS 1.2 at least,
+// HTTP/2 and HTTP/1.1.
+func TLSConfig(certFile, keyFile string) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("API TLS certificate %s and key %s: %w", certFile, keyFile, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12,
+		NextProtos: []string{"h2", "http/1.1"}}, nil
 }
 
 // ServeListener is Serve on an open listener.

@@ -40,10 +40,11 @@ func TestWaitReturnsFinal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Shutdown()
-	if _, err := c.Enqueue(t.Context(), suspend("alice@example.com", "W-1")); err != nil {
+	queued, err := c.Enqueue(t.Context(), suspend("alice@example.com", "W-1"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := c.Wait(t.Context(), "W-1")
+	info, err := c.Wait(t.Context(), queued.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,14 +57,15 @@ func TestWaitReturnsFinal(t *testing.T) {
 // a task that does not exist is ErrNotFound at once.
 func TestWaitGivesUp(t *testing.T) {
 	c, _ := newTestClient(t)
-	if _, err := c.Enqueue(t.Context(), suspend("alice@example.com", "W-2")); err != nil {
+	info, err := c.Enqueue(t.Context(), suspend("alice@example.com", "W-2"))
+	if err != nil {
 		t.Fatal(err)
 	}
 	// No worker runs: whenever the deadline comes, the task is pending.
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
-	_, err := c.Wait(ctx, "W-2")
-	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "W-2") || !strings.Contains(err.Error(), "gave up waiting") {
+	_, err = c.Wait(ctx, info.ID)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), info.ID) || !strings.Contains(err.Error(), "gave up waiting") {
 		t.Fatalf("got %v", err)
 	}
 	if _, err := c.Wait(t.Context(), "no-such-task"); !errors.Is(err, ErrNotFound) {

@@ -31,6 +31,12 @@ const (
 	// CodeRoleNotAllowed: the requester's role may not trigger the action
 	// on the connection.
 	CodeRoleNotAllowed Code = "role_not_allowed"
+	// CodeProducerRole: the producer may not assert the requester's role
+	// (OKTAQ_PRODUCER_ROLES).
+	CodeProducerRole Code = "producer_role_not_allowed"
+	// CodeProducerConnection: the producer may not name the connection
+	// (OKTAQ_PRODUCER_CONNECTIONS).
+	CodeProducerConnection Code = "producer_connection_not_allowed"
 	// CodeDeadlineExceeded: the action was not done by its deadline (rate
 	// limits and retries included) and was given up.
 	CodeDeadlineExceeded Code = "deadline_exceeded"

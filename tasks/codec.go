@@ -47,6 +47,9 @@ func Decode(a Action, payload []byte) (Args, error) {
 	if len(payload) > MaxPayloadBytes {
 		return nil, &ValidationError{Fields: []FieldError{{Field: "payload", Reason: fmt.Sprintf("is %d bytes; at most %d allowed", len(payload), MaxPayloadBytes)}}}
 	}
+	if err := checkJSON(payload, reflect.TypeOf(args).Elem()); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(args); err != nil {

@@ -29,7 +29,14 @@ func TestDecodeStrict(t *testing.T) {
 		name, action, payload, field string
 	}{
 		{"unknown field", "user.suspend", `{"v":1,"user":"a","requester":{"id":"x","role":"r"},"requested_at":"2026-11-28T12:00:00Z","colour":"red"}`, "colour"},
-		{"unknown option", "user.reset_password", `{"v":1,"user":"a","options":{"send_email":false,"sms":true}}`, "sms"},
+		{"unknown option", "user.reset_password", `{"v":1,"user":"a","options":{"send_email":false,"sms":true}}`, "options.sms"},
+		{"unknown requester field", "user.suspend", `{"v":1,"user":"a","requester":{"id":"x","foo":1}}`, "requester.foo"},
+		{"duplicate key", "user.suspend", `{"v":1,"user":"bob","user":"alice"}`, "user"},
+		{"duplicate nested key", "user.suspend", `{"v":1,"user":"a","requester":{"role":"helpdesk","role":"it-admin"}}`, "requester.role"},
+		{"key differing in case only", "user.suspend", `{"v":1,"user":"bob","User":"alice"}`, "User"},
+		{"wrong type in a list", "user.groups.update", `{"v":1,"user":"a","groups":{"add":["Eng",7]}}`, "groups.add[1]"},
+		{"object for a string", "user.suspend", `{"v":1,"user":{"id":"a"}}`, "user"},
+		{"number for a time", "user.suspend", `{"v":1,"user":"a","requested_at":5}`, "requested_at"},
 		{"options on an action without any", "user.suspend", `{"v":1,"user":"a","options":{}}`, "options"},
 		{"missing version", "user.suspend", `{"user":"a"}`, "v"},
 		{"unknown version", "user.suspend", `{"v":7,"user":"a"}`, "v"},
@@ -51,5 +58,14 @@ func TestDecodeStrict(t *testing.T) {
 				t.Fatalf("field = %q, want %q (%v)", ve.Fields[0].Field, tt.field, err)
 			}
 		})
+	}
+}
+
+// TestDecodeSyntaxErrorSaysWhere: a JSON syntax error names its byte
+// offset, so a producer can find it in a large body.
+func TestDecodeSyntaxErrorSaysWhere(t *testing.T) {
+	_, err := tasks.Decode(tasks.ActionSuspend, []byte(`{"v":1,"user":"a",,}`))
+	if err == nil || !strings.Contains(err.Error(), "at byte 18") {
+		t.Fatalf("want the offset of the second comma (byte 18), got %v", err)
 	}
 }

@@ -24,11 +24,12 @@ func FuzzDecodeVerify(f *testing.F) {
 		f.Add("okta:user.reset_password", []byte(s), "")
 	}
 	f.Fuzz(func(t *testing.T, typ string, payload []byte, mac string) {
-		h := kr.Sign(typ, payload)
-		if kr.Verify(typ, payload, h) != nil {
+		env := tasks.Envelope{TaskID: "t1", Queue: "critical", Type: typ, Payload: payload}
+		h := kr.Sign(env)
+		if kr.Verify(env, h) != nil {
 			t.Fatal("own signature rejected")
 		}
-		if mac != h[tasks.HeaderMAC] && kr.Verify(typ, payload, map[string]string{tasks.HeaderKeyID: "k1", tasks.HeaderMAC: mac}) == nil {
+		if mac != h[tasks.HeaderMAC] && kr.Verify(env, map[string]string{tasks.HeaderKeyID: "k1", tasks.HeaderMAC: mac}) == nil {
 			t.Fatal("forged MAC accepted")
 		}
 		args, err := tasks.DecodeTask(typ, payload)

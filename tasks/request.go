@@ -45,18 +45,20 @@ type Request struct {
 	ResultKey string `json:"result_key,omitempty"`
 }
 
-// Requester identifies who asked for the action.
+// Requester identifies who asked for the action. It holds no email or
+// name: the task is readable by everyone who can read Redis or the
+// dashboard, and the worker needs only the id (for the audit trail) and
+// the role (for the policy); the producer maps the id back to a person.
 type Requester struct {
-	ID    string `json:"id"`
-	Role  string `json:"role"`
-	Email string `json:"email,omitempty"`
+	ID   string `json:"id"`
+	Role string `json:"role"`
 }
 
-// Ticket points at the help-desk request.
+// Ticket points at the help-desk request by system and id; its URL stays
+// with the producer, for the same reason as the requester's email.
 type Ticket struct {
 	System string `json:"system,omitempty"`
 	ID     string `json:"id,omitempty"`
-	URL    string `json:"url,omitempty"`
 }
 
 // ConnectionName returns the connection, "default" when unset.

@@ -69,17 +69,27 @@ func (k *Keyring) String() string {
 	return fmt.Sprintf("Keyring{signing: %s, keys: %d}", k.signing, len(ids))
 }
 
-// Sign returns the headers that sign typeName and payload.
-func (k *Keyring) Sign(typeName string, payload []byte) map[string]string {
+// Envelope is what a signature covers: the task's id and queue as well as
+// its type and payload, so that a signed payload copied under another id
+// or into another queue (a replay) does not verify.
+type Envelope struct {
+	TaskID  string
+	Queue   string
+	Type    string
+	Payload []byte
+}
+
+// Sign returns the headers that sign the envelope.
+func (k *Keyring) Sign(e Envelope) map[string]string {
 	return map[string]string{
 		HeaderKeyID: k.signing,
-		HeaderMAC:   base64.RawURLEncoding.EncodeToString(mac(k.keys[k.signing], typeName, payload)),
+		HeaderMAC:   base64.RawURLEncoding.EncodeToString(mac(k.keys[k.signing], e)),
 	}
 }
 
-// Verify checks the headers against typeName and payload in constant time.
-// Every failure wraps ErrSignature and says which check failed.
-func (k *Keyring) Verify(typeName string, payload []byte, headers map[string]string) error {
+// Verify checks the headers against the envelope in constant time. Every
+// failure wraps ErrSignature and says which check failed.
+func (k *Keyring) Verify(e Envelope, headers map[string]string) error {
 	kid, sig := headers[HeaderKeyID], headers[HeaderMAC]
 	if kid == "" {
 		return fmt.Errorf("%w: no key id", ErrSignature)
@@ -95,17 +105,22 @@ func (k *Keyring) Verify(typeName string, payload []byte, headers map[string]str
 	if err != nil {
 		return fmt.Errorf("%w: MAC is not base64url", ErrSignature)
 	}
-	if !hmac.Equal(got, mac(key, typeName, payload)) {
-		return fmt.Errorf("%w: MAC does not match the task type and payload", ErrSignature)
+	if !hmac.Equal(got, mac(key, e)) {
+		return fmt.Errorf("%w: MAC does not match the task id, queue, type and payload", ErrSignature)
 	}
 	return nil
 }
 
-// mac covers the type and the payload, with a length prefix so that bytes
-// cannot move from one to the other.
-func mac(key []byte, typeName string, payload []byte) []byte {
+// mac covers the task id, queue, type and payload, each but the last with
+// a length prefix so that bytes cannot move from one to the next. The
+// domain string is v2: a v1 MAC (type and payload only) never verifies,
+// since it would let a payload be replayed under a new id.
+func mac(key []byte, e Envelope) []byte {
 	h := hmac.New(sha256.New, key)
-	fmt.Fprintf(h, "oktaq-task-v1\x00%d\x00%s\x00", len(typeName), typeName)
-	h.Write(payload)
+	h.Write([]byte("oktaq-task-v2\x00"))
+	for _, part := range []string{e.TaskID, e.Queue, e.Type} {
+		fmt.Fprintf(h, "%d\x00%s\x00", len(part), part)
+	}
+	h.Write(e.Payload)
 	return h.Sum(nil)
 }

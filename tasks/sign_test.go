@@ -1,7 +1,11 @@
 package tasks_test
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"maps"
 	"strings"
 	"testing"
@@ -33,41 +37,57 @@ func TestSignVerify(t *testing.T) {
 	kr, _ := tasks.ParseKeyring("new=0123456789abcdef-new,old=0123456789abcdef-old")
 	old, _ := tasks.ParseKeyring("old=0123456789abcdef-old")
 	other, _ := tasks.ParseKeyring("new=another-secret-entirely")
-	typ, payload := "okta:user.suspend", []byte(`{"v":1,"user":"alice@example.com"}`)
-	h := kr.Sign(typ, payload)
-	if err := kr.Verify(typ, payload, h); err != nil {
+	payload := []byte(`{"v":1,"user":"alice@example.com"}`)
+	env := tasks.Envelope{TaskID: "k-1234", Queue: "critical", Type: "okta:user.suspend", Payload: payload}
+	h := kr.Sign(env)
+	if err := kr.Verify(env, h); err != nil {
 		t.Fatalf("own signature rejected: %v", err)
 	}
-	if err := kr.Verify(typ, payload, old.Sign(typ, payload)); err != nil {
+	if err := kr.Verify(env, old.Sign(env)); err != nil {
 		t.Fatalf("rotation: a task signed with the old key must still verify: %v", err)
 	}
 	with := func(k, v string) map[string]string { m := maps.Clone(h); m[k] = v; return m }
 	without := func(k string) map[string]string { m := maps.Clone(h); delete(m, k); return m }
+	change := func(f func(e *tasks.Envelope)) tasks.Envelope { e := env; f(&e); return e }
 	tests := []struct {
 		name    string
-		typ     string
-		payload []byte
+		env     tasks.Envelope
 		headers map[string]string
 		reason  string
 	}{
-		{"changed type", "okta:user.deactivate", payload, h, "does not match"},
-		{"changed payload", typ, []byte(`{"v":1,"user":"bob@example.com"}`), h, "does not match"},
-		{"byte moved from type to payload", "okta:user.suspen", append([]byte("d"), payload...), h, "does not match"},
-		{"unknown kid", typ, payload, with(tasks.HeaderKeyID, "nope"), "unknown key id"},
-		{"missing kid", typ, payload, without(tasks.HeaderKeyID), "no key id"},
-		{"missing mac", typ, payload, without(tasks.HeaderMAC), "no MAC"},
-		{"wrong mac", typ, payload, with(tasks.HeaderMAC, other.Sign(typ, payload)[tasks.HeaderMAC]), "does not match"},
-		{"mac not base64", typ, payload, with(tasks.HeaderMAC, "!!"), "not base64url"},
-		{"no headers", typ, payload, nil, "no key id"},
+		{"changed type", change(func(e *tasks.Envelope) { e.Type = "okta:user.deactivate" }), h, "does not match"},
+		{"changed payload", change(func(e *tasks.Envelope) { e.Payload = []byte(`{"v":1,"user":"bob@example.com"}`) }), h, "does not match"},
+		{"replayed under another id", change(func(e *tasks.Envelope) { e.TaskID = "k-5678" }), h, "does not match"},
+		{"moved to another queue", change(func(e *tasks.Envelope) { e.Queue = "low" }), h, "does not match"},
+		{"byte moved from type to payload", change(func(e *tasks.Envelope) {
+			e.Type, e.Payload = "okta:user.suspen", append([]byte("d"), payload...)
+		}), h, "does not match"},
+		{"byte moved from id to queue", change(func(e *tasks.Envelope) { e.TaskID, e.Queue = "k-123", "4critical" }), h, "does not match"},
+		{"unknown kid", env, with(tasks.HeaderKeyID, "nope"), "unknown key id"},
+		{"missing kid", env, without(tasks.HeaderKeyID), "no key id"},
+		{"missing mac", env, without(tasks.HeaderMAC), "no MAC"},
+		{"wrong mac", env, with(tasks.HeaderMAC, other.Sign(env)[tasks.HeaderMAC]), "does not match"},
+		{"v1 mac (type and payload only)", env, with(tasks.HeaderMAC, v1MAC("0123456789abcdef-new", env)), "does not match"},
+		{"mac not base64", env, with(tasks.HeaderMAC, "!!"), "not base64url"},
+		{"no headers", env, nil, "no key id"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := kr.Verify(tt.typ, tt.payload, tt.headers)
+			err := kr.Verify(tt.env, tt.headers)
 			if !errors.Is(err, tasks.ErrSignature) || !strings.Contains(err.Error(), tt.reason) {
 				t.Fatalf("got %v, want ErrSignature with %q", err, tt.reason)
 			}
 		})
 	}
+}
+
+// v1MAC is the wave-1 signature (type and payload, no task id): it must
+// not verify any more.
+func v1MAC(secret string, e tasks.Envelope) string {
+	h := hmac.New(sha256.New, []byte(secret))
+	fmt.Fprintf(h, "oktaq-task-v1\x00%d\x00%s\x00", len(e.Type), e.Type)
+	h.Write(e.Payload)
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
 }
 
 func TestSealOpen(t *testing.T) {

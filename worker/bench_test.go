@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -131,9 +132,10 @@ func (e *benchEnv) enqueueOne(b *testing.B, q *asynq.Client, j, round int) strin
 	}
 	tasks.Normalize(a, time.Now())
 	payload, _ := tasks.Marshal(a)
-	typ := a.Action().TypeName()
-	info, err := q.Enqueue(asynq.NewTaskWithHeaders(typ, payload, e.keyring.Sign(typ, payload)),
-		asynq.Queue(tasks.QueueDefault), asynq.Retention(time.Hour))
+	typ, id := a.Action().TypeName(), uuid.NewString()
+	sig := e.keyring.Sign(tasks.Envelope{TaskID: id, Queue: tasks.QueueDefault, Type: typ, Payload: payload})
+	info, err := q.Enqueue(asynq.NewTaskWithHeaders(typ, payload, sig),
+		asynq.Queue(tasks.QueueDefault), asynq.TaskID(id), asynq.Retention(time.Hour))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -182,7 +184,7 @@ func (e *benchEnv) oktaqServer() func() {
 	if err != nil {
 		panic(err)
 	}
-	w, err := worker.New(worker.Options{Redis: e.r.Opt, Keyring: e.keyring, Concurrency: benchConcurrency,
+	w, err := worker.New(worker.Options{Redis: e.r.Opt, Keyring: e.keyring, Producers: testProducers, Concurrency: benchConcurrency,
 		Queues:       map[string]int{tasks.QueueDefault: 1},
 		Connections:  map[string]*worker.Connection{"default": {Conn: e.conn, Exec: countingExec{exec}}},
 		PollInterval: 10 * time.Millisecond, Metrics: worker.NewMetrics(prometheus.NewRegistry())})

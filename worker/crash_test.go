@@ -57,7 +57,7 @@ func childWorker() int {
 	// retry does, not how long the backoff waits.
 	retry := worker.DefaultRetryPolicy()
 	retry.Base, retry.Cap = time.Millisecond, 10*time.Millisecond
-	w, err := worker.New(worker.Options{Redis: redisOpt, Keyring: kr, Concurrency: 8, PollInterval: 50 * time.Millisecond, Retry: retry,
+	w, err := worker.New(worker.Options{Redis: redisOpt, Keyring: kr, Producers: testProducers, Concurrency: 8, PollInterval: 50 * time.Millisecond, Retry: retry,
 		Connections: map[string]*worker.Connection{"default": {Conn: conn, Exec: exec}},
 		Logger:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {

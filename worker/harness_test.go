@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -127,7 +128,7 @@ func (h *harness) start() {
 	retry := worker.DefaultRetryPolicy()
 	retry.Base, retry.Cap, retry.Unauthorized, retry.Jitter = 50*time.Millisecond, 200*time.Millisecond, 300*time.Millisecond, 100*time.Millisecond
 	h.worker, err = worker.New(worker.Options{
-		Redis: h.redis.Opt, Keyring: h.keyring,
+		Redis: h.redis.Opt, Keyring: h.keyring, Producers: testProducers,
 		Connections:  map[string]*worker.Connection{"default": {Conn: h.conn, Exec: exec}},
 		Concurrency:  4,
 		PollInterval: 50 * time.Millisecond, CredentialCheck: 200 * time.Millisecond,
@@ -150,9 +151,13 @@ func (h *harness) stopWorker() {
 	}
 }
 
-// request is a valid request for user by it-admin.
+// testProducers: helpdesk-a may assert it-admin and helpdesk, helpdesk-b
+// only helpdesk.
+var testProducers = tasks.Producers{Roles: map[string][]string{"helpdesk-a": {"it-admin", "helpdesk"}, "helpdesk-b": {"helpdesk"}}}
+
+// request is a valid request for user by it-admin, from helpdesk-a.
 func request(user string) tasks.Request {
-	return tasks.Request{User: user, Requester: tasks.Requester{ID: "agent-42", Role: "it-admin"},
+	return tasks.Request{User: user, Producer: "helpdesk-a", Requester: tasks.Requester{ID: "agent-42", Role: "it-admin"},
 		Ticket: tasks.Ticket{System: "helpdesk", ID: "REQ-1"}}
 }
 
@@ -169,9 +174,10 @@ func (h *harness) enqueueWith(kr *tasks.Keyring, a tasks.Args, opts ...asynq.Opt
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	typ := a.Action().TypeName()
-	opts = append([]asynq.Option{asynq.Queue(a.Action().Queue(a.Base().Bulk)), asynq.MaxRetry(5), asynq.Retention(time.Hour)}, opts...)
-	info, err := h.client.Enqueue(asynq.NewTaskWithHeaders(typ, payload, kr.Sign(typ, payload)), opts...)
+	typ, id, queue := a.Action().TypeName(), uuid.NewString(), a.Action().Queue(a.Base().Bulk)
+	sig := kr.Sign(tasks.Envelope{TaskID: id, Queue: queue, Type: typ, Payload: payload})
+	opts = append([]asynq.Option{asynq.Queue(queue), asynq.TaskID(id), asynq.MaxRetry(5), asynq.Retention(time.Hour)}, opts...)
+	info, err := h.client.Enqueue(asynq.NewTaskWithHeaders(typ, payload, sig), opts...)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -40,11 +40,14 @@ func reject(at *attempt, code tasks.Code, summary string, fields []tasks.FieldEr
 }
 
 // verify decodes the task and checks its signature: a task not signed by a
-// key of ours never goes further.
+// key of ours, or signed for another task id or queue (a payload copied
+// and replayed), never goes further.
 func (w *Worker) verify(next asynq.Handler) asynq.Handler {
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 		at := attemptFrom(ctx)
-		if err := w.opts.Keyring.Verify(t.Type(), t.Payload(), t.Headers()); err != nil {
+		queue, _ := asynq.GetQueueName(ctx)
+		env := tasks.Envelope{TaskID: at.taskID, Queue: queue, Type: t.Type(), Payload: t.Payload()}
+		if err := w.opts.Keyring.Verify(env, t.Headers()); err != nil {
 			return reject(at, tasks.CodeSignature, err.Error(), nil)
 		}
 		args, err := tasks.DecodeTask(t.Type(), t.Payload())
@@ -71,12 +74,19 @@ func (w *Worker) validate(next asynq.Handler) asynq.Handler {
 	})
 }
 
-// authorize checks scope and role again: the policy may have changed
-// while the task waited.
+// authorize checks the producer's bounds, scope and role again: the
+// policy may have changed while the task waited, and a task written to
+// Redis by other means than the API must meet the same rules.
 func (w *Worker) authorize(next asynq.Handler) asynq.Handler {
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 		at := attemptFrom(ctx)
 		r := at.args.Base()
+		if err := w.opts.Producers.Authorize(r.Producer, r.ConnectionName(), r.Requester.Role); err != nil {
+			var pn *tasks.ProducerNotAllowedError
+			errors.As(err, &pn)
+			at.rejected = &tasks.ErrorInfo{Code: pn.Code(), Summary: err.Error()}
+			return fmt.Errorf("rejected: %w: %w", err, asynq.SkipRetry)
+		}
 		conn, ok := w.opts.Connections[r.ConnectionName()]
 		if !ok {
 			return reject(at, tasks.CodeUnknownConnection, fmt.Sprintf("connection %q is not configured on this worker", r.ConnectionName()), nil)

@@ -41,7 +41,7 @@ func (h *harness) startLimited() *prometheus.Registry {
 	retry := worker.DefaultRetryPolicy()
 	retry.Jitter = 100 * time.Millisecond
 	w, err := worker.New(worker.Options{
-		Redis: h.redis.Opt, Keyring: h.keyring,
+		Redis: h.redis.Opt, Keyring: h.keyring, Producers: testProducers,
 		Connections: map[string]*worker.Connection{"default": {Conn: h.conn, Exec: exec}},
 		Concurrency: 4, StrictPriority: true, PollInterval: 50 * time.Millisecond,
 		Retry: retry, Metrics: metrics, Logger: log, ShutdownTimeout: 5 * time.Second,

@@ -122,12 +122,15 @@ func (w *Worker) writeResult(t *asynq.Task, res *tasks.Result) error {
 	return err
 }
 
-// audit logs one line per attempt, and marks the final one. It names who
-// asked, for which ticket, what was done to whom and what Okta said; it
-// never holds a secret (results carry them only sealed, and Sealed is not
-// logged).
+// audit logs one line per attempt, naming its decision: performed
+// (succeeded or no-op), failed, refused (rejected before any Okta call,
+// with the code), or retrying. It names who asked (producer, requester),
+// for which ticket, what was done to whom (the requested user and the
+// login Okta resolved) and what Okta said (request ids); it never holds a
+// secret (results carry them only sealed, and Sealed is not logged).
 func (w *Worker) audit(at *attempt, res *tasks.Result, kind string, final bool, err error) {
 	attrs := []any{
+		slog.String("decision", decisionOf(kind, final, res)),
 		slog.String("task_id", at.taskID), slog.String("action", string(at.action)),
 		slog.String("connection", res.Connection), slog.String("result", kind),
 		slog.Bool("final", final), slog.Int("attempt", res.Attempts),
@@ -138,13 +141,17 @@ func (w *Worker) audit(at *attempt, res *tasks.Result, kind string, final bool, 
 	}
 	if at.args != nil {
 		r := at.args.Base()
-		attrs = append(attrs, slog.String("user", r.User), slog.String("user_id", res.UserID), slog.String("login", res.Login),
+		attrs = append(attrs, slog.String("user", r.User),
 			slog.Group("requester", "id", r.Requester.ID, "role", r.Requester.Role),
 			slog.String("producer", r.Producer),
 			slog.Group("ticket", "system", r.Ticket.System, "id", r.Ticket.ID))
 	}
-	attrs = append(attrs, slog.String("status_before", res.Okta.StatusBefore), slog.String("status_after", res.Okta.StatusAfter),
+	attrs = append(attrs, slog.String("user_id", res.UserID), slog.String("login", res.Login),
+		slog.String("status_before", res.Okta.StatusBefore), slog.String("status_after", res.Okta.StatusAfter),
 		slog.Any("okta_request_ids", res.Okta.RequestIDs), slog.Int("okta_calls", res.Okta.Calls))
+	if res.Error != nil {
+		attrs = append(attrs, slog.String("code", string(res.Error.Code)))
+	}
 	level := slog.LevelInfo
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
@@ -153,6 +160,20 @@ func (w *Worker) audit(at *attempt, res *tasks.Result, kind string, final bool, 
 		}
 	}
 	w.opts.Logger.Log(context.Background(), level, "audit", attrs...)
+}
+
+// decisionOf names what an attempt decided.
+func decisionOf(kind string, final bool, res *tasks.Result) string {
+	switch {
+	case !final:
+		return "retrying"
+	case res.Outcome == tasks.OutcomeSucceeded, res.Outcome == tasks.OutcomeNoOp:
+		return "performed"
+	case res.Outcome == tasks.OutcomeRejected:
+		return "refused"
+	default:
+		return "failed"
+	}
 }
 
 func attemptNumber(ctx context.Context) int { return retried(ctx) + 1 }

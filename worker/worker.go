@@ -19,6 +19,10 @@ type Options struct {
 	Redis       asynq.RedisConnOpt
 	Keyring     *tasks.Keyring
 	Connections map[string]*Connection
+	// Producers bounds the roles and connections each producer may
+	// assert, checked again on every task (the producer is in the signed
+	// payload); the zero value refuses every task.
+	Producers tasks.Producers
 	// Concurrency is how many actions run at once (default 10).
 	Concurrency int
 	// Queues and their weights (default critical=6, default=3, low=1);

@@ -33,6 +33,11 @@ func runAPI(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return fmt.Errorf("OKTAQ_API_TOKENS: %w", err)
 	}
+	if cfg.Env.APITLSCertFile != "" {
+		if _, err := enqueue.TLSConfig(cfg.Env.APITLSCertFile, cfg.Env.APITLSKeyFile); err != nil {
+			return fmt.Errorf("OKTAQ_API_TLS_CERT_FILE / OKTAQ_API_TLS_KEY_FILE: %w", err)
+		}
+	}
 	log := newLogger(cfg, env.stderr)
 	c, err := newEnqueueClient(cfg)
 	if err != nil {
@@ -49,8 +54,14 @@ func runAPI(ctx context.Context, env *cmdEnv, args []string) error {
 	defer cancel()
 	errc := make(chan error, 2)
 	serve := func(name, addr string, h http.Handler) {
-		log.Info("listening", "server", name, "addr", addr)
-		err := enqueue.Serve(ctx, addr, h, cfg.Env.ShutdownTimeout)
+		var err error
+		if e := cfg.Env; name == "api" && e.APITLSCertFile != "" {
+			log.Info("listening", "server", name, "addr", addr, "tls", true)
+			err = enqueue.ServeTLS(ctx, addr, h, e.ShutdownTimeout, e.APITLSCertFile, e.APITLSKeyFile)
+		} else {
+			log.Info("listening", "server", name, "addr", addr, "tls", false)
+			err = enqueue.Serve(ctx, addr, h, cfg.Env.ShutdownTimeout)
+		}
 		if err != nil {
 			err = fmt.Errorf("%s server on %s: %w", name, addr, err)
 		}

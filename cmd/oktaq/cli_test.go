@@ -129,28 +129,31 @@ func TestStatusNeedsOnlyRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := enqueue.NewFromRedisClient(m.Client, enqueue.Options{Keyring: keyring,
+	anyRole, _ := tasks.ParseProducerRules("cli=*")
+	bounds := tasks.Producers{Roles: anyRole}
+	c := enqueue.NewFromRedisClient(m.Client, enqueue.Options{Keyring: keyring, Producer: "cli", Producers: bounds,
 		Connections: map[string]*tasks.Policy{"default": {Name: "default", Scopes: []string{tasks.ScopeUsersManage}}}})
 	if _, err := c.Enqueue(t.Context(), &tasks.Suspend{Request: tasks.Request{User: "alice@example.com", IdempotencyKey: "REQ-31",
 		Requester: tasks.Requester{ID: "agent", Role: "any"}}}); err == nil {
 		t.Fatal("a role outside the policy was enqueued")
 	}
-	c = enqueue.NewFromRedisClient(m.Client, enqueue.Options{Keyring: keyring,
+	c = enqueue.NewFromRedisClient(m.Client, enqueue.Options{Keyring: keyring, Producer: "cli", Producers: bounds,
 		Connections: map[string]*tasks.Policy{"default": {Name: "default", Scopes: []string{tasks.ScopeUsersManage},
 			Roles: mustPolicy(t, "*=it-admin")}}})
-	if _, err := c.Enqueue(t.Context(), &tasks.Suspend{Request: tasks.Request{User: "alice@example.com", IdempotencyKey: "REQ-31",
-		Requester: tasks.Requester{ID: "agent", Role: "it-admin"}}}); err != nil {
+	info, err := c.Enqueue(t.Context(), &tasks.Suspend{Request: tasks.Request{User: "alice@example.com", IdempotencyKey: "REQ-31",
+		Requester: tasks.Requester{ID: "agent", Role: "it-admin"}}})
+	if err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"OKTAQ_SIGNING_KEYS", "OKTAQ_ROLES", "OKTAQ_OKTA_SCOPES"} {
 		t.Setenv(k, "")
 	}
-	code, out, errs := runCmd(t, "status", "REQ-31", "--json")
+	code, out, errs := runCmd(t, "status", info.ID, "--json")
 	var st enqueue.StatusView
 	if code != 0 || json.Unmarshal([]byte(out), &st) != nil || st.Action != "user.suspend" {
 		t.Fatalf("status with only OKTAQ_REDIS_URL: exit %d %q %s", code, out, errs)
 	}
-	if code, _, errs := runCmd(t, "enqueue", "user.suspend", "--user", "a", "--role", "it-admin"); code != 1 || !strings.Contains(errs, "OKTAQ_SIGNING_KEYS") {
+	if code, _, errs := runCmd(t, "enqueue", "user.suspend", "--user", "a@example.com", "--role", "it-admin"); code != 1 || !strings.Contains(errs, "OKTAQ_SIGNING_KEYS") {
 		t.Errorf("enqueue without signing keys: exit %d %s", code, errs)
 	}
 }

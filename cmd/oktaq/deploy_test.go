@@ -276,7 +276,7 @@ func TestComposeFile(t *testing.T) {
 // (the files are not in git).
 var (
 	composeSecrets = map[string]string{"signing_keys": "k1=compose-test-signing-key-0123456789",
-		"redis_password": "pw", "okta_client_secret": "secret", "admin_password": "pw"}
+		"redis_password": "pw", "okta_client_secret": "secret", "admin_password": "compose-test-admin-password"}
 	composeRequired = map[string]string{"OKTAQ_OKTA_DOMAIN": "acme.okta.com", "OKTAQ_OKTA_CLIENT_ID": "0oa1example",
 		"OKTAQ_API_TOKENS": "helpdesk=" + strings.Repeat("ab", 32)}
 	composeVar = regexp.MustCompile(`\$\{(\w+)(?::?([-?])([^}]*))?\}`)

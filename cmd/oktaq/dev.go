@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -32,8 +33,10 @@ const (
 	devSigningKeys = "dev=oktaq-dev-signing-key-demo-only"
 	devToken       = "oktaq-dev-token"
 	devProducer    = "demo-helpdesk"
-	devAdminPass   = "oktaq-dev"
 	devRoles       = "*=it-admin;user.reset_password=helpdesk;user.unlock=helpdesk;user.clear_sessions=helpdesk;user.reset_mfa=helpdesk"
+	// devProducerRoles: the demo's producer and the CLI may assert both
+	// demo roles.
+	devProducerRoles = devProducer + "=it-admin|helpdesk;" + cliProducer + "=it-admin|helpdesk"
 )
 
 func init() {
@@ -83,14 +86,17 @@ type dev struct {
 	mini     *miniredis.Miniredis
 	rdb      redis.UniversalClient
 	simURL   string
-	f        devFlags
-	errc     chan error
-	running  int
-	closers  []func()
+	// adminPass is the dashboard's password, new for every run: the
+	// dashboard can write, so even the demo's is not a fixed string.
+	adminPass string
+	f         devFlags
+	errc      chan error
+	running   int
+	closers   []func()
 }
 
 func startDev(ctx context.Context, f devFlags, log *slog.Logger) (*dev, error) {
-	d := &dev{f: f, errc: make(chan error, 4)}
+	d := &dev{f: f, errc: make(chan error, 4), adminPass: rand.Text()}
 	// Every port first, so that a busy one stops the demo before anything
 	// runs, with the flag to change.
 	lns := map[string]net.Listener{}
@@ -125,6 +131,8 @@ func startDev(ctx context.Context, f devFlags, log *slog.Logger) (*dev, error) {
 	conn := &okta.Connection{Policy: tasks.Policy{Name: tasks.DefaultConnection, Scopes: oktasim.ManageScopes, Roles: policy}, BaseURL: d.simURL,
 		Credentials: okta.Credentials{ClientID: oktasim.DemoClientID, ClientSecret: oktasim.DemoClientSecret}}
 	keyring, _ := tasks.ParseKeyring(devSigningKeys)
+	producerRoles, _ := tasks.ParseProducerRules(devProducerRoles)
+	producers := tasks.Producers{Roles: producerRoles}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), worker.QueueCollector(d.redis))
@@ -141,7 +149,7 @@ func startDev(ctx context.Context, f devFlags, log *slog.Logger) (*dev, error) {
 		d.close()
 		return nil, err
 	}
-	w, err := worker.New(worker.Options{Redis: d.redis, Keyring: keyring, Metrics: metrics, Logger: log,
+	w, err := worker.New(worker.Options{Redis: d.redis, Keyring: keyring, Producers: producers, Metrics: metrics, Logger: log,
 		Connections: map[string]*worker.Connection{conn.Name: {Conn: conn, Exec: exec}}, StrictPriority: true,
 		PollInterval: 200 * time.Millisecond})
 	if err != nil {
@@ -150,13 +158,13 @@ func startDev(ctx context.Context, f devFlags, log *slog.Logger) (*dev, error) {
 	}
 	d.serve(ctx, w.Run)
 
-	client := enqueue.NewFromRedisClient(d.rdb, enqueue.Options{Keyring: keyring,
+	client := enqueue.NewFromRedisClient(d.rdb, enqueue.Options{Keyring: keyring, Producer: devProducer, Producers: producers,
 		Connections: map[string]*tasks.Policy{conn.Name: &conn.Policy}})
 	d.closers = append(d.closers, func() { client.Close() })
 	opts := enqueue.APIOptions{Registerer: reg, Logger: log}
 	api := enqueue.NewAPI(client, []enqueue.Producer{enqueue.NewProducer(devProducer, devToken)}, opts)
 	admin := adminMux(reg, w.Ready, w.ReadyNotes)
-	admin.Handle(dashboardPath+"/", dashboard(d.redis, "admin", devAdminPass, false, ""))
+	admin.Handle(dashboardPath+"/", dashboard(d.redis, "admin", d.adminPass, false, ""))
 	for flag, h := range map[string]http.Handler{"api-addr": api, "admin-addr": admin} {
 		ln := lns[flag]
 		d.serve(ctx, func(ctx context.Context) error { return enqueue.ServeListener(ctx, ln, h, 5*time.Second) })
@@ -250,8 +258,8 @@ func (d *dev) close() {
 // cliEnv is the environment `oktaq enqueue` and `oktaq status` need to
 // reach this demo.
 func (d *dev) cliEnv() string {
-	return fmt.Sprintf("OKTAQ_REDIS_URL=%s OKTAQ_SIGNING_KEYS=%s OKTAQ_OKTA_SCOPES=%s OKTAQ_ROLES='%s'",
-		d.redisURL, devSigningKeys, strings.Join(oktasim.ManageScopes, ","), devRoles)
+	return fmt.Sprintf("OKTAQ_REDIS_URL=%s OKTAQ_SIGNING_KEYS=%s OKTAQ_OKTA_SCOPES=%s OKTAQ_ROLES='%s' OKTAQ_PRODUCER_ROLES='%s'",
+		d.redisURL, devSigningKeys, strings.Join(oktasim.ManageScopes, ","), devRoles, devProducerRoles)
 }
 
 func (d *dev) printBanner(w io.Writer) {
@@ -278,5 +286,5 @@ Try:
   %[9]s status ID   (an id printed above)
 
 Ctrl-C stops everything.
-`, api, devToken, d.f.adminAddr, dashboardPath, devAdminPass, d.simURL, d.redisURL, d.cliEnv(), bin)
+`, api, devToken, d.f.adminAddr, dashboardPath, d.adminPass, d.simURL, d.redisURL, d.cliEnv(), bin)
 }

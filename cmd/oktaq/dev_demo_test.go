@@ -24,7 +24,9 @@ func TestDemoOrgTryTable(t *testing.T) {
 	defer d.close()
 	keyring, _ := tasks.ParseKeyring(devSigningKeys)
 	policy, _ := tasks.ParseRoles(devRoles)
-	c := enqueue.NewFromRedisClient(d.rdb, enqueue.Options{Keyring: keyring, Connections: map[string]*tasks.Policy{
+	producerRoles, _ := tasks.ParseProducerRules(devProducerRoles)
+	c := enqueue.NewFromRedisClient(d.rdb, enqueue.Options{Keyring: keyring, Producer: devProducer,
+		Producers: tasks.Producers{Roles: producerRoles}, Connections: map[string]*tasks.Policy{
 		"default": {Name: "default", Scopes: oktasim.ManageScopes, Roles: policy}}})
 	req := func(user string) tasks.Request {
 		return tasks.Request{User: user, Requester: tasks.Requester{ID: "t", Role: "it-admin"}}

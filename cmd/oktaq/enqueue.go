@@ -20,6 +20,10 @@ func init() {
 	register("enqueue", "enqueue one action (talks to Redis directly)", runEnqueue)
 }
 
+// cliProducer is the producer `oktaq enqueue` enqueues as: list it in
+// OKTAQ_PRODUCER_ROLES with the roles operators may assert.
+const cliProducer = "cli"
+
 // newEnqueueClient builds the producer client from the worker's
 // configuration: same Redis, keys, policy, attempts and deadlines.
 // producerClient loads the configuration and builds the producer client,
@@ -40,6 +44,7 @@ func newEnqueueClient(cfg *config.Config) (*enqueue.Client, error) {
 		return nil, err
 	}
 	return enqueue.New(cfg.Redis, enqueue.Options{
+		Producer: cliProducer, Producers: cfg.Producers,
 		Keyring: cfg.Keyring, Connections: policies,
 		Retention: cfg.Env.ResultRetention, Deadline: cfg.Env.TaskDeadline, MaxAttempts: cfg.Env.MaxAttempts,
 	}), nil
@@ -150,7 +155,7 @@ func buildArgs(action tasks.Action, f *enqueueFlags, fs *flag.FlagSet) (tasks.Ar
 		return nil, usagef("unknown action %q; one of: %s", action, actionNames())
 	}
 	*a.Base() = tasks.Request{User: f.user, Connection: f.connection, IdempotencyKey: f.key, ResultKey: f.resultKey,
-		Requester: tasks.Requester{ID: f.requester, Role: f.role}, Producer: "cli"}
+		Requester: tasks.Requester{ID: f.requester, Role: f.role}}
 	if f.ticket != "" {
 		a.Base().Ticket = tasks.Ticket{System: "cli", ID: f.ticket}
 	}

@@ -19,6 +19,7 @@ func setProducerEnv(t *testing.T) *redistest.Redis {
 	t.Setenv("OKTAQ_REDIS_URL", m.URL)
 	t.Setenv("OKTAQ_SIGNING_KEYS", "k1=0123456789abcdef0123")
 	t.Setenv("OKTAQ_ROLES", "*=it-admin")
+	t.Setenv("OKTAQ_PRODUCER_ROLES", "cli=it-admin")
 	t.Setenv("OKTAQ_OKTA_SCOPES", "okta.users.read,okta.users.manage,okta.groups.manage")
 	return m
 }
@@ -36,15 +37,16 @@ func runCmd(t *testing.T, args ...string) (int, string, string) {
 func TestEnqueueAndStatus(t *testing.T) {
 	setProducerEnv(t)
 	code, out, errs := runCmd(t, "enqueue", "user.suspend", "--user", "alice@example.com", "--role", "it-admin", "--key", "REQ-9", "--ticket", "REQ-9")
-	if code != 0 || out != "REQ-9\n" {
-		t.Fatalf("enqueue: %d %q %q", code, out, errs)
+	id := enqueue.TaskID("cli", "REQ-9")
+	if code != 0 || out != id+"\n" {
+		t.Fatalf("enqueue: %d %q %q, want the id of producer cli's key REQ-9", code, out, errs)
 	}
-	code, out, errs = runCmd(t, "status", "REQ-9", "--json")
+	code, out, errs = runCmd(t, "status", id, "--json")
 	var st enqueue.StatusView
 	if code != 0 || json.Unmarshal([]byte(out), &st) != nil || st.State != "pending" || st.Action != "user.suspend" {
 		t.Fatalf("status: %d %q %q", code, out, errs)
 	}
-	if code, out, _ = runCmd(t, "status", "REQ-9"); code != 0 || !bytes.Contains([]byte(out), []byte("state:    pending")) {
+	if code, out, _ = runCmd(t, "status", id); code != 0 || !bytes.Contains([]byte(out), []byte("state:    pending")) {
 		t.Errorf("status text: %d %q", code, out)
 	}
 	code, _, errs = runCmd(t, "enqueue", "user.groups.update", "--user", "bob@example.com", "--role", "it-admin", "--add-group", "Engineering", "--add-group", "Sales", "--bulk")
@@ -59,6 +61,7 @@ func TestEnqueueAndStatus(t *testing.T) {
 		{[]string{"enqueue", "user.delete", "--user", "a@example.com", "--role", "it-admin"}, 2},
 		{[]string{"enqueue", "user.suspend", "--user", "a@example.com", "--role", "it-admin", "--add-group", "x"}, 2},
 		{[]string{"enqueue", "user.suspend", "--user", "a@example.com", "--role", "helpdesk"}, 1},
+		{[]string{"enqueue", "user.reset_password", "--user", "a@example.com", "--role", "super-admin"}, 1}, // not cli's to assert
 		{[]string{"enqueue", "user.suspend", "--role", "it-admin"}, 2},
 		{[]string{"status"}, 2},
 		{[]string{"status", "no-such-task"}, 1},

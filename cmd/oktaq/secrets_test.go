@@ -67,6 +67,7 @@ func TestNoSecretInLogs(t *testing.T) {
 		"OKTAQ_OKTA_SCOPES":        strings.Join(oktasim.ManageScopes, ","),
 		"OKTAQ_SIGNING_KEYS":       "k1=" + markers["OKTAQ_SIGNING_KEYS"],
 		"OKTAQ_ROLES":              "*=it-admin",
+		"OKTAQ_PRODUCER_ROLES":     "cli=it-admin",
 		"OKTAQ_ADMIN_PASSWORD":     markers["OKTAQ_ADMIN_PASSWORD"],
 		"OKTAQ_API_TOKENS":         "ticketing=" + strings.Repeat("ab", 32),
 		"OKTAQ_ADMIN_ADDR":         ports[0],

@@ -59,7 +59,7 @@ func runWorker(ctx context.Context, env *cmdEnv, args []string) error {
 		log.Info("connection", "connection", conn)
 	}
 	w, err := worker.New(worker.Options{
-		Redis: cfg.Redis, Keyring: cfg.Keyring,
+		Redis: cfg.Redis, Keyring: cfg.Keyring, Producers: cfg.Producers,
 		Connections:     served,
 		Concurrency:     cfg.Env.Concurrency,
 		Queues:          cfg.Queues,

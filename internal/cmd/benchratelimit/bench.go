@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
@@ -298,7 +299,7 @@ func (b *benchMode) drive(ctx context.Context, start time.Time, maxCrit int) err
 
 func benchRequest(user, id string) tasks.Request {
 	return tasks.Request{Connection: "bench-" + id, User: user,
-		Requester: tasks.Requester{ID: "bench", Role: "it-admin"}, Ticket: tasks.Ticket{System: "bench", ID: id}}
+		Producer: "bench", Requester: tasks.Requester{ID: "bench", Role: "it-admin"}, Ticket: tasks.Ticket{System: "bench", ID: id}}
 }
 
 func (b *benchMode) enqueue(a tasks.Args, queue string) error {
@@ -307,9 +308,10 @@ func (b *benchMode) enqueue(a tasks.Args, queue string) error {
 	if err != nil {
 		return err
 	}
-	typ := a.Action().TypeName()
-	_, err = b.client.Enqueue(asynq.NewTaskWithHeaders(typ, payload, b.keyring.Sign(typ, payload)),
-		asynq.Queue(queue), asynq.MaxRetry(25), asynq.Retention(time.Hour))
+	typ, id := a.Action().TypeName(), uuid.NewString()
+	sig := b.keyring.Sign(tasks.Envelope{TaskID: id, Queue: queue, Type: typ, Payload: payload})
+	_, err = b.client.Enqueue(asynq.NewTaskWithHeaders(typ, payload, sig),
+		asynq.Queue(queue), asynq.TaskID(id), asynq.MaxRetry(25), asynq.Retention(time.Hour))
 	return err
 }
 

@@ -115,6 +115,7 @@ func runBenchWorker(ctx context.Context, env *cmdEnv, raw string) error {
 	retry.Jitter = min(retry.Jitter, spec.Window/40)
 	w, err := worker.New(worker.Options{
 		Redis: redisOpt, Keyring: keyring,
+		Producers:   tasks.Producers{Roles: map[string][]string{"bench": {"it-admin"}}},
 		Connections: map[string]*worker.Connection{conn.Name: {Conn: conn, Exec: exec}},
 		Concurrency: spec.Concurrency, StrictPriority: true, PollInterval: spec.Poll,
 		Queues:          map[string]int{spec.Queues[0]: 6, spec.Queues[1]: 3, spec.Queues[2]: 1},

@@ -41,7 +41,10 @@ type Env struct {
 
 	Roles       string      `envconfig:"ROLES" desc:"who may do what: action=role|role;... with * for every action, e.g. *=it-admin;user.reset_password=helpdesk"`
 	SigningKeys okta.Secret `envconfig:"SIGNING_KEYS" desc:"task signing keys kid=secret,kid2=secret2 (secrets of 16+ bytes); the first signs, all verify" secret:"true"`
-	APITokens   string      `envconfig:"API_TOKENS" desc:"producers allowed to call the HTTP API: producer-id=sha256hex(token),..."`
+	APITokens   string      `envconfig:"API_TOKENS" desc:"producers allowed to call the HTTP API: producer-id=sha256hex(token),...; a producer may be listed with several tokens, to rotate them"`
+
+	ProducerRoles       string `envconfig:"PRODUCER_ROLES" desc:"requester roles each producer may assert: producer=role|role;producer2=*; a producer not listed may assert none (the CLI enqueues as producer cli)"`
+	ProducerConnections string `envconfig:"PRODUCER_CONNECTIONS" desc:"connections each producer may name, same form; unset: every producer every connection"`
 
 	Concurrency     int           `envconfig:"CONCURRENCY" default:"10" desc:"actions a worker process runs at once"`
 	Queues          string        `envconfig:"QUEUES" default:"critical=6,default=3,low=1" desc:"queue weights; critical holds suspend, deactivate, clear sessions and reset MFA"`
@@ -55,10 +58,12 @@ type Env struct {
 	OktaMaxInFlight int     `envconfig:"OKTA_MAX_IN_FLIGHT" default:"8" desc:"Okta calls in flight per connection across all workers"`
 
 	APIAddr           string      `envconfig:"API_ADDR" default:"127.0.0.1:8080" desc:"listen address of the HTTP API"`
-	AdminAddr         string      `envconfig:"ADMIN_ADDR" default:"127.0.0.1:9090" desc:"listen address for /metrics, /healthz, /readyz and the dashboard"`
+	APITLSCertFile    string      `envconfig:"API_TLS_CERT_FILE" desc:"PEM certificate (chain) the API serves HTTPS with; with API_TLS_KEY_FILE"`
+	APITLSKeyFile     string      `envconfig:"API_TLS_KEY_FILE" desc:"PEM private key of that certificate"`
+	AdminAddr         string      `envconfig:"ADMIN_ADDR" default:"127.0.0.1:9090" desc:"listen address for /metrics, /healthz, /readyz and the dashboard; keep it off the producers' network"`
 	MaxBodyBytes      int64       `envconfig:"MAX_BODY_BYTES" default:"65536" desc:"largest accepted API request body"`
 	AdminUser         string      `envconfig:"ADMIN_USER" default:"admin" desc:"user name for the dashboard (basic auth)"`
-	AdminPassword     okta.Secret `envconfig:"ADMIN_PASSWORD" desc:"password for the dashboard; without it the dashboard is off" secret:"true"`
+	AdminPassword     okta.Secret `envconfig:"ADMIN_PASSWORD" desc:"password for the dashboard, at least 16 characters; without it the dashboard is off" secret:"true"`
 	DashboardReadOnly bool        `envconfig:"DASHBOARD_READ_ONLY" default:"true" desc:"dashboard may not delete, retry or archive tasks"`
 	PrometheusURL     string      `envconfig:"PROMETHEUS_URL" desc:"Prometheus address the dashboard links its charts to"`
 

@@ -51,7 +51,25 @@ func (c *Config) Connections() (map[string]*okta.Connection, error) {
 		}
 		return err
 	}, func(name string) bool { return out[name] != nil })
+	if err == nil {
+		err = c.checkProducerConnections(func(name string) bool { return out[name] != nil })
+	}
 	return out, err
+}
+
+// checkProducerConnections refuses a connection in
+// OKTAQ_PRODUCER_CONNECTIONS that is not configured (by the variables or
+// OKTAQ_CONNECTIONS_FILE, which follow the same bounds): a misspelt name
+// would silently shut a producer out.
+func (c *Config) checkProducerConnections(known func(string) bool) error {
+	for producer, names := range c.Producers.Connections {
+		for _, n := range names {
+			if n != tasks.AnyValue && !known(n) {
+				return fmt.Errorf("OKTAQ_PRODUCER_CONNECTIONS: producer %q names connection %q, which is not configured", producer, n)
+			}
+		}
+	}
+	return nil
 }
 
 // Policies returns every configured connection's policy by name, as
@@ -70,6 +88,9 @@ func (c *Config) Policies() (map[string]*tasks.Policy, error) {
 		}
 		return err
 	}, func(name string) bool { return out[name] != nil })
+	if err == nil {
+		err = c.checkProducerConnections(func(name string) bool { return out[name] != nil })
+	}
 	return out, err
 }
 

@@ -24,11 +24,18 @@ type Config struct {
 	Keyring *tasks.Keyring
 	// Policy is the "default" connection's (OKTAQ_OKTA_SCOPES, OKTAQ_ROLES).
 	Policy tasks.Policy
-	Level  slog.Level
+	// Producers bounds what each producer may assert
+	// (OKTAQ_PRODUCER_ROLES, OKTAQ_PRODUCER_CONNECTIONS).
+	Producers tasks.Producers
+	Level     slog.Level
 	// Warnings name OKTAQ_* variables oktaq does not read (typos); the
 	// command logs them.
 	Warnings []string
 }
+
+// MinAdminPassword is the shortest dashboard password accepted: the
+// dashboard can delete and run tasks when not read-only.
+const MinAdminPassword = 16
 
 // Load reads and checks the whole configuration. Okta credentials are
 // checked by Connection, since only the worker needs them. Every error is
@@ -54,6 +61,18 @@ func load(producer bool) (*Config, error) {
 	}
 	c.Redis, err = ParseRedisURL(e.RedisURL.Reveal(), e.RedisPassword.Reveal())
 	check("OKTAQ_REDIS_URL", err)
+	c.Producers.Roles, err = tasks.ParseProducerRules(e.ProducerRoles)
+	check("OKTAQ_PRODUCER_ROLES", err)
+	if e.ProducerConnections != "" {
+		c.Producers.Connections, err = tasks.ParseProducerRules(e.ProducerConnections)
+		check("OKTAQ_PRODUCER_CONNECTIONS", err)
+	}
+	if n := len([]rune(e.AdminPassword.Reveal())); n > 0 && n < MinAdminPassword {
+		check("OKTAQ_ADMIN_PASSWORD", fmt.Errorf("is %d characters; at least %d needed (or leave it unset: the dashboard is then off)", n, MinAdminPassword))
+	}
+	if (e.APITLSCertFile == "") != (e.APITLSKeyFile == "") {
+		check("OKTAQ_API_TLS_CERT_FILE and OKTAQ_API_TLS_KEY_FILE", errors.New("set both or neither"))
+	}
 	if err := c.Level.UnmarshalText([]byte(e.LogLevel)); err != nil {
 		check("OKTAQ_LOG_LEVEL", fmt.Errorf("%q is not debug, info, warn or error", e.LogLevel))
 	}
