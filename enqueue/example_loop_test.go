@@ -137,7 +137,7 @@ func startExampleWorker(redisURL string) (stop func()) {
 	}
 	producerRoles, _ := tasks.ParseProducerRules("helpdesk=it-admin|helpdesk")
 	w, err := worker.New(worker.Options{Redis: opt, Keyring: keyring, Logger: quiet, PollInterval: 50 * time.Millisecond,
-		Producers: tasks.Producers{Roles: producerRoles},
+		Producers:   tasks.Producers{Roles: producerRoles},
 		Connections: map[string]*worker.Connection{"default": {Conn: conn, Exec: exec}}})
 	if err != nil {
 		panic(err)

@@ -27,7 +27,7 @@ func TestDemoOrgTryTable(t *testing.T) {
 	producerRoles, _ := tasks.ParseProducerRules(devProducerRoles)
 	c := enqueue.NewFromRedisClient(d.rdb, enqueue.Options{Keyring: keyring, Producer: devProducer,
 		Producers: tasks.Producers{Roles: producerRoles}, Connections: map[string]*tasks.Policy{
-		"default": {Name: "default", Scopes: oktasim.ManageScopes, Roles: policy}}})
+			"default": {Name: "default", Scopes: oktasim.ManageScopes, Roles: policy}}})
 	req := func(user string) tasks.Request {
 		return tasks.Request{User: user, Requester: tasks.Requester{ID: "t", Role: "it-admin"}}
 	}
