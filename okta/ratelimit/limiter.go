@@ -211,6 +211,10 @@ func (l *Limiter) Acquire(ctx context.Context, c Call) (done func(Observation), 
 		case code == codeOK:
 			l.event(Granted, c.Connection, c.Bucket, n)
 			return func(o Observation) { l.observe(ctx, c, key, member, o) }, nil
+		case code == codeBudget, code == codeConcurrencyBlocked, code == codeInFlightCap, code == codeProbing, code == codeCounterMoved:
+			// Refused for n ms: wait below, or hand the wait to the worker.
+		default:
+			return nil, fmt.Errorf("rate limiter: unknown script answer %d", code)
 		}
 		wait := time.Duration(n) * time.Millisecond
 		if time.Since(start)+wait <= maxWait {

@@ -92,13 +92,6 @@ func clearSessions(i int) tasks.Args {
 		Requester: tasks.Requester{ID: "agent-42", Role: "it-admin"}}}
 }
 
-func addToGroup(i int) tasks.Args {
-	a := &tasks.UpdateGroups{Request: tasks.Request{User: fmt.Sprintf("u%d@example.com", i),
-		Requester: tasks.Requester{ID: "agent-42", Role: "it-admin"}}}
-	a.Groups.Add = []string{"Engineering"}
-	return a
-}
-
 // noop reads a SUSPENDED user and finds nothing to do: one call, in the
 // users-get-one bucket.
 func noop(i int) tasks.Args {
