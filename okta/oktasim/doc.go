@@ -173,6 +173,10 @@
 //   - Search strings: a backslash escapes the next character inside a quoted value (\" and
 //     \\), so `profile.name eq "Finance\\"` finds the group Finance\. Unverified against
 //     Okta beyond \" (documented); the executor escapes both.
+//   - GET /api/v1/users/me: an API token answers the seed's api_token_owner (Okta: the admin who
+//     made the token); a service app's OAuth token belongs to no user and gets 404 E0000007
+//     (unverified; the safe reading). The executor never sends "me": references are an id or
+//     a full login, and the user Okta returns must be the one asked for.
 //   - Injected 502/503 answers have an HTML body, like a load balancer; 500 is E0000009.
 //   - Scope refusal: the status of consent_required (400 here) and whether Okta names every
 //     refused scope or only the first in invalid_scope are unverified; the executor reads only

@@ -115,6 +115,18 @@ func (c *call) user() (*user, response) {
 
 func (c *call) userParam(name string) (*user, response) {
 	key := c.params[name]
+	if key == "me" {
+		// Okta: the user the token belongs to. An API token is its
+		// admin's; a service app's OAuth token belongs to no user
+		// (unverified: the 404 is the safe reading).
+		key = ""
+		if c.p != nil && c.p.client == nil {
+			key = c.s.apiTokenOwner
+		}
+		if key == "" {
+			return nil, notFound("me", "User")
+		}
+	}
 	u := c.s.org.findUser(key)
 	if u == nil {
 		return nil, notFound(key, "User")

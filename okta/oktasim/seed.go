@@ -10,12 +10,15 @@ import (
 
 // Seed describes an org to load. It is also the `oktaq sim --seed` file format.
 type Seed struct {
-	Users      []SeedUser   `json:"users"`
-	Groups     []SeedGroup  `json:"groups"`
-	Apps       []SeedApp    `json:"apps"`
-	Clients    []SeedClient `json:"clients"`
-	APITokens  []string     `json:"api_tokens"`
-	RateLimits *RateLimits  `json:"rate_limits,omitempty"`
+	Users     []SeedUser   `json:"users"`
+	Groups    []SeedGroup  `json:"groups"`
+	Apps      []SeedApp    `json:"apps"`
+	Clients   []SeedClient `json:"clients"`
+	APITokens []string     `json:"api_tokens"`
+	// APITokenOwner is the login of the admin who made the API tokens:
+	// GET /api/v1/users/me with one of them answers that user, as Okta does.
+	APITokenOwner string      `json:"api_token_owner,omitempty"`
+	RateLimits    *RateLimits `json:"rate_limits,omitempty"`
 }
 
 // SeedUser is one user. Status defaults to ACTIVE, Source to "OKTA".
@@ -154,6 +157,7 @@ func (s *Sim) Load(seed Seed) error {
 	for _, t := range seed.APITokens {
 		s.apiKeys[t] = true
 	}
+	s.apiTokenOwner = seed.APITokenOwner
 	if seed.RateLimits != nil {
 		s.limiter = newLimiter(*seed.RateLimits)
 	}

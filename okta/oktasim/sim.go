@@ -31,19 +31,20 @@ type Sim struct {
 	tokens  map[string]*accessToken
 	clients map[string]*client
 	// adminTargets limits a client's admin role (SeedClient.AdminTargets).
-	adminTargets map[string]*AdminTargets
-	apiKeys      map[string]bool
-	jtis         map[string]bool
-	dpopNonce    string
-	features     map[string]bool // admin-role permissions whose feature is off: 401 E0000015
-	scope401     bool            // answer insufficient_scope with 401 instead of 403
-	tokenReq     int
-	requests     []Request
-	emails       []Email
-	faults       Faults
-	drops        int
-	limiter      *limiter
-	routeTable   []route
+	adminTargets  map[string]*AdminTargets
+	apiKeys       map[string]bool
+	apiTokenOwner string // login GET /users/me answers for an API token
+	jtis          map[string]bool
+	dpopNonce     string
+	features      map[string]bool // admin-role permissions whose feature is off: 401 E0000015
+	scope401      bool            // answer insufficient_scope with 401 instead of 403
+	tokenReq      int
+	requests      []Request
+	emails        []Email
+	faults        Faults
+	drops         int
+	limiter       *limiter
+	routeTable    []route
 
 	inflight atomic.Int64
 }

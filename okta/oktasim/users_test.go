@@ -178,3 +178,30 @@ func TestSessionsFactorsAndUserGroups(t *testing.T) {
 		t.Fatalf("bob's groups: %v %d", err, len(groups))
 	}
 }
+
+// TestUsersMe: Okta answers /users/me with the user the token belongs to:
+// for an API token the admin who made it (the seed's api_token_owner);
+// an OAuth service app's token belongs to no user (404). A worker that
+// passed "me" on would act on its own admin: the executor refuses the
+// reference, and this makes the simulator able to show why.
+func TestUsersMe(t *testing.T) {
+	sim := oktasim.New(oktasim.Options{})
+	seed := oktasim.DemoSeed()
+	seed.APITokens = append(seed.APITokens, ssws)
+	seed.APITokenOwner = "bob@example.com"
+	if err := sim.Load(seed); err != nil {
+		t.Fatal(err)
+	}
+	srv := sim.Start()
+	t.Cleanup(srv.Close)
+	bob, _ := sim.User("bob@example.com")
+	u, _, err := sswsClient(t, srv).UserAPI.GetUser(context.Background(), "me").Execute()
+	if err != nil || u.GetId() != bob.ID {
+		t.Fatalf("SSWS me: %v %v", u.GetId(), err)
+	}
+	tok := sim.IssueToken(oktasim.DemoClientID)
+	_, resp, err := sdk(t, srv, "Bearer", tok).UserAPI.GetUser(context.Background(), "me").Execute()
+	if st, code := errCode(t, resp, err); st != 404 || code != "E0000007" {
+		t.Fatalf("service app me: %d %s", st, code)
+	}
+}
