@@ -31,7 +31,9 @@ type dryLog struct {
 
 type dryKey struct{}
 
-func withDry(ctx context.Context, d *dryLog) context.Context { return context.WithValue(ctx, dryKey{}, d) }
+func withDry(ctx context.Context, d *dryLog) context.Context {
+	return context.WithValue(ctx, dryKey{}, d)
+}
 
 func dryFrom(ctx context.Context) *dryLog { d, _ := ctx.Value(dryKey{}).(*dryLog); return d }
 

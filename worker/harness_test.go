@@ -63,7 +63,7 @@ func withExecutor(f func(*okta.ExecutorOptions)) option {
 	return func(h *harness) { h.execOpts = f }
 }
 func withConnection(f func(*okta.Connection)) option { return func(h *harness) { h.connOpts = f } }
-func withWorker(f func(*worker.Options)) option        { return func(h *harness) { h.workerOpts = f } }
+func withWorker(f func(*worker.Options)) option      { return func(h *harness) { h.workerOpts = f } }
 func withUsers(u ...oktasim.SeedUser) option {
 	return func(h *harness) { h.simSeed.Users = append(h.simSeed.Users, u...) }
 }

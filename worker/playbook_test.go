@@ -260,3 +260,66 @@ playbooks:
 		t.Fatalf("run %s: %s, failed %v", run.State, stepsOf(run), run.Failed)
 	}
 }
+
+// A dry run changes nothing and predicts the calls the real run then makes,
+// in order (the simulator's request log).
+func TestPlaybookDryRunMatchesRun(t *testing.T) {
+	h, c := pbHarness(t, []oktasim.SeedUser{pbUser("dry@example.com", "ACTIVE")})
+	ctx := context.Background()
+	h.sim.ResetRequests()
+	plan, err := c.DryRun(ctx, h.exec, "helpdesk-a", "offboard", enqueue.RunRequest{User: "dry@example.com", Requester: agent()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := writes(h.sim); len(w) != 0 {
+		t.Fatalf("the dry run wrote: %v", w)
+	}
+	u, _ := h.sim.User("dry@example.com")
+	if u.Status != "ACTIVE" || len(u.Apps) != 1 {
+		t.Fatalf("the dry run changed the user: %+v", u)
+	}
+	var predicted []string
+	for _, call := range plan.Snapshot.Calls {
+		predicted = append(predicted, call.Method+" "+call.Path)
+	}
+	for _, s := range plan.Steps {
+		if s.Would != "succeeded" {
+			t.Errorf("step %s would %s (%+v)", s.Action, s.Would, s.Refused)
+		}
+		if len(s.Budget) == 0 {
+			t.Errorf("step %s has no budget", s.Action)
+		}
+		for _, call := range s.Calls {
+			predicted = append(predicted, call.Method+" "+call.Path)
+		}
+	}
+	h.sim.ResetRequests()
+	run, _, err := c.StartPlaybook(ctx, "offboard", enqueue.RunRequest{User: "dry@example.com", Requester: agent()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run = waitRun(t, c, run.ID); run.State != tasks.RunSucceeded {
+		t.Fatalf("run %s %v", run.State, run.Failed)
+	}
+	var real []string
+	for _, r := range h.sim.Requests() {
+		if strings.HasPrefix(r.Path, "/api/") {
+			real = append(real, r.Method+" "+r.Path)
+		}
+	}
+	if !slices.Equal(predicted, real) {
+		t.Fatalf("predicted %d calls:\n%s\nthe run made %d:\n%s", len(predicted), strings.Join(predicted, "\n"), len(real), strings.Join(real, "\n"))
+	}
+	// What would be refused: a role that may not reset MFA.
+	h.conn.Policy.Roles[tasks.ActionResetMFA] = []string{"someone-else"}
+	plan, err = c.DryRun(ctx, h.exec, "helpdesk-a", "offboard", enqueue.RunRequest{User: "dry@example.com", Requester: agent()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := plan.Steps[2]; s.Would != "refused" || s.Refused == nil || s.Refused.Code != tasks.CodeRoleNotAllowed {
+		t.Fatalf("reset MFA by a role not allowed: %+v", s)
+	}
+	if _, _, err := c.StartPlaybook(ctx, "offboard", enqueue.RunRequest{User: "dry@example.com", Requester: agent()}); err == nil {
+		t.Fatal("a run with a step the role may not trigger started")
+	}
+}

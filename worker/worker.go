@@ -76,11 +76,11 @@ type Worker struct {
 	opts      Options
 	client    *asynq.Client
 	inspector *asynq.Inspector
-	srv     *asynq.Server
-	mux     *asynq.ServeMux
-	rdb     redis.UniversalClient
-	metrics *Metrics
-	health  *health
+	srv       *asynq.Server
+	mux       *asynq.ServeMux
+	rdb       redis.UniversalClient
+	metrics   *Metrics
+	health    *health
 }
 
 // New builds a worker; Run starts it.
