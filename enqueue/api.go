@@ -35,6 +35,9 @@ type APIOptions struct {
 	Logger *slog.Logger
 	// Ready reports readiness for /readyz (default: Redis answers a ping).
 	Ready func(context.Context) error
+	// Planners make dry runs, by connection name; a connection without
+	// one answers a dry run with 501.
+	Planners map[string]Planner
 }
 
 // MaxBatch is the most actions one POST /v1/actions:batch may hold.
@@ -59,6 +62,9 @@ var routes = []route{
 	{"POST /v1/actions:batch", true, (*api).postBatch},
 	{"GET /v1/actions/{id}", true, (*api).getAction},
 	{"GET /v1/capabilities", true, (*api).getCapabilities},
+	{"POST /v1/playbooks/{name}/runs", true, (*api).postPlaybookRun},
+	{"GET /v1/playbooks/runs/{id}", true, (*api).getPlaybookRun},
+	{"POST /v1/playbooks/runs/{id}:undo", true, (*api).postPlaybookUndo},
 	{"GET /healthz", false, (*api).healthz},
 	{"GET /readyz", false, (*api).readyz},
 	{"GET /openapi.yaml", false, (*api).openapi},
@@ -71,8 +77,16 @@ func NewAPI(c *Client, producers []Producer, opts APIOptions) http.Handler {
 	opts = apiDefaults(c, opts)
 	a := &api{c: c, producers: producers, opts: opts, log: opts.Logger}
 	mux := http.NewServeMux()
+	registered := map[string]bool{}
 	for _, rt := range routes {
-		mux.Handle(rt.pattern, a.wrap(rt))
+		mp := muxPattern(rt.pattern)
+		if mp != rt.pattern {
+			rt.handler = (*api).playbookRoute
+		}
+		if !registered[mp] {
+			registered[mp] = true
+			mux.Handle(mp, a.wrap(rt))
+		}
 	}
 	return instrument(problemErrors(mux), opts.Registerer)
 }

@@ -41,6 +41,9 @@ type Options struct {
 	MaxAttempts int
 	// Clock is time.Now unless a test sets it.
 	Clock func() time.Time
+	// Playbooks are the operators' playbooks (OKTAQ_PLAYBOOKS_FILE),
+	// beside the built-in offboard and contain.
+	Playbooks map[string]*tasks.Playbook
 }
 
 // Client enqueues actions and reads their state. It is safe for

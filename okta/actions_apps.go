@@ -62,10 +62,7 @@ func (e *Executor) updateApps(ctx context.Context, a *tasks.UpdateApps, res *tas
 		}
 	}
 	res.Outcome = itemsOutcome(res.Items)
-	if firstPermanent != nil {
-		return partial(firstPermanent, res.Items)
-	}
-	return nil
+	return partialOutcome(res, firstPermanent)
 }
 
 func (e *Executor) changeApp(ctx context.Context, op, ref, uid string) (string, tasks.Outcome, error) {

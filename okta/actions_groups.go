@@ -138,10 +138,7 @@ func (e *Executor) updateGroups(ctx context.Context, a *tasks.UpdateGroups, res 
 			break
 		}
 	}
-	if firstPermanent != nil {
-		return partial(firstPermanent, res.Items)
-	}
-	return nil
+	return partialOutcome(res, firstPermanent)
 }
 
 // reportSameName notes on a removal the same-name directory groups the
@@ -276,6 +273,25 @@ func itemsOutcome(items []tasks.ItemResult) tasks.Outcome {
 		}
 	}
 	return out
+}
+
+// partialOutcome ends an update whose items failed for good (first is
+// the first failure, nil when none did): when every item failed it is the
+// action's error; when some were done (or already held) the action is not
+// an error but ends partial, with each item's outcome and the first
+// failure in res.Error, so that the done items are reported as done.
+func partialOutcome(res *tasks.Result, first error) error {
+	if first == nil {
+		return nil
+	}
+	err := partial(first, res.Items)
+	for _, it := range res.Items {
+		if it.Outcome != tasks.OutcomeFailed {
+			res.Outcome, res.Error = tasks.OutcomePartial, ErrorInfo(err)
+			return nil
+		}
+	}
+	return err
 }
 
 // partial is the error of an update where some items failed for good.

@@ -166,6 +166,12 @@ func (t *transport) send(req *http.Request, header string, rec *recorder) (*http
 		}
 		r.Header.Set("DPoP", proof)
 	}
+	if d := dryFrom(req.Context()); d != nil {
+		// A dry run (playbook_plan.go): writes are answered here, unsent.
+		if resp := dryAnswer(d, req, rec); resp != nil {
+			return resp, nil, nil
+		}
+	}
 	c := &call{Method: req.Method, Path: req.URL.Path, Bucket: ratelimit.BucketFor(req.Method, req.URL.Path)}
 	var answered time.Time
 	done, err := t.limiter.Acquire(req.Context(), ratelimit.Call{Connection: t.conn, Bucket: c.Bucket, Method: c.Method,

@@ -13,6 +13,10 @@ const (
 	OutcomeNoOp Outcome = "no_op"
 	// OutcomeFailed: Okta refused or the attempts ran out.
 	OutcomeFailed Outcome = "failed"
+	// OutcomePartial: an update of several groups or apps (or a playbook
+	// run of several steps) did some and failed others; Items (or the
+	// steps) say which, Error names the first failure.
+	OutcomePartial Outcome = "partial"
 	// OutcomeRejected: oktaq refused the task before calling Okta (bad
 	// signature, invalid payload, role or scope not allowed).
 	OutcomeRejected Outcome = "rejected"

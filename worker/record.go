@@ -77,8 +77,8 @@ func (w *Worker) classify(ctx context.Context, err error) (kind string, final bo
 func outcomeOf(kind string, res *tasks.Result) tasks.Outcome {
 	switch kind {
 	case "ok":
-		if res.Outcome == tasks.OutcomeNoOp {
-			return tasks.OutcomeNoOp
+		if res.Outcome == tasks.OutcomeNoOp || res.Outcome == tasks.OutcomePartial {
+			return res.Outcome
 		}
 		return tasks.OutcomeSucceeded
 	case "rejected":
@@ -171,6 +171,8 @@ func decisionOf(kind string, final bool, res *tasks.Result) string {
 		return "performed"
 	case res.Outcome == tasks.OutcomeRejected:
 		return "refused"
+	case res.Outcome == tasks.OutcomePartial:
+		return "partial"
 	default:
 		return "failed"
 	}

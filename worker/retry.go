@@ -73,3 +73,15 @@ func IsFailure(err error) bool {
 	var down *okta.ConnectionDownError
 	return !errors.As(err, &rl) && !errors.As(err, &down)
 }
+
+// retryDelay is the RetryPolicy's delay, and PlaybookPoll for a playbook
+// coordinator waiting for its step.
+func (w *Worker) retryDelay(n int, err error, t *asynq.Task) time.Duration {
+	if errors.As(err, new(*stepPending)) {
+		return w.opts.PlaybookPoll
+	}
+	return w.opts.Retry.Delay(n, err, t)
+}
+
+// isFailure: a coordinator waiting for its step has not failed either.
+func isFailure(err error) bool { return !errors.As(err, new(*stepPending)) && IsFailure(err) }

@@ -46,6 +46,14 @@ type Options struct {
 	Metrics *Metrics
 	Logger  *slog.Logger
 	Clock   func() time.Time
+	// PlaybookPoll is how long a playbook run's coordinator waits before
+	// it looks at its current step again when no step's end woke it
+	// (default 1s).
+	PlaybookPoll time.Duration
+	// PlaybookHook, when set, is told of each point of a run where a
+	// crash matters ("snapshot", "step-enqueued", "step-ended"); tests
+	// use it to crash there. Nil in production.
+	PlaybookHook func(event string, step int)
 }
 
 // Defaults of a worker process (the configuration's are tested against
@@ -65,12 +73,14 @@ func DefaultQueues() map[string]int {
 
 // Worker is the asynq server with oktaq's handlers.
 type Worker struct {
-	opts    Options
-	srv     *asynq.Server
-	mux     *asynq.ServeMux
-	rdb     redis.UniversalClient
-	metrics *Metrics
-	health  *health
+	opts      Options
+	client    *asynq.Client
+	inspector *asynq.Inspector
+	srv       *asynq.Server
+	mux       *asynq.ServeMux
+	rdb       redis.UniversalClient
+	metrics   *Metrics
+	health    *health
 }
 
 // New builds a worker; Run starts it.
@@ -83,7 +93,8 @@ func New(opts Options) (*Worker, error) {
 	if !ok {
 		return nil, errors.New("worker: unsupported Redis connection option")
 	}
-	w := &Worker{opts: opts, rdb: rdb, metrics: opts.Metrics}
+	w := &Worker{opts: opts, rdb: rdb, metrics: opts.Metrics,
+		client: asynq.NewClientFromRedisClient(rdb), inspector: asynq.NewInspectorFromRedisClient(rdb)}
 	w.health = &health{down: map[string]string{}, ungranted: map[string][]string{}, w: w}
 	for name := range opts.Connections {
 		w.metrics.up.WithLabelValues(name).Set(1)
@@ -97,8 +108,8 @@ func New(opts Options) (*Worker, error) {
 		Concurrency:              opts.Concurrency,
 		Queues:                   opts.Queues,
 		StrictPriority:           opts.StrictPriority,
-		RetryDelayFunc:           opts.Retry.Delay,
-		IsFailure:                IsFailure,
+		RetryDelayFunc:           w.retryDelay,
+		IsFailure:                isFailure,
 		ShutdownTimeout:          opts.ShutdownTimeout,
 		Logger:                   asynqLogger{opts.Logger},
 		LogLevel:                 asynq.WarnLevel,
@@ -126,6 +137,9 @@ func setDefaults(o *Options) {
 	if o.PollInterval == 0 {
 		o.PollInterval = time.Second
 	}
+	if o.PlaybookPoll == 0 {
+		o.PlaybookPoll = time.Second
+	}
 	if o.CredentialCheck == 0 {
 		o.CredentialCheck = time.Minute
 	}
@@ -146,7 +160,7 @@ func setDefaults(o *Options) {
 // Run serves tasks until ctx ends, then lets in-flight actions finish
 // within ShutdownTimeout.
 func (w *Worker) Run(ctx context.Context) error {
-	if err := w.srv.Start(w.mux); err != nil {
+	if err := w.srv.Start(asynq.HandlerFunc(w.dispatch)); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	hctx, cancel := context.WithCancel(ctx)

@@ -129,11 +129,26 @@ func (s *Sim) getApp(c *call) response {
 
 // listApps answers GET /api/v1/apps: q is a case-insensitive prefix match
 // on name or label (as Okta's startsWith), paged with limit/after.
+//
+// filter=user.id eq "00u..." lists the apps assigned to that user (as
+// Okta's filter); with expand=user/{id} each carries the assignment in
+// _embedded.user (its scope says direct USER or through a GROUP).
 func (s *Sim) listApps(c *call) response {
 	q := strings.ToLower(c.q.Get("q"))
+	uid, byUser := "", false
+	if f := c.q.Get("filter"); f != "" {
+		v, ok := strings.CutPrefix(f, `user.id eq "`)
+		if !ok || !strings.HasSuffix(v, `"`) {
+			return validationFailed("App", "filter: only user.id eq \"<id>\" is supported by the simulator")
+		}
+		uid, byUser = strings.TrimSuffix(v, `"`), true
+	}
 	var ids []string
 	for _, id := range s.org.appOrder {
 		a := s.org.apps[id]
+		if byUser && a.users[uid] == nil {
+			continue
+		}
 		if q == "" || strings.HasPrefix(strings.ToLower(a.label), q) || strings.HasPrefix(appName(a.label), q) {
 			ids = append(ids, id)
 		}
@@ -144,8 +159,14 @@ func (s *Sim) listApps(c *call) response {
 		return *bad
 	}
 	out := make([]map[string]any, 0, len(ids))
+	embed := byUser && c.q.Get("expand") == "user/"+uid
 	for _, id := range ids {
-		out = append(out, s.appBody(s.org.apps[id]))
+		a := s.org.apps[id]
+		body := s.appBody(a)
+		if embed {
+			body["_embedded"] = map[string]any{"user": s.appUserBody(a, a.users[uid], s.org.users[uid])}
+		}
+		out = append(out, body)
 	}
 	resp.body = out
 	return resp
