@@ -22,6 +22,7 @@ type Metrics struct {
 	delayed     *prometheus.CounterVec
 	inFlight    *prometheus.GaugeVec
 	up          *prometheus.GaugeVec
+	loopMetrics // callbacks and confirmations (callbacks_metrics.go)
 }
 
 // NewMetrics registers the metrics on reg.
@@ -56,6 +57,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "oktaq_connection_up",
 			Help: "1 when the connection's credentials work, 0 when Okta refuses them."}, []string{"connection"}),
 	}
+	m.loopMetrics = newLoopMetrics(reg)
 	reg.MustRegister(m.actions, m.attempts, m.duration, m.okta, m.oktaSeconds, m.remaining, m.rateLimited, m.granted, m.delayed, m.inFlight, m.up)
 	return m
 }

@@ -38,6 +38,7 @@ func (w *Worker) record(next asynq.Handler) asynq.Handler {
 				w.opts.Logger.Error("result not written", "task_id", id, "error", werr)
 			}
 			w.metrics.actions.WithLabelValues(string(action), res.Connection, string(res.Outcome)).Inc()
+			w.finished(ctx, at, res, err) // callbacks_emit.go
 		}
 		w.metrics.attempts.WithLabelValues(string(action), res.Connection, kind).Inc()
 		w.metrics.duration.WithLabelValues(string(action)).Observe(res.FinishedAt.Sub(at.started).Seconds())
