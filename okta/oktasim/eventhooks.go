@@ -49,10 +49,10 @@ type EventHookOptions struct {
 
 type eventHook struct {
 	id, name, uri, authKey, authValue string
-	headers                          []map[string]string
-	events                           []string
-	status, verification             string
-	created, updated                 time.Time
+	headers                           []map[string]string
+	events                            []string
+	status, verification              string
+	created, updated                  time.Time
 }
 
 type queuedEvent struct {

@@ -104,7 +104,7 @@ type (
 	LogAuthCtx struct {
 		ExternalSessionID string `json:"externalSessionId"`
 	}
-	LogSecurity struct{}
+	LogSecurity   struct{}
 	LogRequestCtx struct {
 		IPChain []map[string]string `json:"ipChain"`
 	}
