@@ -34,6 +34,9 @@ type APIOptions struct {
 	Logger *slog.Logger
 	// Ready reports readiness for /readyz (default: Redis answers a ping).
 	Ready func(context.Context) error
+	// EventHookSecret is the Authorization value Okta's event hooks send
+	// (okta_events.go); empty turns the receiver off.
+	EventHookSecret string
 }
 
 // MaxBatch is the most actions one POST /v1/actions:batch may hold.
@@ -61,6 +64,9 @@ var routes = []route{
 	{"GET /healthz", false, (*api).healthz},
 	{"GET /readyz", false, (*api).readyz},
 	{"GET /openapi.yaml", false, (*api).openapi},
+	// Okta's event hooks authenticate with their own secret (okta_events.go).
+	{"GET /v1/okta/events/{connection}", false, (*api).verifyOktaHook},
+	{"POST /v1/okta/events/{connection}", false, (*api).receiveOktaEvents},
 }
 
 // NewAPI returns the HTTP API on c for the producers. Every /v1 route

@@ -27,7 +27,7 @@ import (
 const TypeCallback = "oktaq:callback"
 
 // QueueCallbacks holds the deliveries; its weight sits below critical.
-const QueueCallbacks = "callbacks"
+const QueueCallbacks = tasks.QueueCallbacks
 
 // DefaultCallbacksWeight is QueueCallbacks' weight beside DefaultQueues.
 const DefaultCallbacksWeight = 2
