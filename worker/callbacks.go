@@ -29,8 +29,12 @@ const TypeCallback = "oktaq:callback"
 // QueueCallbacks holds the deliveries; its weight sits below critical.
 const QueueCallbacks = tasks.QueueCallbacks
 
-// DefaultCallbacksWeight is QueueCallbacks' weight beside DefaultQueues.
-const DefaultCallbacksWeight = 2
+// DefaultCallbacksWeight is QueueCallbacks' weight beside DefaultQueues,
+// and DefaultEventsWeight that of the received Okta events.
+const (
+	DefaultCallbacksWeight = 2
+	DefaultEventsWeight    = 1
+)
 
 // callbackMaxRetry is high on purpose: a delivery ends by age
 // (CallbackOptions.MaxAge), not by a count, and waiting for an earlier
@@ -169,7 +173,7 @@ func (w *Worker) enqueueCallback(ctx context.Context, producer, actionID, typ st
 	if err != nil {
 		return err
 	}
-	id := "cb-" + actionID + "-" + strings.ReplaceAll(typ, ".", "-")
+	id := "cb-" + producer + "-" + actionID + "-" + strings.ReplaceAll(typ, ".", "-")
 	keep := w.opts.Callbacks.MaxAge + w.opts.Callbacks.Retention
 	pipe := w.rdb.Pipeline()
 	pipe.ZAdd(ctx, cbPendingKey(actionID), redis.Z{Score: float64(seq), Member: id})
@@ -356,6 +360,10 @@ func (o *CallbackOptions) retryDelay(n int, err error, createdAge time.Duration)
 
 // retryDelay is asynq's RetryDelayFunc for every task type.
 func (w *Worker) retryDelay(n int, err error, t *asynq.Task) time.Duration {
+	var recheck *errRecheck
+	if errors.As(err, &recheck) && w.opts.Confirm != nil {
+		return w.opts.Confirm.Recheck
+	}
 	if t.Type() == TypeCallback && w.opts.Callbacks != nil {
 		var ct callbackTask
 		_ = json.Unmarshal(t.Payload(), &ct)
@@ -364,7 +372,8 @@ func (w *Worker) retryDelay(n int, err error, t *asynq.Task) time.Duration {
 	return w.opts.Retry.Delay(n, err, t)
 }
 
-// isFailure is asynq's IsFailure: an ordering wait is not a failure either.
+// isFailure is asynq's IsFailure: an ordering wait is not a failure either
+// (an event's recheck is: it counts the one look again).
 func isFailure(err error) bool {
 	var wait *errCallbackWait
 	return IsFailure(err) && !errors.As(err, &wait)
@@ -378,6 +387,8 @@ func (w *Worker) routes(actions *asynq.ServeMux) *asynq.ServeMux {
 	if w.opts.Callbacks != nil {
 		root.HandleFunc(TypeCallback, w.deliverCallback)
 	}
+	root.HandleFunc(tasks.TypeOktaEvent, w.handleOktaEvent)
+	root.HandleFunc(TypeConfirmCheck, w.checkConfirmation)
 	return root
 }
 
@@ -386,6 +397,12 @@ func (w *Worker) setupCallbacks() {
 	cb := w.opts.Callbacks
 	w.cbClient = asynq.NewClientFromRedisClient(w.rdb)
 	w.cbInspector = asynq.NewInspectorFromRedisClient(w.rdb)
+	w.addQueue(tasks.QueueEvents, DefaultEventsWeight)
+	if c := w.opts.Confirm; c != nil {
+		cc := *c
+		cc.setDefaults()
+		w.opts.Confirm = &cc
+	}
 	if cb == nil {
 		return
 	}
@@ -401,12 +418,18 @@ func (w *Worker) setupCallbacks() {
 	cb, w.opts.Callbacks = &c, &c
 	w.cbHTTP = &http.Client{Transport: cb.Transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	if _, ok := w.opts.Queues[QueueCallbacks]; !ok {
-		q := make(map[string]int, len(w.opts.Queues)+1)
-		for k, v := range w.opts.Queues {
-			q[k] = v
-		}
-		q[QueueCallbacks] = DefaultCallbacksWeight
-		w.opts.Queues = q
+	w.addQueue(QueueCallbacks, DefaultCallbacksWeight)
+}
+
+// addQueue serves the queue at weight unless the configuration names it.
+func (w *Worker) addQueue(name string, weight int) {
+	if _, ok := w.opts.Queues[name]; ok {
+		return
 	}
+	q := make(map[string]int, len(w.opts.Queues)+1)
+	for k, v := range w.opts.Queues {
+		q[k] = v
+	}
+	q[name] = weight
+	w.opts.Queues = q
 }

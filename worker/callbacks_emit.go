@@ -3,15 +3,19 @@ package worker
 import (
 	"context"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/oktaq/oktaq/tasks"
 )
 
 // finished runs once an action reached its final outcome and its result
-// is written: the producer's callback goes out.
-func (w *Worker) finished(ctx context.Context, at *attempt, res *tasks.Result, err error) {
+// is written: the wait for Okta's event starts, and the producer's
+// callback goes out.
+func (w *Worker) finished(ctx context.Context, t *asynq.Task, at *attempt, res *tasks.Result, err error) {
 	if at.args == nil {
 		return // not decoded: no producer to tell
 	}
+	w.awaitConfirmation(ctx, t, at, res)
 	w.emitCallback(ctx, at.args.Base().Producer, at.taskID, "action."+string(res.Outcome), finalView(ctx, at, res, err))
 }
 

@@ -45,8 +45,11 @@ type Options struct {
 	// Callbacks, when set, deliver state changes to producers
 	// (callbacks.go); nil sends none.
 	Callbacks *CallbackOptions
-	Logger    *slog.Logger
-	Clock     func() time.Time
+	// Confirm, when set, waits for Okta's events to confirm actions
+	// (confirm.go); nil: results are not_applicable.
+	Confirm *ConfirmOptions
+	Logger  *slog.Logger
+	Clock   func() time.Time
 }
 
 // Defaults of a worker process (the configuration's are tested against

@@ -41,6 +41,9 @@ type EventHookOptions struct {
 	DuplicateEvery int
 	// Reverse sends the due events newest first.
 	Reverse bool
+	// Hold keeps every event queued: DeliverEvents sends nothing until
+	// Hold is lifted (a delay as long as a test wants).
+	Hold bool
 	// Batch is the most events in one POST (default 1).
 	Batch int
 	// Client sends the deliveries (default: 3s timeout, no redirects).
@@ -141,6 +144,10 @@ type hookPost struct {
 func (s *Sim) DeliverEvents(ctx context.Context) int {
 	s.mu.Lock()
 	h := s.hookState()
+	if h.opts.Hold {
+		s.mu.Unlock()
+		return 0
+	}
 	now := s.now()
 	var due []queuedEvent
 	rest := h.queue[:0:0]
