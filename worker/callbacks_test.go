@@ -82,6 +82,7 @@ type receiver struct {
 	got       []delivery
 	ch        chan delivery
 	hang      chan struct{} // when set, every request blocks on it
+	down      bool          // answer 500 to everything while set
 	srv       *httptest.Server
 }
 
@@ -114,7 +115,7 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}
-	if r.requests <= r.failFirst {
+	if r.requests <= r.failFirst || r.down {
 		w.WriteHeader(http.StatusInternalServerError)
 		return
 	}
@@ -131,6 +132,12 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.got = append(r.got, d)
 	w.WriteHeader(http.StatusNoContent)
 	r.ch <- d
+}
+
+func (r *receiver) setDown(down bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.down = down
 }
 
 // next returns the next accepted delivery.

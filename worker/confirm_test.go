@@ -119,6 +119,19 @@ func (l *loop) until(ctx context.Context, want map[string][]string) {
 	}
 }
 
+// waitConfirmation returns once the action's confirmation has settled.
+func (l *loop) waitConfirmation(ctx context.Context, id string) {
+	l.t.Helper()
+	for ctx.Err() == nil {
+		info, err := l.api.Status(ctx, id)
+		if err == nil && info.Result != nil && info.Result.Confirmation != nil && info.Result.Confirmation.State == tasks.ConfirmationConfirmed {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	l.t.Fatalf("action %s not confirmed", id)
+}
+
 func TestLoopEndToEnd(t *testing.T) {
 	l := newLoop(t,
 		oktasim.SeedUser{Login: "alice@example.com", Status: "ACTIVE"},
@@ -150,12 +163,20 @@ func TestLoopEndToEnd(t *testing.T) {
 		l.enqueue(groups),
 	}
 	expire := l.enqueue(&tasks.ExpirePassword{Request: producerRequest("helpdesk", "erin@example.com")})
+	// The producer's receiver is down (500) until every action is done and
+	// confirmed, so that both deliveries of each action are due together:
+	// they must still arrive in order.
+	l.rcv.setDown(true)
 	for _, id := range append(slices.Clone(confirmed), expire) {
 		l.wait(id, 30*time.Second)
 	}
 	if n := l.sim.DeliverEvents(ctx); n == 0 {
 		t.Fatal("the simulator delivered no events")
 	}
+	for _, id := range confirmed {
+		l.waitConfirmation(ctx, id)
+	}
+	l.rcv.setDown(false)
 	want := map[string][]string{expire: {"action.succeeded"}}
 	for _, id := range confirmed {
 		want[id] = []string{"action.succeeded", "action.confirmed"}
