@@ -41,3 +41,11 @@ func CallbackProducers(o *worker.CallbackOptions) []string {
 	}
 	return out
 }
+
+// Confirm is the confirmation setting: on unless OKTAQ_CONFIRMATIONS_OFF.
+func (c *Config) Confirm() *worker.ConfirmOptions {
+	if c.Env.ConfirmationsOff {
+		return nil
+	}
+	return &worker.ConfirmOptions{Timeout: c.Env.ConfirmTimeout}
+}
