@@ -415,6 +415,11 @@ func (w *Worker) setupCallbacks() {
 		c.MaxInFlightPerProducer = max(1, c.MaxInFlight/2)
 	}
 	w.cbPer = map[string]int{}
+	for p := range c.Endpoints {
+		for _, o := range callbackOutcomes {
+			w.metrics.callbacks.WithLabelValues(p, o)
+		}
+	}
 	cb, w.opts.Callbacks = &c, &c
 	w.cbHTTP = &http.Client{Transport: cb.Transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

@@ -6,6 +6,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/oktaq/oktaq/tasks"
 )
 
 // loopMetrics are the metrics of callbacks and confirmations.
@@ -28,8 +30,18 @@ func newLoopMetrics(reg prometheus.Registerer) loopMetrics {
 			[]string{"connection", "result"}),
 	}
 	reg.MustRegister(m.callbacks, m.confirmations, m.events)
+	// Every series exists from the start at 0, so that rates and alerts
+	// see the first unconfirmed action, not only the second.
+	for _, a := range tasks.Actions() {
+		for _, st := range []string{tasks.ConfirmationConfirmed, tasks.ConfirmationUnconfirmed, tasks.ConfirmationNotApplicable} {
+			m.confirmations.WithLabelValues(string(a), st)
+		}
+	}
 	return m
 }
+
+// callbackOutcomes label oktaq_callback_deliveries_total.
+var callbackOutcomes = []string{"delivered", "failed", "gave_up", "dropped"}
 
 // CallbackCollector exports oktaq_callback_oldest_undelivered_seconds per
 // producer, read from Redis at scrape time so that every worker process
