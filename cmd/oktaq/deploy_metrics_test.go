@@ -216,8 +216,8 @@ func scrapeRunningSystem(t *testing.T) (families []string, samples map[string]bo
 	}
 	reg.MustRegister(worker.CallbackCollector(r.Client, []string{"deploy-test"}, nil))
 	w, err := worker.New(worker.Options{Redis: r.Opt, Keyring: keyring, Metrics: metrics, Logger: log,
-		Connections:  map[string]*worker.Connection{conn.Name: {Conn: conn, Exec: exec}},
-		Callbacks:    &worker.CallbackOptions{Endpoints: endpoints}, Confirm: &worker.ConfirmOptions{},
+		Connections: map[string]*worker.Connection{conn.Name: {Conn: conn, Exec: exec}},
+		Callbacks:   &worker.CallbackOptions{Endpoints: endpoints}, Confirm: &worker.ConfirmOptions{},
 		PollInterval: 50 * time.Millisecond, ShutdownTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)

@@ -108,7 +108,7 @@ func startDev(ctx context.Context, f devFlags, log *slog.Logger) (*dev, error) {
 		return nil, err
 	}
 	sim := oktasim.New(oktasim.Options{Logger: log.With("component", "okta-sim")})
-	if err := sim.Load(oktasim.DemoSeed()); err != nil {
+	if err := sim.Load(devSeed()); err != nil { // dev_loop.go
 		d.close()
 		return nil, err
 	}
@@ -143,6 +143,7 @@ func startDev(ctx context.Context, f devFlags, log *slog.Logger) (*dev, error) {
 	}
 	w, err := worker.New(worker.Options{Redis: d.redis, Keyring: keyring, Metrics: metrics, Logger: log,
 		Connections: map[string]*worker.Connection{conn.Name: {Conn: conn, Exec: exec}}, StrictPriority: true,
+		Confirm:      &worker.ConfirmOptions{},
 		PollInterval: 200 * time.Millisecond})
 	if err != nil {
 		d.close()
@@ -153,7 +154,7 @@ func startDev(ctx context.Context, f devFlags, log *slog.Logger) (*dev, error) {
 	client := enqueue.NewFromRedisClient(d.rdb, enqueue.Options{Keyring: keyring,
 		Connections: map[string]*tasks.Policy{conn.Name: &conn.Policy}})
 	d.closers = append(d.closers, func() { client.Close() })
-	opts := enqueue.APIOptions{Registerer: reg, Logger: log}
+	opts := enqueue.APIOptions{Registerer: reg, Logger: log, EventHookSecret: devHookSecret}
 	api := enqueue.NewAPI(client, []enqueue.Producer{enqueue.NewProducer(devProducer, devToken)}, opts)
 	admin := adminMux(reg, w.Ready)
 	admin.Handle(dashboardPath+"/", dashboard(d.redis, "admin", devAdminPass, false, ""))
@@ -161,6 +162,7 @@ func startDev(ctx context.Context, f devFlags, log *slog.Logger) (*dev, error) {
 		ln := lns[flag]
 		d.serve(ctx, func(ctx context.Context) error { return enqueue.ServeListener(ctx, ln, h, 5*time.Second) })
 	}
+	d.startLoop(ctx, sim, lns["api-addr"].Addr().String(), limiter, log)
 	return d, nil
 }
 
