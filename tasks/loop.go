@@ -48,3 +48,16 @@ const (
 // ConfirmationKey is the Redis key of an action's settled confirmation,
 // written by the worker after the result, read by Status.
 func ConfirmationKey(actionID string) string { return "oktaq:confirmation:{" + actionID + "}" }
+
+// TypeCallbackRequest asks a worker to tell a producer of a state its
+// action reached outside a worker (scheduled for later, at enqueue).
+const TypeCallbackRequest = "oktaq:callback_request"
+
+// CallbackRequest is the payload of a TypeCallbackRequest task.
+type CallbackRequest struct {
+	Producer string `json:"producer"`
+	ActionID string `json:"action_id"`
+	Queue    string `json:"queue"`
+	// Type is the callback type, e.g. action.scheduled.
+	Type string `json:"type"`
+}

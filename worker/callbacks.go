@@ -388,6 +388,7 @@ func (w *Worker) routes(actions *asynq.ServeMux) *asynq.ServeMux {
 		root.HandleFunc(TypeCallback, w.deliverCallback)
 	}
 	root.HandleFunc(tasks.TypeOktaEvent, w.handleOktaEvent)
+	root.HandleFunc(tasks.TypeCallbackRequest, w.handleCallbackRequest)
 	root.HandleFunc(TypeConfirmCheck, w.checkConfirmation)
 	return root
 }
@@ -437,4 +438,25 @@ func (w *Worker) addQueue(name string, weight int) {
 	}
 	q[name] = weight
 	w.opts.Queues = q
+}
+
+// handleCallbackRequest is tasks.TypeCallbackRequest: a state reached at
+// enqueue (scheduled for later) is called back like any other.
+func (w *Worker) handleCallbackRequest(ctx context.Context, t *asynq.Task) error {
+	if err := w.opts.Keyring.Verify(t.Type(), t.Payload(), t.Headers()); err != nil {
+		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	}
+	var cr tasks.CallbackRequest
+	if err := json.Unmarshal(t.Payload(), &cr); err != nil {
+		return fmt.Errorf("callback request: %w: %w", err, asynq.SkipRetry)
+	}
+	if w.opts.Callbacks == nil {
+		return nil
+	}
+	view, err := w.currentView(cr.Queue, cr.ActionID)
+	if err != nil {
+		return err
+	}
+	w.emitCallback(ctx, cr.Producer, cr.ActionID, cr.Type, view)
+	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/oktaq/oktaq/enqueue"
 	"github.com/oktaq/oktaq/okta"
 	"github.com/oktaq/oktaq/okta/oktasim"
 	"github.com/oktaq/oktaq/okta/ratelimit"
@@ -361,4 +362,27 @@ func counter(h *harness, name string, labels ...string) prometheus.Collector {
 		}
 	}
 	return g
+}
+
+// An action accepted for later is called back as action.scheduled.
+func TestCallbacksScheduled(t *testing.T) {
+	h := newHarness(t, withUsers(oktasim.SeedUser{Login: "alice@example.com", Status: "ACTIVE"}))
+	rcv := newReceiver(t, 0)
+	h.restart(func(o *worker.Options) {
+		o.Callbacks = fastCallbacks(map[string]worker.CallbackEndpoint{"helpdesk": endpoint(t, rcv.srv.URL)})
+	})
+	policy := h.conn.Policy
+	c := enqueue.New(h.redis.Opt, enqueue.Options{Keyring: h.keyring, Connections: map[string]*tasks.Policy{"default": &policy}})
+	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	info, err := c.Enqueue(ctx, &tasks.Suspend{Request: producerRequest("helpdesk", "alice@example.com")}, enqueue.After(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := rcv.next(ctx)
+	if d.Body.Type != "action.scheduled" || d.Data.ID != info.ID || d.Data.State != "scheduled" || d.Body.Sequence != 1 {
+		t.Errorf("delivery %s for %s in state %s (sequence %d), want action.scheduled for %s in state scheduled",
+			d.Body.Type, d.Data.ID, d.Data.State, d.Body.Sequence, info.ID)
+	}
 }

@@ -184,12 +184,13 @@ func (w *Worker) currentView(queue, id string) (ActionView, error) {
 	if err != nil {
 		return ActionView{}, fmt.Errorf("read action %s: %w", id, err)
 	}
-	v := ActionView{ID: ti.ID, State: "completed", Attempts: ti.Retried + 1, MaxAttempts: ti.MaxRetry + 1, LastError: ti.LastErr}
+	v := ActionView{ID: ti.ID, State: viewState(ti.State), Attempts: ti.Retried, MaxAttempts: ti.MaxRetry + 1, LastError: ti.LastErr}
 	if a, ok := tasks.ActionFromType(ti.Type); ok {
 		v.Action = string(a)
 	}
-	if ti.State == asynq.TaskStateArchived {
-		v.State = "archived"
+	switch ti.State {
+	case asynq.TaskStateActive, asynq.TaskStateCompleted, asynq.TaskStateArchived:
+		v.Attempts++ // the running or last attempt is not a retry
 	}
 	if len(ti.Result) > 0 {
 		var r tasks.Result
@@ -199,6 +200,24 @@ func (w *Worker) currentView(queue, id string) (ActionView, error) {
 		}
 	}
 	return v, nil
+}
+
+// viewState names asynq's state as the API does (enqueue.stateName).
+func viewState(s asynq.TaskState) string {
+	switch s {
+	case asynq.TaskStateActive:
+		return "active"
+	case asynq.TaskStateScheduled:
+		return "scheduled"
+	case asynq.TaskStateRetry:
+		return "retry"
+	case asynq.TaskStateCompleted:
+		return "completed"
+	case asynq.TaskStateArchived:
+		return "archived"
+	default:
+		return "pending"
+	}
 }
 
 // checkConfirmation is TypeConfirmCheck: the timeout passed.
