@@ -88,7 +88,7 @@ func ParseCallbackSecrets(s string) (map[string]*WebhookSigner, error) {
 		producer, secret, ok := strings.Cut(pair, "=")
 		producer = strings.TrimSpace(producer)
 		if !ok || !producerRe.MatchString(producer) {
-			errs = append(errs, fmt.Errorf("entry %d is not producer=whsec_...", i+1))
+			errs = append(errs, fmt.Errorf("entry %d is not producer=whsec_<base64>", i+1))
 			continue
 		}
 		signer, err := NewWebhookSigner(strings.TrimSpace(secret))
