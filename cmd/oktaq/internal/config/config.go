@@ -51,7 +51,7 @@ type Env struct {
 	ConfirmationsOff  bool          `envconfig:"CONFIRMATIONS_OFF" desc:"do not wait for Okta's events to confirm actions (no event hook registered)"`
 
 	Concurrency     int           `envconfig:"CONCURRENCY" default:"10" desc:"actions a worker process runs at once"`
-	Queues          string        `envconfig:"QUEUES" default:"critical=6,default=3,low=1" desc:"queue weights; critical holds suspend, deactivate, clear sessions and reset MFA"`
+	Queues          string        `envconfig:"QUEUES" default:"critical=6,default=3,low=1" desc:"queue weights; critical holds suspend, deactivate, clear sessions and reset MFA; callbacks=2 (deliveries to producers) and events=1 (Okta events) are added unless named"`
 	StrictPriority  bool          `envconfig:"STRICT_PRIORITY" default:"true" desc:"serve a queue only when every higher-weight queue is empty"`
 	MaxAttempts     int           `envconfig:"MAX_ATTEMPTS" default:"12" desc:"attempts for transient failures (capped exponential backoff; 12 spans about an hour)"`
 	TaskDeadline    time.Duration `envconfig:"TASK_DEADLINE" default:"2h" desc:"an action not done this long after it was enqueued is given up, rate limits included"`
