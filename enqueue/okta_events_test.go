@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 
 	"github.com/hibiken/asynq"
@@ -108,5 +109,29 @@ func TestOktaEventHookStoresEachEventOnce(t *testing.T) {
 	}
 	if status, _ := hookDo(t, srv, "POST", "/v1/okta/events/default", testHookSecret, nil, []byte(`{"data":{"events":[{"eventType":"x"}]}}`)); status != 400 {
 		t.Errorf("event without uuid: %d, want 400", status)
+	}
+}
+
+// BenchmarkOktaEventHookDelivery: one POST of 50 new events (Okta's 3 s
+// budget is what matters): go test -run X -bench OktaEventHook ./enqueue
+func BenchmarkOktaEventHookDelivery(b *testing.B) {
+	c, _ := newTestClient(b)
+	srv := httptest.NewServer(NewAPI(c, nil, APIOptions{EventHookSecret: testHookSecret}))
+	b.Cleanup(srv.Close)
+	n := 0
+	for b.Loop() {
+		var evs []map[string]any
+		for range 50 {
+			n++
+			evs = append(evs, map[string]any{"uuid": "bench-" + strconv.Itoa(n), "eventType": "user.lifecycle.suspend"})
+		}
+		body, _ := json.Marshal(map[string]any{"data": map[string]any{"events": evs}})
+		req, _ := http.NewRequest("POST", srv.URL+"/v1/okta/events/default", bytes.NewReader(body))
+		req.Header.Set("Authorization", testHookSecret)
+		resp, err := srv.Client().Do(req)
+		if err != nil || resp.StatusCode != 204 {
+			b.Fatalf("delivery: %v %v", err, resp)
+		}
+		resp.Body.Close()
 	}
 }
