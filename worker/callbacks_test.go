@@ -287,8 +287,14 @@ func TestCallbacksDoNotFollowRedirects(t *testing.T) {
 		o.Callbacks = fastCallbacks(map[string]worker.CallbackEndpoint{"helpdesk": endpoint(t, redirector.URL)})
 	})
 	h.enqueue(&tasks.Suspend{Request: producerRequest("helpdesk", "alice@example.com")})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	for range 3 { // three attempts, each answered by a redirect
-		<-redirects
+		select {
+		case <-redirects:
+		case <-ctx.Done():
+			t.Fatal("the delivery stopped after a redirect: it was followed and succeeded")
+		}
 	}
 	h.stopWorker()
 	target.mu.Lock()
