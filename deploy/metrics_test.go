@@ -203,9 +203,23 @@ func scrapeRunningSystem(t *testing.T) (families []string, samples map[string]bo
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The producer has a callback URL, so the callback metrics show.
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	t.Cleanup(receiver.Close)
+	urls, err := worker.ParseCallbackURLs("deploy-test="+receiver.URL, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets, _ := worker.ParseCallbackSecrets("deploy-test=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	endpoints, err := worker.CallbackEndpoints(urls, secrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.MustRegister(worker.CallbackCollector(r.Client, []string{"deploy-test"}, nil))
 	producers := tasks.Producers{Roles: map[string][]string{"deploy-test": {"it-admin"}}}
 	w, err := worker.New(worker.Options{Redis: r.Opt, Keyring: keyring, Producers: producers, Metrics: metrics, Logger: log,
-		Connections:  map[string]*worker.Connection{conn.Name: {Conn: conn, Exec: exec}},
+		Connections: map[string]*worker.Connection{conn.Name: {Conn: conn, Exec: exec}},
+		Callbacks:   &worker.CallbackOptions{Endpoints: endpoints}, Confirm: &worker.ConfirmOptions{},
 		PollInterval: 50 * time.Millisecond, ShutdownTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)

@@ -38,6 +38,9 @@ type APIOptions struct {
 	// Planners make dry runs, by connection name; a connection without
 	// one answers a dry run with 501.
 	Planners map[string]Planner
+	// EventHookSecret is the Authorization value Okta's event hooks send
+	// (okta_events.go); empty turns the receiver off.
+	EventHookSecret string
 }
 
 // MaxBatch is the most actions one POST /v1/actions:batch may hold.
@@ -68,6 +71,9 @@ var routes = []route{
 	{"GET /healthz", false, (*api).healthz},
 	{"GET /readyz", false, (*api).readyz},
 	{"GET /openapi.yaml", false, (*api).openapi},
+	// Okta's event hooks authenticate with their own secret (okta_events.go).
+	{"GET /v1/okta/events/{connection}", false, (*api).verifyOktaHook},
+	{"POST /v1/okta/events/{connection}", false, (*api).receiveOktaEvents},
 }
 
 // NewAPI returns the HTTP API on c for the producers. Every /v1 route

@@ -245,6 +245,7 @@ func (c *Client) submit(ctx context.Context, task *asynq.Task, aopts []asynq.Opt
 	}
 	info := c.infoFrom(ti, nil)
 	info.Producer = producer
+	c.requestCallback(ctx, info) // callbacks_request.go
 	return info, nil
 }
 

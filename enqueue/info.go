@@ -66,7 +66,9 @@ func (c *Client) Status(ctx context.Context, id string) (*Info, error) {
 		if args, err := tasks.DecodeTask(ti.Type, ti.Payload); err == nil {
 			producer = args.Base().Producer
 		}
-		return c.infoFrom(ti, &producer), nil
+		info := c.infoFrom(ti, &producer)
+		c.addConfirmation(ctx, info) // okta_events_status.go
+		return info, nil
 	}
 	return nil, ErrNotFound
 }

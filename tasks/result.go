@@ -38,12 +38,14 @@ type Result struct {
 	// leaves in place).
 	Detail *Detail `json:"detail,omitempty"`
 	// Items reports each group or app of an update on its own.
-	Items      []ItemResult `json:"items,omitempty"`
-	Error      *ErrorInfo   `json:"error,omitempty"`
-	Sealed     *Sealed      `json:"sealed,omitempty"`
-	Attempts   int          `json:"attempts"`
-	StartedAt  time.Time    `json:"started_at"`
-	FinishedAt time.Time    `json:"finished_at"`
+	Items  []ItemResult `json:"items,omitempty"`
+	Error  *ErrorInfo   `json:"error,omitempty"`
+	Sealed *Sealed      `json:"sealed,omitempty"`
+	// Confirmation: whether Okta's events confirm the change (loop.go).
+	Confirmation *Confirmation `json:"confirmation,omitempty"`
+	Attempts     int           `json:"attempts"`
+	StartedAt    time.Time     `json:"started_at"`
+	FinishedAt   time.Time     `json:"finished_at"`
 }
 
 // OktaTrace is what Okta said: the user's status around the action and the

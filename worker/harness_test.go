@@ -160,9 +160,11 @@ func (h *harness) stopWorker() {
 	}
 }
 
-// testProducers: helpdesk-a may assert it-admin and helpdesk, helpdesk-b
-// only helpdesk.
-var testProducers = tasks.Producers{Roles: map[string][]string{"helpdesk-a": {"it-admin", "helpdesk"}, "helpdesk-b": {"helpdesk"}}}
+// testProducers: helpdesk-a (and helpdesk, the callback tests' producer)
+// may assert it-admin and helpdesk, helpdesk-b only helpdesk; dead and
+// live (two callback receivers) it-admin.
+var testProducers = tasks.Producers{Roles: map[string][]string{"helpdesk-a": {"it-admin", "helpdesk"}, "helpdesk-b": {"helpdesk"},
+	"helpdesk": {"it-admin", "helpdesk"}, "dead": {"it-admin"}, "live": {"it-admin"}}}
 
 // request is a valid request for user by it-admin, from helpdesk-a.
 func request(user string) tasks.Request {

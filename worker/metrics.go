@@ -23,6 +23,7 @@ type Metrics struct {
 	inFlight     *prometheus.GaugeVec
 	up           *prometheus.GaugeVec
 	scopeGranted *prometheus.GaugeVec
+	loopMetrics  // callbacks and confirmations (callbacks_metrics.go)
 }
 
 // NewMetrics registers the metrics on reg.
@@ -60,6 +61,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "1 when Okta grants the enabled scope to the connection's app, 0 when it does not (actions needing it fail with scope_not_granted)."},
 			[]string{"connection", "scope"}),
 	}
+	m.loopMetrics = newLoopMetrics(reg)
 	reg.MustRegister(m.actions, m.attempts, m.duration, m.okta, m.oktaSeconds, m.remaining, m.rateLimited, m.granted, m.delayed, m.inFlight, m.up, m.scopeGranted)
 	return m
 }

@@ -34,10 +34,12 @@ func (w *Worker) record(next asynq.Handler) asynq.Handler {
 			if res.Error == nil && err != nil && kind != "ok" {
 				res.Error = errorInfo(at, err)
 			}
+			w.confirmationOf(at, res) // confirm.go
 			if werr := w.writeResult(t, res); werr != nil {
 				w.opts.Logger.Error("result not written", "task_id", id, "error", werr)
 			}
 			w.metrics.actions.WithLabelValues(string(action), res.Connection, string(res.Outcome)).Inc()
+			w.finished(ctx, t, at, res, err) // callbacks_emit.go
 		}
 		w.metrics.attempts.WithLabelValues(string(action), res.Connection, kind).Inc()
 		w.metrics.duration.WithLabelValues(string(action)).Observe(res.FinishedAt.Sub(at.started).Seconds())

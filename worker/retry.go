@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"time"
@@ -74,14 +75,29 @@ func IsFailure(err error) bool {
 	return !errors.As(err, &rl) && !errors.As(err, &down)
 }
 
-// retryDelay is the RetryPolicy's delay, and PlaybookPoll for a playbook
-// coordinator waiting for its step.
+// retryDelay is asynq's RetryDelayFunc for every task type: the
+// RetryPolicy's delay for actions, PlaybookPoll for a playbook coordinator
+// waiting for its step, the confirmation recheck for an Okta event, and
+// the callback schedule for deliveries.
 func (w *Worker) retryDelay(n int, err error, t *asynq.Task) time.Duration {
 	if errors.As(err, new(*stepPending)) {
 		return w.opts.PlaybookPoll
 	}
+	var recheck *errRecheck
+	if errors.As(err, &recheck) && w.opts.Confirm != nil {
+		return w.opts.Confirm.Recheck
+	}
+	if t.Type() == TypeCallback && w.opts.Callbacks != nil {
+		var ct callbackTask
+		_ = json.Unmarshal(t.Payload(), &ct)
+		return w.opts.Callbacks.retryDelay(n, err, w.now().Sub(ct.CreatedAt))
+	}
 	return w.opts.Retry.Delay(n, err, t)
 }
 
-// isFailure: a coordinator waiting for its step has not failed either.
-func isFailure(err error) bool { return !errors.As(err, new(*stepPending)) && IsFailure(err) }
+// isFailure is asynq's IsFailure: neither a coordinator waiting for its
+// step nor a delivery waiting its turn (ordering) has failed (an event's
+// recheck has: it counts the one look again).
+func isFailure(err error) bool {
+	return !errors.As(err, new(*stepPending)) && !errors.As(err, new(*errCallbackWait)) && IsFailure(err)
+}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -44,6 +46,12 @@ type Options struct {
 	PollInterval time.Duration
 	// Metrics, from NewMetrics; nil makes them on a private registry.
 	Metrics *Metrics
+	// Callbacks, when set, deliver state changes to producers
+	// (callbacks.go); nil sends none.
+	Callbacks *CallbackOptions
+	// Confirm, when set, waits for Okta's events to confirm actions
+	// (confirm.go); nil: results are not_applicable.
+	Confirm *ConfirmOptions
 	Logger  *slog.Logger
 	Clock   func() time.Time
 	// PlaybookPoll is how long a playbook run's coordinator waits before
@@ -81,6 +89,13 @@ type Worker struct {
 	rdb       redis.UniversalClient
 	metrics   *Metrics
 	health    *health
+	// callbacks.go
+	cbClient    *asynq.Client
+	cbInspector *asynq.Inspector
+	cbHTTP      *http.Client
+	cbMu        sync.Mutex
+	cbTotal     int
+	cbPer       map[string]int
 }
 
 // New builds a worker; Run starts it.
@@ -99,14 +114,16 @@ func New(opts Options) (*Worker, error) {
 	for name := range opts.Connections {
 		w.metrics.up.WithLabelValues(name).Set(1)
 	}
-	w.mux = asynq.NewServeMux()
-	w.mux.Use(w.record, w.verify, w.validate, w.authorize, w.gate)
+	w.setupCallbacks()
+	actions := asynq.NewServeMux()
+	actions.Use(w.record, w.verify, w.validate, w.authorize, w.gate)
 	for _, a := range tasks.Actions() {
-		w.mux.HandleFunc(a.TypeName(), w.execute)
+		actions.HandleFunc(a.TypeName(), w.execute)
 	}
+	w.mux = w.routes(actions)
 	w.srv = asynq.NewServerFromRedisClient(rdb, asynq.Config{
 		Concurrency:              opts.Concurrency,
-		Queues:                   opts.Queues,
+		Queues:                   w.opts.Queues,
 		StrictPriority:           opts.StrictPriority,
 		RetryDelayFunc:           w.retryDelay,
 		IsFailure:                isFailure,

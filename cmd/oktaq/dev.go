@@ -114,7 +114,7 @@ func startDev(ctx context.Context, f devFlags, log *slog.Logger) (*dev, error) {
 		return nil, err
 	}
 	sim := oktasim.New(oktasim.Options{Logger: log.With("component", "okta-sim")})
-	if err := sim.Load(oktasim.DemoSeed()); err != nil {
+	if err := sim.Load(devSeed()); err != nil { // dev_loop.go
 		d.close()
 		return nil, err
 	}
@@ -151,6 +151,7 @@ func startDev(ctx context.Context, f devFlags, log *slog.Logger) (*dev, error) {
 	}
 	w, err := worker.New(worker.Options{Redis: d.redis, Keyring: keyring, Producers: producers, Metrics: metrics, Logger: log,
 		Connections: map[string]*worker.Connection{conn.Name: {Conn: conn, Exec: exec}}, StrictPriority: true,
+		Confirm:      &worker.ConfirmOptions{},
 		PollInterval: 200 * time.Millisecond})
 	if err != nil {
 		d.close()
@@ -161,7 +162,7 @@ func startDev(ctx context.Context, f devFlags, log *slog.Logger) (*dev, error) {
 	client := enqueue.NewFromRedisClient(d.rdb, enqueue.Options{Keyring: keyring, Producer: devProducer, Producers: producers,
 		Connections: map[string]*tasks.Policy{conn.Name: &conn.Policy}})
 	d.closers = append(d.closers, func() { client.Close() })
-	opts := enqueue.APIOptions{Registerer: reg, Logger: log}
+	opts := enqueue.APIOptions{Registerer: reg, Logger: log, EventHookSecret: devHookSecret}
 	api := enqueue.NewAPI(client, []enqueue.Producer{enqueue.NewProducer(devProducer, devToken)}, opts)
 	admin := adminMux(reg, w.Ready, w.ReadyNotes)
 	admin.Handle(dashboardPath+"/", dashboard(d.redis, "admin", d.adminPass, false, ""))
@@ -169,6 +170,7 @@ func startDev(ctx context.Context, f devFlags, log *slog.Logger) (*dev, error) {
 		ln := lns[flag]
 		d.serve(ctx, func(ctx context.Context) error { return enqueue.ServeListener(ctx, ln, h, 5*time.Second) })
 	}
+	d.startLoop(ctx, sim, lns["api-addr"].Addr().String(), limiter, log)
 	return d, nil
 }
 

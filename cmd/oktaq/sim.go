@@ -46,5 +46,7 @@ func runSim(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	sim.SetBaseURL("http://" + ln.Addr().String())
 	fmt.Fprintf(env.stdout, "okta simulator at http://%s (%d users)\n", ln.Addr(), len(seed.Users))
+	// Event hooks registered on the simulator get their events each second.
+	go sim.RunEventDelivery(ctx, time.Second)
 	return enqueue.ServeListener(ctx, ln, sim.Handler(), 5*time.Second)
 }

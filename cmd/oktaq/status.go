@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/oktaq/oktaq/cmd/oktaq/internal/config"
 	"github.com/oktaq/oktaq/enqueue"
@@ -67,5 +68,15 @@ func printStatus(w io.Writer, i *enqueue.Info) {
 	}
 	if r.Sealed != nil {
 		fmt.Fprintln(w, "sealed secret: present (open it with the result key's private key)")
+	}
+	if c := r.Confirmation; c != nil {
+		fmt.Fprintf(w, "confirmed by okta: %s", c.State)
+		if c.EventID != "" {
+			fmt.Fprintf(w, " (event %s)", c.EventID)
+		}
+		if !c.At.IsZero() {
+			fmt.Fprintf(w, " at %s", c.At.Format(time.RFC3339))
+		}
+		fmt.Fprintln(w)
 	}
 }

@@ -58,7 +58,12 @@ func runWorker(ctx context.Context, env *cmdEnv, args []string) error {
 		served[name] = &worker.Connection{Conn: conn, Exec: exec}
 		log.Info("connection", "connection", conn)
 	}
+	callbacks, err := cfg.Callbacks()
+	if err != nil {
+		return err
+	}
 	w, err := worker.New(worker.Options{
+		Callbacks: callbacks, Confirm: cfg.Confirm(),
 		Redis: cfg.Redis, Keyring: cfg.Keyring, Producers: cfg.Producers,
 		Connections:     served,
 		Concurrency:     cfg.Env.Concurrency,
@@ -72,6 +77,7 @@ func runWorker(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	reg.MustRegister(worker.QueueCollector(cfg.Redis))
+	reg.MustRegister(worker.CallbackCollector(rdb, config.CallbackProducers(callbacks), nil))
 	log.Info("worker starting", "config", cfg.Env)
 	admin := adminMux(reg, w.Ready, w.ReadyNotes)
 	return serveWithAdmin(ctx, cfg.Env.AdminAddr, admin, cfg.Env.ShutdownTimeout, w.Run)

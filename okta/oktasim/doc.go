@@ -22,6 +22,8 @@
 // Control: SetFaults(Faults), StickTransition(userID, d), SetUserStatus(idOrLogin, status),
 // RevokeClient(id), ExpireTokens(), IssueToken(clientID, scopes...), Drain(bucket),
 // DisableFeature(perm), SetInsufficientScopeStatus401(bool), RotateDPoPNonce().
+// Event hooks: SetEventHookOptions, DeliverEvents, RunEventDelivery, Events, HookDeliveries,
+// PendingEvents, ConsoleSuspend.
 // Constants: Status*, Group*, ActionBucket,
 // DemoClientID/DemoClientSecret/DemoAPIToken, ManageScopes, DefaultBuckets().
 //
@@ -35,6 +37,23 @@
 // PUT/DELETE /api/v1/groups/{gid}/users/{uid}; GET/POST /api/v1/apps/{aid}/users;
 // GET/DELETE /api/v1/apps/{aid}/users/{uid}; POST /oauth2/v1/token. Any other path: 404
 // E0000007; a known path with another method: 405 E0000022.
+//
+// Event hooks (eventhooks.go, okta.eventHooks.manage; GETs .read): POST/GET /api/v1/eventHooks,
+// GET/DELETE /api/v1/eventHooks/{id} (delete only when INACTIVE), POST .../lifecycle/{verify,
+// activate, deactivate}. A hook is created ACTIVE and UNVERIFIED; verify sends the one-time GET
+// with x-okta-verification-challenge and wants {"verification": challenge} back within 3 s. At
+// most 25 active hooks and 300 event types a hook; a type that is not event-hook-eligible is 400
+// E0000001. Every change an API call makes is logged as a System Log event (events.go) whose
+// debugContext.debugData.requestId is that call's X-Okta-Request-Id: user.lifecycle.{activate,
+// reactivate, deactivate, suspend, unsuspend, delete.initiated}, user.account.{unlock_by_admin,
+// reset_password, expire_password}, user.mfa.factor.reset_all, user.session.clear,
+// group.user_membership.{add, remove} and application.user_membership.{add, remove} (a membership
+// call that changes nothing logs nothing). user.account.expire_password is not hook-eligible: it
+// is logged (Events) but never delivered. ACTIVE, VERIFIED hooks get the events in Okta's
+// envelope (com.okta.event_hook, data.events[]) when DeliverEvents runs (tests; no wall clock) or
+// RunEventDelivery ticks (`oktaq sim`); EventHookOptions delay, hold, reverse, batch and
+// duplicate them; a 5xx or no answer gets one retry, a 4xx none (HookDeliveries records each
+// POST). ConsoleSuspend makes a change no client made, as an admin in the console would.
 //
 // Order of checks, as Okta's edge does it: concurrency, injected faults, rate limit,
 // authentication, routing, scope, admin role, then the handler (with org state locked).

@@ -55,6 +55,7 @@ func (s *Sim) routes() []route {
 	for _, op := range lifecycleOps {
 		rs = append(rs, route{"POST", "/api/v1/users/{id}/lifecycle/" + op.path, um, op.perm, op.handler(s)})
 	}
+	rs = append(rs, s.eventHookRoutes()...)
 	return rs
 }
 

@@ -130,7 +130,10 @@ func (s *Sim) api(w http.ResponseWriter, r *http.Request, principal *string) res
 	if p.client != nil && p.client.denied[rt.perm] {
 		return noPermission()
 	}
-	return rt.handle(&call{s: s, r: r, params: params, q: r.URL.Query(), now: now, p: p})
+	ev := s.beginEvent(r, rt, params) // events.go: the System Log entry of a change
+	resp := rt.handle(&call{s: s, r: r, params: params, q: r.URL.Query(), now: now, p: p})
+	s.finishEvent(ev, w.Header().Get("X-Okta-Request-Id"), *principal, resp.status, now)
+	return resp
 }
 
 func setRateHeaders(h http.Header, limit, remaining int, reset time.Time) {

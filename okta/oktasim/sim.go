@@ -45,6 +45,7 @@ type Sim struct {
 	drops         int
 	limiter       *limiter
 	routeTable    []route
+	hooks         *hookStore // event hooks and the System Log (events.go, eventhooks.go)
 
 	inflight atomic.Int64
 }

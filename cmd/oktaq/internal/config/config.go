@@ -46,8 +46,16 @@ type Env struct {
 	ProducerRoles       string `envconfig:"PRODUCER_ROLES" desc:"requester roles each producer may assert: producer=role|role;producer2=*; a producer not listed may assert none (the CLI enqueues as producer cli)"`
 	ProducerConnections string `envconfig:"PRODUCER_CONNECTIONS" desc:"connections each producer may name, same form; unset: every producer every connection"`
 
+	// The closed loop (loop.go): callbacks to producers, Okta event hooks.
+	ProducerCallbacks string        `envconfig:"PRODUCER_CALLBACKS" desc:"where each producer's action state changes are delivered (Standard Webhooks): producer=https://host/path;..."`
+	CallbackAllowHTTP bool          `envconfig:"CALLBACK_ALLOW_HTTP" desc:"accept plain http:// callback URLs on a loopback address (tests, local demos)"`
+	CallbackSecrets   okta.Secret   `envconfig:"CALLBACK_SECRETS" desc:"each producer's callback signing secret: producer=whsec_<base64 of 24-64 bytes>;..." secret:"true"`
+	EventHookSecret   okta.Secret   `envconfig:"EVENT_HOOK_SECRET" desc:"the Authorization value Okta's event hooks send to /v1/okta/events/{connection}; without it the receiver is off" secret:"true"`
+	ConfirmTimeout    time.Duration `envconfig:"CONFIRM_TIMEOUT" default:"30m" desc:"an action whose Okta event has not arrived this long after it succeeded is marked unconfirmed"`
+	ConfirmationsOff  bool          `envconfig:"CONFIRMATIONS_OFF" desc:"do not wait for Okta's events to confirm actions (no event hook registered)"`
+
 	Concurrency     int           `envconfig:"CONCURRENCY" default:"10" desc:"actions a worker process runs at once"`
-	Queues          string        `envconfig:"QUEUES" default:"critical=6,default=3,low=1" desc:"queue weights; critical holds suspend, deactivate, clear sessions and reset MFA"`
+	Queues          string        `envconfig:"QUEUES" default:"critical=6,default=3,low=1" desc:"queue weights; critical holds suspend, deactivate, clear sessions and reset MFA; callbacks=2 (deliveries to producers) and events=1 (Okta events) are added unless named"`
 	StrictPriority  bool          `envconfig:"STRICT_PRIORITY" default:"true" desc:"serve a queue only when every higher-weight queue is empty"`
 	MaxAttempts     int           `envconfig:"MAX_ATTEMPTS" default:"12" desc:"attempts for transient failures (capped exponential backoff; 12 spans about an hour)"`
 	TaskDeadline    time.Duration `envconfig:"TASK_DEADLINE" default:"2h" desc:"an action not done this long after it was enqueued is given up, rate limits included"`

@@ -34,6 +34,7 @@ func TestDefaultsAreTheLibraries(t *testing.T) {
 		{"OKTAQ_OKTA_MAX_IN_FLIGHT", ratelimit.DefaultMaxInFlight},
 		{"OKTAQ_RATE_RESERVE", ratelimit.DefaultReserve},
 		{"OKTAQ_QUEUES", worker.DefaultQueues()},
+		{"OKTAQ_CONFIRM_TIMEOUT", worker.DefaultConfirmTimeout},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
