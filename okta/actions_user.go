@@ -99,7 +99,11 @@ func (e *Executor) lifecycle(ctx context.Context, a tasks.Args, res *tasks.Resul
 	}
 	res.UserID, res.Okta.StatusBefore = u.ID, u.Status
 	j := journalFrom(ctx)
-	if prev := pendingBefore(ctx, j, u.ID); prev != nil {
+	prev, err := pendingBefore(ctx, j, u.ID)
+	if err != nil {
+		return err
+	}
+	if prev != nil {
 		res.Okta.StatusBefore = prev.Status
 		if done, err := e.resumeAfterCrash(a, st, prev, u); done {
 			if err == nil {
@@ -123,13 +127,15 @@ func (e *Executor) lifecycle(ctx context.Context, a tasks.Args, res *tasks.Resul
 		}
 	}
 	c, err := e.do(ctx, func(ctx context.Context) (*oktasdk.APIResponse, error) { return st.invoke(ctx, u.ID) })
-	if err != nil && c != nil && c.err != nil {
-		c, err = e.afterLostAnswer(ctx, a, st, u)
+	settled := err == nil || c == nil || c.err == nil
+	if !settled {
+		c, settled, err = e.afterLostAnswer(ctx, a, st, u)
 	}
-	// Close the entry only when another attempt will follow: after a
-	// success the task ends, and if its ack is lost the open entry makes
-	// the next attempt confirm the end state instead of calling again.
-	if j != nil && err != nil && !noAnswer(err) {
+	// Close the entry only when the call's fate is known and another
+	// attempt will follow: after a success the task ends, and if its ack
+	// is lost the open entry makes the next attempt confirm the end state
+	// instead of calling again.
+	if j != nil && err != nil && settled {
 		_ = j.Answered(ctx)
 	}
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -47,9 +48,17 @@ type harness struct {
 	roles    string
 	scopes   []string
 	simRates *oktasim.RateLimits
+	// transport, when set, wraps the executor's calls to the simulator.
+	transport   http.RoundTripper
+	transportOf func(h *harness) http.RoundTripper
 }
 
 type option func(*harness)
+
+// withTransport makes the worker's executor call the simulator through rt.
+func withTransport(rt func(h *harness) http.RoundTripper) option {
+	return func(h *harness) { h.transportOf = rt }
+}
 
 func withScopes(s ...string) option         { return func(h *harness) { h.scopes = s } }
 func withRates(r oktasim.RateLimits) option { return func(h *harness) { h.simRates = &r } }
@@ -79,6 +88,9 @@ func newHarness(t *testing.T, opts ...option) *harness {
 	}
 	h.srv = h.sim.Start()
 	t.Cleanup(h.srv.Close)
+	if h.transportOf != nil {
+		h.transport = h.transportOf(h)
+	}
 	policy, err := tasks.ParseRoles(h.roles)
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +120,7 @@ func (h *harness) start() {
 		h.t.Fatal(err)
 	}
 	exec, err := okta.NewExecutor(h.conn, okta.ExecutorOptions{Redis: h.redis.Client, Logger: log, OnCall: metrics.OnCall,
-		Limiter: lim})
+		Limiter: lim, Transport: h.transport})
 	if err != nil {
 		h.t.Fatal(err)
 	}
