@@ -111,7 +111,7 @@ func (w *Worker) gate(next asynq.Handler) asynq.Handler {
 		}
 		until, bucket, err := at.conn.Exec.Blocked(ctx, at.args)
 		if err != nil {
-			w.opts.Logger.Warn("rate-limit state unreadable; calling Okta anyway", "error", err)
+			w.opts.Logger.Warn("rate-limit state unreadable; each call asks the limiter, which refuses while Redis is down", "error", err)
 		}
 		if until.After(w.now()) {
 			if until.After(giveUp) {

@@ -177,7 +177,8 @@ func flag(b bool) string {
 // Acquire grants the call, or refuses it with a *WaitError saying when to
 // try again; done must then be called once with what the call saw. It
 // waits in place (up to MaxWait) only for what frees within a call's time.
-// If Redis fails it lets the call go: Okta's own 429 then still reschedules.
+// If Redis fails it refuses the call (fail closed) with a *WaitError a
+// second or so ahead: no call goes to Okta that the budget did not count.
 // When ctx ends while it waits, the error wraps ctx.Err().
 func (l *Limiter) Acquire(ctx context.Context, c Call) (done func(Observation), err error) {
 	class := c.Priority.class()
@@ -203,8 +204,13 @@ func (l *Limiter) Acquire(ctx context.Context, c Call) (done func(Observation), 
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("rate limiter: %w", ctx.Err())
 			}
-			l.opts.Logger.WarnContext(ctx, "rate limiter unreachable; calling Okta anyway", "bucket", c.Bucket, "error", err)
-			return func(Observation) {}, nil
+			// Fail closed: a call the shared budget does not count could
+			// be the one that makes every worker meet 429s. The task is
+			// rescheduled like a rate limit, without spending an attempt.
+			l.opts.Logger.WarnContext(ctx, "rate limiter unreachable; not calling Okta", "bucket", c.Bucket, "error", err)
+			l.event(Delayed, c.Connection, c.Bucket, -1)
+			wait := max(l.opts.MinBlock, time.Second)
+			return nil, &WaitError{Until: l.opts.Clock().Add(wait + l.jitter(wait)), Bucket: c.Bucket}
 		}
 		code, n, k := reply(res)
 		switch {
