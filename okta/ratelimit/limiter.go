@@ -56,13 +56,23 @@ type Config struct {
 // Defaults of the settings operators change (OKTAQ_RATE_RESERVE,
 // OKTAQ_OKTA_MAX_IN_FLIGHT); the config's defaults are tested against them.
 const (
-	DefaultReserve     = 0.1
-	DefaultMaxInFlight = 8
+	DefaultReserve = 0.1
+	// DefaultMaxInFlight is MaxInFlightFor(10), the worker's default
+	// concurrency (the config's test ties the two).
+	DefaultMaxInFlight = 20
 )
+
+// MaxInFlightFor is the in-flight cap that lets a worker of this
+// concurrency start every action it runs at once: an action's first call
+// may take only half the slots (the rest are kept for actions under way),
+// so the cap is twice the concurrency. With several worker processes on
+// one connection, set OKTAQ_OKTA_MAX_IN_FLIGHT to twice their sum, under
+// Okta's concurrency limit.
+func MaxInFlightFor(concurrency int) int { return max(1, 2*concurrency) }
 
 // DefaultConfig: a 10% reserve, 10% of headroom for critical
 // calls and 10% more that bulk leaves to default, released over the last
-// quarter of the window; 8 calls in flight.
+// quarter of the window; DefaultMaxInFlight calls in flight.
 func DefaultConfig() Config {
 	return Config{Reserve: DefaultReserve, CriticalHeadroom: 0.1, BulkHeadroom: 0.1, HeadroomRelease: 0.25,
 		MaxInFlight: DefaultMaxInFlight, Lease: 35 * time.Second, MaxWait: time.Second, Jitter: 500 * time.Millisecond,

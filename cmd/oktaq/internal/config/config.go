@@ -50,7 +50,7 @@ type Env struct {
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"time in-flight actions get to finish on shutdown"`
 
 	RateReserve     float64 `envconfig:"RATE_RESERVE" default:"0.1" desc:"share of each Okta rate-limit bucket left for humans and other integrations"`
-	OktaMaxInFlight int     `envconfig:"OKTA_MAX_IN_FLIGHT" default:"8" desc:"Okta calls in flight per connection across all workers"`
+	OktaMaxInFlight int     `envconfig:"OKTA_MAX_IN_FLIGHT" desc:"Okta calls in flight per connection across all workers; unset, twice OKTAQ_CONCURRENCY (with several workers set twice their sum, under Okta's concurrency limit)"`
 
 	APIAddr           string      `envconfig:"API_ADDR" default:"127.0.0.1:8080" desc:"listen address of the HTTP API"`
 	AdminAddr         string      `envconfig:"ADMIN_ADDR" default:"127.0.0.1:9090" desc:"listen address for /metrics, /healthz, /readyz and the dashboard"`

@@ -12,6 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/oktaq/oktaq/okta"
+	"github.com/oktaq/oktaq/okta/ratelimit"
 	"github.com/oktaq/oktaq/tasks"
 )
 
@@ -58,6 +59,10 @@ func Load() (*Config, error) {
 	}
 	if e.LogFormat != "json" && e.LogFormat != "text" {
 		return nil, fmt.Errorf("OKTAQ_LOG_FORMAT: %q is not json or text", e.LogFormat)
+	}
+	if e.OktaMaxInFlight == 0 && e.Concurrency > 0 {
+		// Derived, so that a worker's first calls find a slot each.
+		e.OktaMaxInFlight = ratelimit.MaxInFlightFor(e.Concurrency)
 	}
 	switch {
 	case e.Concurrency < 1:
