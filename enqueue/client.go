@@ -201,14 +201,14 @@ func (c *Client) submitKeyed(ctx context.Context, task *asynq.Task, aopts []asyn
 		return nil, err
 	}
 	if other != "" {
-		return c.existing(task, other, id)
+		return c.existing(ctx, task, other, id)
 	}
 	for range 3 {
 		info, err := c.submit(ctx, task, aopts, producer)
 		if !errors.Is(err, asynq.ErrTaskIDConflict) {
 			return info, err
 		}
-		info, err = c.existing(task, queue, id)
+		info, err = c.existing(ctx, task, queue, id)
 		if !errors.Is(err, ErrNotFound) {
 			return info, err
 		}
@@ -243,8 +243,8 @@ func (c *Client) queueHolding(ctx context.Context, id, except string) (string, e
 
 // existing answers a repeated idempotency key: the task that holds it if
 // it is for the same request, else ErrKeyConflict.
-func (c *Client) existing(task *asynq.Task, queue, id string) (*Info, error) {
-	ti, err := c.inspector.GetTaskInfo(queue, id)
+func (c *Client) existing(ctx context.Context, task *asynq.Task, queue, id string) (*Info, error) {
+	ti, err := c.taskInfo(ctx, queue, id)
 	switch {
 	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
 		return nil, ErrNotFound
