@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/oktaq/oktaq/okta/oktasim"
 	"github.com/oktaq/oktaq/tasks"
 )
@@ -88,5 +90,46 @@ func TestLostAnswerThenFailedRereadSendsOnce(t *testing.T) {
 	}
 	if r.Outcome != tasks.OutcomeSucceeded && r.Outcome != tasks.OutcomeNoOp {
 		t.Errorf("outcome %s %+v", r.Outcome, r.Error)
+	}
+}
+
+// actionsCounted sums oktaq_actions_total of action over every outcome.
+func actionsCounted(t *testing.T, h *harness, action string) float64 {
+	t.Helper()
+	mfs, err := h.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != "oktaq_actions_total" {
+			continue
+		}
+		for _, m := range mf.Metric {
+			for _, l := range m.Label {
+				if l.GetName() == "action" && l.GetValue() == action {
+					total += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return total
+}
+
+// Issue 14 item 7: an action whose acknowledgement to asynq is lost runs
+// again (here: the finished task is removed and the same task enqueued
+// again under its id, as asynq's recovery would hand it out once more);
+// it is counted once.
+func TestOutcomeCountedOnceWhenRunTwice(t *testing.T) {
+	h := newHarness(t, withUsers(seedUser("twice@example.com", "ACTIVE")))
+	a := &tasks.Suspend{Request: request("twice@example.com")}
+	id := h.enqueue(a, asynq.TaskID("ack-lost-1"))
+	info := h.wait(id, 10*time.Second)
+	if err := h.inspect.DeleteTask(info.Queue, id); err != nil {
+		t.Fatal(err)
+	}
+	h.wait(h.enqueue(a, asynq.TaskID("ack-lost-1")), 10*time.Second)
+	if n := actionsCounted(t, h, "user.suspend"); n != 1 {
+		t.Errorf("oktaq_actions_total counted the action %v times, want 1", n)
 	}
 }

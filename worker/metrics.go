@@ -28,7 +28,7 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "oktaq_actions_total",
-			Help: "Actions that reached a final outcome (succeeded, no_op, failed, rejected)."},
+			Help: "Actions that reached a final outcome (succeeded, no_op, failed, rejected), once per task even when it ran again."},
 			[]string{"action", "connection", "outcome"}),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "oktaq_action_attempts_total",
 			Help: "Processing attempts by result (ok, permanent, rejected, rate_limited, unauthorized, transient)."},

@@ -37,7 +37,9 @@ func (w *Worker) record(next asynq.Handler) asynq.Handler {
 			if werr := w.writeResult(t, res); werr != nil {
 				w.opts.Logger.Error("result not written", "task_id", id, "error", werr)
 			}
-			w.metrics.actions.WithLabelValues(string(action), res.Connection, string(res.Outcome)).Inc()
+			if w.firstOutcome(ctx, id) {
+				w.metrics.actions.WithLabelValues(string(action), res.Connection, string(res.Outcome)).Inc()
+			}
 		}
 		w.metrics.attempts.WithLabelValues(string(action), res.Connection, kind).Inc()
 		w.metrics.duration.WithLabelValues(string(action)).Observe(res.FinishedAt.Sub(at.started).Seconds())
@@ -105,6 +107,19 @@ func (w *Worker) baseResult(at *attempt) *tasks.Result {
 		res.Error = at.rejected
 	}
 	return res
+}
+
+// firstOutcome reports whether this is the first final outcome of the
+// task: an action whose acknowledgement to asynq was lost runs again
+// (and confirms its end state), and must not be counted twice. The
+// marker lives as long as a task may run. When Redis cannot say, the
+// outcome is counted (a metric may then count twice; it never drops one).
+func (w *Worker) firstOutcome(ctx context.Context, taskID string) bool {
+	if taskID == "" {
+		return true
+	}
+	first, err := w.rdb.SetNX(context.WithoutCancel(ctx), "oktaq:counted:"+taskID, 1, w.opts.TaskDeadline+time.Hour).Result()
+	return first || err != nil
 }
 
 func (w *Worker) writeResult(t *asynq.Task, res *tasks.Result) error {
