@@ -41,6 +41,9 @@ func (w *Worker) record(next asynq.Handler) asynq.Handler {
 				w.metrics.actions.WithLabelValues(string(action), res.Connection, string(res.Outcome)).Inc()
 			}
 		}
+		if at.admitted {
+			w.reportToBreaker(ctx, at, kind)
+		}
 		w.metrics.attempts.WithLabelValues(string(action), res.Connection, kind).Inc()
 		w.metrics.duration.WithLabelValues(string(action)).Observe(res.FinishedAt.Sub(at.started).Seconds())
 		w.health.observe(res.Connection, err)
@@ -67,10 +70,33 @@ func (w *Worker) classify(ctx context.Context, err error) (kind string, final bo
 		return "rejected", true
 	case errors.As(err, &rl):
 		return "rate_limited", false
+	case errors.As(err, new(*HeldError)):
+		return "held", false
 	case errors.As(err, &ua):
 		return "unauthorized", lastAttempt
 	default:
 		return "transient", lastAttempt
+	}
+}
+
+// reportToBreaker tells the connection's breaker what an attempt that
+// passed the gate met: an answer (success or a refusal: Okta is up) or a
+// transient failure.
+func (w *Worker) reportToBreaker(ctx context.Context, at *attempt, kind string) {
+	o := neutral
+	switch kind {
+	case "ok", "permanent":
+		o = succeeded
+	case "transient":
+		o = failed
+	}
+	until, err := w.breaker.report(context.WithoutCancel(ctx), at.conn.Conn.Name, at.probe, o, w.now())
+	if err != nil {
+		w.opts.Logger.Warn("connection breaker not updated", "error", err)
+		return
+	}
+	if !until.IsZero() && o == failed {
+		w.opts.Logger.Warn("connection held: most calls to Okta fail", "connection", at.conn.Conn.Name, "until", until, "probe", at.probe != "")
 	}
 }
 

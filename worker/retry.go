@@ -11,11 +11,20 @@ import (
 )
 
 // RetryPolicy maps the executor's error classes onto asynq's hooks.
+//
+// Transient failures (5xx, lost answers) of a flaky Okta pass within
+// seconds, so they are retried quickly at first: Base, 2*Base, 4*Base...
+// up to FastCap, for FastRetries retries. Only then does the wait grow
+// towards Cap, for the failure that outlasts a minute. An Okta that is
+// really down is not hammered by these quick retries: the connection's
+// breaker (BreakerPolicy) then holds every task of the connection,
+// without spending attempts, and lets one probe through at a time.
 type RetryPolicy struct {
-	// Base and Cap bound the exponential backoff of transient failures:
-	// attempt n waits a uniformly random time in [0, min(Cap, Base*2^n)]
-	// ("full jitter"), so retries of many tasks spread out.
-	Base, Cap time.Duration
+	// Base is the first transient retry's wait; it doubles each retry, up
+	// to FastCap for the first FastRetries retries, then up to Cap.
+	Base, FastCap time.Duration
+	FastRetries   int
+	Cap           time.Duration
 	// Unauthorized is the wait after Okta refused the credentials: slow, so
 	// a dead credential is not hammered while an operator fixes it.
 	Unauthorized time.Duration
@@ -27,37 +36,71 @@ type RetryPolicy struct {
 	Now func() time.Time
 }
 
-// DefaultRetryPolicy: with 12 attempts the transient backoff spans about
-// an hour (expected 50 minutes, at most 100).
+// DefaultRetryPolicy: transient retries wait about 1, 2, 4, 8, 15, 15 s
+// (at most 45 s in all, so at 25% 5xx nearly every action is done within
+// a minute), then 2, 4, 8, 16, 20 min: with 12 attempts a failure that
+// outlasts the breaker's hold still gets about an hour.
 func DefaultRetryPolicy() RetryPolicy {
-	return RetryPolicy{Base: 10 * time.Second, Cap: 20 * time.Minute, Unauthorized: 5 * time.Minute,
-		Jitter: 500 * time.Millisecond, Now: time.Now}
+	return RetryPolicy{Base: time.Second, FastCap: 15 * time.Second, FastRetries: 6, Cap: 20 * time.Minute,
+		Unauthorized: 5 * time.Minute, Jitter: 500 * time.Millisecond, Now: time.Now}
 }
 
-// Delay is asynq's RetryDelayFunc.
+// Delay is asynq's RetryDelayFunc; n is the number of retries so far.
 func (p RetryPolicy) Delay(n int, err error, _ *asynq.Task) time.Duration {
-	var rl *okta.RateLimitedError
-	var ua *okta.UnauthorizedError
+	var (
+		rl *okta.RateLimitedError
+		ua *okta.UnauthorizedError
+		hd *HeldError
+	)
 	switch {
+	case errors.As(err, &hd):
+		return max(hd.Until.Sub(p.Now()), 0) + rand.N(p.Jitter+1)
 	case errors.As(err, &rl):
-		d := rl.Until.Sub(p.Now())
-		if d < 0 {
-			d = 0
-		}
-		return d + rand.N(p.Jitter+1)
+		return max(rl.Until.Sub(p.Now()), 0) + rand.N(p.Jitter+1)
 	case errors.As(err, &ua):
 		return p.Unauthorized + rand.N(p.Unauthorized/10+1)
 	}
-	ceil := p.Cap
-	if n < 30 && p.Base<<n < p.Cap {
-		ceil = p.Base << n
-	}
-	return rand.N(ceil + 1)
+	ceil := p.TransientCeiling(n)
+	// Equal jitter: at least half the ceiling, so the schedule still
+	// grows, and spread over the other half.
+	return ceil/2 + rand.N(ceil/2+1)
 }
 
-// IsFailure is asynq's IsFailure: a rate-limit reschedule is not a failed
-// attempt and does not spend one.
+// TransientCeiling is the longest wait before retry n+1 of a transient
+// failure.
+func (p RetryPolicy) TransientCeiling(n int) time.Duration {
+	limit, shift := p.Cap, n
+	if n < p.FastRetries && p.FastCap > 0 {
+		limit = min(p.FastCap, p.Cap)
+	} else if p.FastRetries > 0 {
+		// The slow phase starts where the fast one would have gone on.
+		shift = n - p.FastRetries + 7
+	}
+	if shift < 30 && p.Base<<shift < limit {
+		return p.Base << shift
+	}
+	return limit
+}
+
+// IsFailure is asynq's IsFailure: a rate-limit reschedule, or a hold
+// (the user busy with another action, the connection's breaker open), is
+// not a failed attempt and does not spend one.
 func IsFailure(err error) bool {
-	var rl *okta.RateLimitedError
-	return !errors.As(err, &rl)
+	var (
+		rl *okta.RateLimitedError
+		hd *HeldError
+	)
+	return !errors.As(err, &rl) && !errors.As(err, &hd)
+}
+
+// HeldError reschedules a task without calling Okta and without spending
+// an attempt: Reason says what holds it (another action on the same
+// user, the connection's breaker).
+type HeldError struct {
+	Until  time.Time
+	Reason string
+}
+
+func (e *HeldError) Error() string {
+	return "held until " + e.Until.Format(time.RFC3339Nano) + ": " + e.Reason
 }

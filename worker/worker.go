@@ -35,6 +35,9 @@ type Options struct {
 	// CredentialCheck is how often credentials are checked (default 1m).
 	CredentialCheck time.Duration
 	Retry           RetryPolicy
+	// Breaker holds a connection whose calls mostly fail (default
+	// DefaultBreakerPolicy).
+	Breaker BreakerPolicy
 	// PollInterval is how often asynq looks for new, scheduled and retry
 	// tasks when idle (default 1s; tests use less).
 	PollInterval time.Duration
@@ -67,6 +70,7 @@ type Worker struct {
 	rdb     redis.UniversalClient
 	metrics *Metrics
 	health  *health
+	breaker *breaker
 }
 
 // New builds a worker; Run starts it.
@@ -80,6 +84,7 @@ func New(opts Options) (*Worker, error) {
 		return nil, errors.New("worker: unsupported Redis connection option")
 	}
 	w := &Worker{opts: opts, rdb: rdb, metrics: opts.Metrics}
+	w.breaker = &breaker{rdb: rdb, p: opts.Breaker}
 	w.health = &health{down: map[string]string{}, w: w}
 	for name := range opts.Connections {
 		w.metrics.up.WithLabelValues(name).Set(1)
@@ -127,6 +132,9 @@ func setDefaults(o *Options) {
 	}
 	if o.Retry.Now == nil {
 		o.Retry = DefaultRetryPolicy()
+	}
+	if o.Breaker.MinAttempts == 0 {
+		o.Breaker = DefaultBreakerPolicy()
 	}
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics(prometheus.NewRegistry())
