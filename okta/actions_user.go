@@ -138,6 +138,10 @@ func (e *Executor) lifecycle(ctx context.Context, a tasks.Args, res *tasks.Resul
 	if j != nil && err != nil && settled {
 		_ = j.Answered(ctx)
 	}
+	if now := e.afterConflict(ctx, st, u.ID, err); now != nil {
+		res.Outcome, res.Okta.StatusAfter = tasks.OutcomeNoOp, now.Status
+		return nil
+	}
 	if err != nil {
 		return err
 	}

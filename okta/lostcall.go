@@ -109,3 +109,21 @@ func (e *Executor) afterLostAnswer(ctx context.Context, a tasks.Args, st step, b
 		return nil, true, lostCallError(v, "its answer was lost")
 	}
 }
+
+// afterConflict: Okta refused the call for the user's state (E0000001
+// "cannot suspend a user that is not active", E0000038). Another action
+// may have reached the end state between our read and our call (an
+// admin, another tool, a duplicate request): the user is read again, and
+// if the end state now holds the action is a no-op, not a failure. It
+// returns the user as re-read then, else nil (the refusal stands).
+func (e *Executor) afterConflict(ctx context.Context, st step, id string, err error) *oktaUser {
+	var p *PermanentError
+	if st.noop == nil || !errors.As(err, &p) || (p.Code != "E0000001" && p.Code != "E0000038") {
+		return nil
+	}
+	now, rerr := e.getUser(ctx, id)
+	if rerr != nil || !st.noop(now) {
+		return nil
+	}
+	return now
+}

@@ -133,3 +133,46 @@ func TestOutcomeCountedOnceWhenRunTwice(t *testing.T) {
 		t.Errorf("oktaq_actions_total counted the action %v times, want 1", n)
 	}
 }
+
+// Issue 14 item 2: actions on one user are serialized across the
+// worker's slots (a lease in Redis): of three concurrent suspends one
+// calls Okta and succeeds, the two others find the user SUSPENDED and end
+// no_op. Once the worker has resolved the login, an action given the id
+// and one given the login wait for each other too.
+func TestConcurrentActionsOnOneUser(t *testing.T) {
+	h := newHarness(t, withUsers(seedUser("dup@example.com", "ACTIVE")))
+	// Slow lifecycle calls, so that the three would overlap.
+	h.sim.SetFaults(oktasim.Faults{Latency: 200 * time.Millisecond, Match: "/lifecycle/"})
+	run := func(as ...tasks.Args) map[tasks.Outcome]int {
+		t.Helper()
+		var ids []string
+		for _, a := range as {
+			ids = append(ids, h.enqueue(a))
+		}
+		got := map[tasks.Outcome]int{}
+		for _, id := range ids {
+			r := result(t, h.wait(id, 20*time.Second))
+			got[r.Outcome]++
+			if r.Error != nil {
+				t.Errorf("task %s: %+v", id, r.Error)
+			}
+		}
+		return got
+	}
+	got := run(&tasks.Suspend{Request: request("dup@example.com")}, &tasks.Suspend{Request: request("DUP@example.com")},
+		&tasks.Suspend{Request: request("dup@example.com")})
+	u, _ := h.sim.User("dup@example.com")
+	if got[tasks.OutcomeSucceeded] != 1 || got[tasks.OutcomeNoOp] != 2 {
+		t.Errorf("three suspends: %v, want 1 succeeded and 2 no_op", got)
+	}
+	if n := sideEffects(h.sim, "/lifecycle/suspend")[u.ID]; n != 1 || u.Status != "SUSPENDED" {
+		t.Errorf("Okta got %d suspend calls, user %s; want 1 and SUSPENDED", n, u.Status)
+	}
+	got = run(&tasks.Unsuspend{Request: request(u.ID)}, &tasks.Unsuspend{Request: request("dup@example.com")})
+	if got[tasks.OutcomeSucceeded] != 1 || got[tasks.OutcomeNoOp] != 1 {
+		t.Errorf("unsuspend by id and by login: %v, want 1 succeeded and 1 no_op", got)
+	}
+	if n := sideEffects(h.sim, "/lifecycle/unsuspend")[u.ID]; n != 1 {
+		t.Errorf("Okta got %d unsuspend calls, want 1", n)
+	}
+}

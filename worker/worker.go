@@ -38,6 +38,8 @@ type Options struct {
 	// Breaker holds a connection whose calls mostly fail (default
 	// DefaultBreakerPolicy).
 	Breaker BreakerPolicy
+	// Lease serializes actions per user (default DefaultLeasePolicy).
+	Lease LeasePolicy
 	// PollInterval is how often asynq looks for new, scheduled and retry
 	// tasks when idle (default 1s; tests use less).
 	PollInterval time.Duration
@@ -90,7 +92,7 @@ func New(opts Options) (*Worker, error) {
 		w.metrics.up.WithLabelValues(name).Set(1)
 	}
 	w.mux = asynq.NewServeMux()
-	w.mux.Use(w.record, w.verify, w.validate, w.authorize, w.gate)
+	w.mux.Use(w.record, w.verify, w.validate, w.authorize, w.leaseUser, w.gate)
 	for _, a := range tasks.Actions() {
 		w.mux.HandleFunc(a.TypeName(), w.execute)
 	}
@@ -132,6 +134,9 @@ func setDefaults(o *Options) {
 	}
 	if o.Retry.Now == nil {
 		o.Retry = DefaultRetryPolicy()
+	}
+	if o.Lease.TTL == 0 {
+		o.Lease = DefaultLeasePolicy()
 	}
 	if o.Breaker.MinAttempts == 0 {
 		o.Breaker = DefaultBreakerPolicy()
