@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	oktasdk "github.com/okta/okta-sdk-golang/v5/okta"
 
@@ -32,6 +33,9 @@ type oktaUser struct {
 	Status                string                     `json:"status"`
 	TransitioningToStatus string                     `json:"transitioningToStatus"`
 	Links                 map[string]json.RawMessage `json:"_links"`
+	// StatusChanged is when Okta last changed the status (null for a
+	// user whose status never changed).
+	StatusChanged *time.Time `json:"statusChanged,omitempty"`
 }
 
 func (u *oktaUser) has(link string) bool { _, ok := u.Links[link]; return ok }
@@ -86,6 +90,8 @@ type step struct {
 	// blind reports that from this starting state a re-read cannot show
 	// whether the call applied.
 	blind func(before *oktaUser) bool
+	// noopReason, when set, says why noop holds (recorded in the result).
+	noopReason string
 }
 
 func (e *Executor) lifecycle(ctx context.Context, a tasks.Args, res *tasks.Result) error {
@@ -114,7 +120,7 @@ func (e *Executor) lifecycle(ctx context.Context, a tasks.Args, res *tasks.Resul
 		}
 	}
 	if st.noop != nil && st.noop(u) {
-		res.Outcome, res.Okta.StatusAfter = tasks.OutcomeNoOp, u.Status
+		res.Outcome, res.Okta.StatusAfter, res.Reason = tasks.OutcomeNoOp, u.Status, st.noopReason
 		if u.TransitioningToStatus != "" {
 			res.Okta.StatusAfter = u.TransitioningToStatus
 		}
@@ -298,7 +304,17 @@ func (e *Executor) stepFor(a tasks.Args) (step, error) {
 // be told apart: with email it is reported unconfirmed, not repeated.
 func (e *Executor) resetPasswordStep(a *tasks.ResetPassword) step {
 	send, revoke := a.Options.SendsEmail(), a.Options.RevokeSessions
+	requested := a.RequestedAt
 	return step{
+		// With an email, a user who entered RECOVERY at or after the
+		// request was reset already: by an attempt whose record Redis
+		// lost (a failover to a lagging replica), or by someone else. A
+		// second email would only invalidate the first link.
+		noop: func(u *oktaUser) bool {
+			return send && !requested.IsZero() && u.Status == statusRecovery &&
+				u.StatusChanged != nil && !u.StatusChanged.Before(requested.Truncate(time.Second))
+		},
+		noopReason: "the user entered RECOVERY after this action was requested: the reset email went out already; not sent again",
 		invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
 			_, r, err := e.api.UserAPI.GenerateResetPasswordToken(ctx, id).SendEmail(send).RevokeSessions(revoke).Execute()
 			return r, err

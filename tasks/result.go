@@ -27,6 +27,9 @@ type Result struct {
 	Connection string    `json:"connection"`
 	UserID     string    `json:"user_id,omitempty"`
 	Okta       OktaTrace `json:"okta"`
+	// Reason says why an action ended no_op when its status alone does
+	// not show it.
+	Reason string `json:"reason,omitempty"`
 	// Items reports each group or app of an update on its own.
 	Items      []ItemResult `json:"items,omitempty"`
 	Error      *ErrorInfo   `json:"error,omitempty"`

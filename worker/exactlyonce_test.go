@@ -176,3 +176,35 @@ func TestConcurrentActionsOnOneUser(t *testing.T) {
 		t.Errorf("Okta got %d unsuspend calls, want 1", n)
 	}
 }
+
+// Issue 14 item 5: Redis rolled back to before a reset_password finished
+// (a failover to a lagging replica): the queue has the task again and the
+// journal is gone. The replayed task finds the user entered RECOVERY
+// after the request and ends no_op with the reason, without a second
+// email.
+func TestResetReplayedAfterRollbackSendsNoSecondEmail(t *testing.T) {
+	h := newHarness(t, withUsers(seedUser("rolled@example.com", "ACTIVE")))
+	a := &tasks.ResetPassword{Request: request("rolled@example.com")}
+	info := h.wait(h.enqueue(a, asynq.TaskID("rollback-1")), 10*time.Second)
+	// The rollback: the task is pending again and nothing else of its run
+	// survived.
+	if err := h.inspect.DeleteTask(info.Queue, info.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.redis.Client.Del(t.Context(), "oktaq:journal:"+info.ID, "oktaq:counted:"+info.ID).Err(); err != nil {
+		t.Fatal(err)
+	}
+	r := result(t, h.wait(h.enqueue(a, asynq.TaskID("rollback-1")), 10*time.Second))
+	u, _ := h.sim.User("rolled@example.com")
+	if n := sideEffects(h.sim, "/lifecycle/reset_password")[u.ID]; n != 1 {
+		t.Errorf("reset_password sent %d times, want 1", n)
+	}
+	if r.Outcome != tasks.OutcomeNoOp || !strings.Contains(r.Reason, "RECOVERY after this action was requested") {
+		t.Errorf("replay: %s %q %+v", r.Outcome, r.Reason, r.Error)
+	}
+	// A new request for the same user (after the first reset) does send.
+	r = result(t, h.wait(h.enqueue(&tasks.ResetPassword{Request: request("rolled@example.com")}), 10*time.Second))
+	if n := sideEffects(h.sim, "/lifecycle/reset_password")[u.ID]; n != 2 || r.Outcome != tasks.OutcomeSucceeded {
+		t.Errorf("a later request: %s, %d calls, want succeeded and 2", r.Outcome, n)
+	}
+}
