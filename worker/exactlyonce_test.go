@@ -208,3 +208,45 @@ func TestResetReplayedAfterRollbackSendsNoSecondEmail(t *testing.T) {
 		t.Errorf("a later request: %s, %d calls, want succeeded and 2", r.Outcome, n)
 	}
 }
+
+// Issue 14 item 5: Redis lost a task while it ran (a rollback); the
+// result the worker writes must not leave a result-only hash behind with
+// no expiry and no owner.
+func TestResultOfAVanishedTaskLeavesNoRemnant(t *testing.T) {
+	h := newHarness(t, withUsers(seedUser("vanish@example.com", "ACTIVE")))
+	h.sim.SetFaults(oktasim.Faults{Latency: 300 * time.Millisecond, Match: "/lifecycle/"})
+	id := h.enqueue(&tasks.Suspend{Request: request("vanish@example.com")})
+	key := "asynq:{" + tasks.QueueCritical + "}:t:" + id
+	until(t, "the task runs", func() bool {
+		for _, r := range h.sim.Requests() {
+			if r.Method == http.MethodGet && strings.HasPrefix(r.Path, "/api/v1/users/") {
+				return true
+			}
+		}
+		return false
+	})
+	// What a rollback to before the enqueue leaves: no task hash, not in
+	// the active list, no lease.
+	pipe := h.redis.Client.TxPipeline()
+	pipe.Del(t.Context(), key)
+	pipe.LRem(t.Context(), "asynq:{"+tasks.QueueCritical+"}:active", 0, id)
+	pipe.ZRem(t.Context(), "asynq:{"+tasks.QueueCritical+"}:lease", id)
+	if _, err := pipe.Exec(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	until(t, "the attempt ends", func() bool { return strings.Contains(h.logs.String(), `"final":true`) })
+	if n := h.redis.Client.Exists(t.Context(), key).Val(); n != 0 {
+		t.Errorf("%s is left with %v", key, h.redis.Client.HGetAll(t.Context(), key).Val())
+	}
+}
+
+// until polls cond; the timeout only keeps a broken test from hanging.
+func until(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("%s: not within 30 s", what)
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/oktaq/oktaq/okta"
 	"github.com/oktaq/oktaq/tasks"
@@ -34,7 +35,7 @@ func (w *Worker) record(next asynq.Handler) asynq.Handler {
 			if res.Error == nil && err != nil && kind != "ok" {
 				res.Error = errorInfo(at, err)
 			}
-			if werr := w.writeResult(t, res); werr != nil {
+			if werr := w.writeResult(ctx, t, res); werr != nil {
 				w.opts.Logger.Error("result not written", "task_id", id, "error", werr)
 			}
 			if w.firstOutcome(ctx, id) {
@@ -148,7 +149,11 @@ func (w *Worker) firstOutcome(ctx context.Context, taskID string) bool {
 	return first || err != nil
 }
 
-func (w *Worker) writeResult(t *asynq.Task, res *tasks.Result) error {
+// writeResult stores the result with the task. asynq's ResultWriter sets
+// the field on whatever hash is there: after Redis rolled back (the task
+// gone, its message with it) it would leave a result-only hash with no
+// expiry, so such a remnant is dropped at once.
+func (w *Worker) writeResult(ctx context.Context, t *asynq.Task, res *tasks.Result) error {
 	b, err := json.Marshal(res)
 	if err != nil {
 		return err
@@ -157,9 +162,25 @@ func (w *Worker) writeResult(t *asynq.Task, res *tasks.Result) error {
 	if rw == nil {
 		return errors.New("task has no result writer")
 	}
-	_, err = rw.Write(b)
-	return err
+	if _, err = rw.Write(b); err != nil {
+		return err
+	}
+	if q, ok := asynq.GetQueueName(ctx); ok {
+		key := "asynq:{" + q + "}:t:" + rw.TaskID()
+		if n, _ := dropRemnant.Run(context.WithoutCancel(ctx), w.rdb, []string{key}).Int(); n == 1 {
+			return errors.New("the task vanished while it ran (Redis lost data?): its result was dropped")
+		}
+	}
+	return nil
 }
+
+// dropRemnant deletes a task hash that has no message.
+var dropRemnant = redis.NewScript(`
+if redis.call("EXISTS", KEYS[1]) == 1 and redis.call("HEXISTS", KEYS[1], "msg") == 0 then
+	redis.call("DEL", KEYS[1])
+	return 1
+end
+return 0`)
 
 // audit logs one line per attempt, and marks the final one. It names who
 // asked, for which ticket, what was done to whom and what Okta said; it
