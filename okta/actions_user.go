@@ -309,10 +309,11 @@ func (e *Executor) resetPasswordStep(a *tasks.ResetPassword) step {
 		// With an email, a user who entered RECOVERY at or after the
 		// request was reset already: by an attempt whose record Redis
 		// lost (a failover to a lagging replica), or by someone else. A
-		// second email would only invalidate the first link.
+		// second email would only invalidate the first link. Okta's
+		// times have milliseconds; the request time is cut to them.
 		noop: func(u *oktaUser) bool {
 			return send && !requested.IsZero() && u.Status == statusRecovery &&
-				u.StatusChanged != nil && !u.StatusChanged.Before(requested.Truncate(time.Second))
+				u.StatusChanged != nil && !u.StatusChanged.Before(requested.Truncate(time.Millisecond))
 		},
 		noopReason: "the user entered RECOVERY after this action was requested: the reset email went out already; not sent again",
 		invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
