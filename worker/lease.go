@@ -89,7 +89,11 @@ func (w *Worker) leaseUser(next asynq.Handler) asynq.Handler {
 			busy := w.opts.Lease.Busy
 			return &HeldError{Until: w.now().Add(busy + rand.N(busy+1)), Reason: "another action on this user is under way"}
 		}
-		defer func() { _ = releaseLease.Run(context.WithoutCancel(ctx), w.rdb, keys, token).Err() }()
+		stop := w.keepLease(ctx, keys, token)
+		defer func() {
+			stop()
+			_ = releaseLease.Run(context.WithoutCancel(ctx), w.rdb, keys, token).Err()
+		}()
 		err = next.ProcessTask(ctx, t)
 		if at.result != nil {
 			w.remember(ctx, conn, ref, at.result.UserID)
@@ -97,6 +101,34 @@ func (w *Worker) leaseUser(next asynq.Handler) asynq.Handler {
 		return err
 	})
 }
+
+// keepLease extends the lease every third of its TTL while the action
+// runs (an update of many groups may outlast one TTL); stop ends it.
+func (w *Worker) keepLease(ctx context.Context, keys []string, token string) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(w.opts.Lease.TTL / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				_ = extendLease.Run(context.WithoutCancel(ctx), w.rdb, keys, token, w.opts.Lease.TTL.Milliseconds()).Err()
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// extendLease moves the expiry of the keys still held by ARGV[1].
+var extendLease = redis.NewScript(`
+for i = 1, #KEYS do
+  if redis.call("GET", KEYS[i]) == ARGV[1] then redis.call("PEXPIRE", KEYS[i], ARGV[2]) end
+end
+return 0`)
 
 // acquireLease takes every key of KEYS for ARGV[1], for ARGV[2] ms, or
 // none: 1 taken, 0 one of them is held by another.
