@@ -38,10 +38,12 @@ type BreakerPolicy struct {
 	Recheck time.Duration
 }
 
-// DefaultBreakerPolicy: 20 attempts in 30 s of which half failed open it
-// for 5 s, then 10, 20... up to 5 minutes.
+// DefaultBreakerPolicy: 20 attempts in 30 s of which 80% failed open it
+// for 5 s, then 10, 20... up to 5 minutes. (An action of 2 calls at 25%
+// 5xx fails 44% of its attempts: that Okta is flaky, to be retried, not
+// down, to be held.)
 func DefaultBreakerPolicy() BreakerPolicy {
-	return BreakerPolicy{MinAttempts: 20, FailRatio: 0.5, Window: 30 * time.Second, Slots: 6,
+	return BreakerPolicy{MinAttempts: 20, FailRatio: 0.8, Window: 30 * time.Second, Slots: 6,
 		Hold: 5 * time.Second, MaxHold: 5 * time.Minute, ProbeLease: time.Minute, Recheck: time.Second}
 }
 
