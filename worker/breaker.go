@@ -38,12 +38,13 @@ type BreakerPolicy struct {
 	Recheck time.Duration
 }
 
-// DefaultBreakerPolicy: 20 attempts in 30 s of which 80% failed open it
-// for 5 s, then 10, 20... up to 5 minutes. (An action of 2 calls at 25%
-// 5xx fails 44% of its attempts: that Okta is flaky, to be retried, not
-// down, to be held.)
+// DefaultBreakerPolicy: 20 attempts in 30 s of which 75% failed open it
+// for 5 s, then 10, 20... up to 5 minutes. An action's attempt makes 2
+// calls or more: 75% of attempts failed means most calls did. (At 25%
+// 5xx, 44% of attempts fail: that Okta is flaky, to be retried, not down,
+// to be held.)
 func DefaultBreakerPolicy() BreakerPolicy {
-	return BreakerPolicy{MinAttempts: 20, FailRatio: 0.8, Window: 30 * time.Second, Slots: 6,
+	return BreakerPolicy{MinAttempts: 20, FailRatio: 0.75, Window: 30 * time.Second, Slots: 6,
 		Hold: 5 * time.Second, MaxHold: 5 * time.Minute, ProbeLease: time.Minute, Recheck: time.Second}
 }
 

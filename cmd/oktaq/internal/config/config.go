@@ -44,7 +44,7 @@ type Env struct {
 	Concurrency     int           `envconfig:"CONCURRENCY" default:"10" desc:"actions a worker process runs at once"`
 	Queues          string        `envconfig:"QUEUES" default:"critical=6,default=3,low=1" desc:"queue weights; critical holds suspend, deactivate, clear sessions and reset MFA"`
 	StrictPriority  bool          `envconfig:"STRICT_PRIORITY" default:"true" desc:"serve a queue only when every higher-weight queue is empty"`
-	MaxAttempts     int           `envconfig:"MAX_ATTEMPTS" default:"12" desc:"attempts for transient failures (retried after about 1, 2, 4, 8, 15, 15 s, then 2, 4, 8, 16, 20 min: 12 span about an hour)"`
+	MaxAttempts     int           `envconfig:"MAX_ATTEMPTS" default:"12" desc:"attempts for transient failures (retried after about 1, 2, 4 s, then every 5 s; with 12, the last two after 2 and 4 min); an Okta that is down holds tasks without spending attempts"`
 	TaskDeadline    time.Duration `envconfig:"TASK_DEADLINE" default:"2h" desc:"an action not done this long after it was enqueued is given up, rate limits included"`
 	ResultRetention time.Duration `envconfig:"RESULT_RETENTION" default:"168h" desc:"how long results stay readable after completion"`
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"time in-flight actions get to finish on shutdown"`
