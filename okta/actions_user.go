@@ -34,8 +34,16 @@ type oktaUser struct {
 	TransitioningToStatus string                     `json:"transitioningToStatus"`
 	Links                 map[string]json.RawMessage `json:"_links"`
 	// StatusChanged is when Okta last changed the status (null for a
-	// user whose status never changed).
-	StatusChanged *time.Time `json:"statusChanged,omitempty"`
+	// user whose status never changed); a string, so that an odd format
+	// makes the time unknown rather than the user unreadable.
+	StatusChanged string `json:"statusChanged"`
+}
+
+// statusChangedSince reports whether Okta changed the status at or after
+// t (Okta's times have milliseconds; t is cut to them).
+func (u *oktaUser) statusChangedSince(t time.Time) bool {
+	at, err := time.Parse(time.RFC3339Nano, u.StatusChanged)
+	return err == nil && !t.IsZero() && !at.Before(t.Truncate(time.Millisecond))
 }
 
 func (u *oktaUser) has(link string) bool { _, ok := u.Links[link]; return ok }
@@ -309,11 +317,9 @@ func (e *Executor) resetPasswordStep(a *tasks.ResetPassword) step {
 		// With an email, a user who entered RECOVERY at or after the
 		// request was reset already: by an attempt whose record Redis
 		// lost (a failover to a lagging replica), or by someone else. A
-		// second email would only invalidate the first link. Okta's
-		// times have milliseconds; the request time is cut to them.
+		// second email would only invalidate the first link.
 		noop: func(u *oktaUser) bool {
-			return send && !requested.IsZero() && u.Status == statusRecovery &&
-				u.StatusChanged != nil && !u.StatusChanged.Before(requested.Truncate(time.Millisecond))
+			return send && u.Status == statusRecovery && u.statusChangedSince(requested)
 		},
 		noopReason: "the user entered RECOVERY after this action was requested: the reset email went out already; not sent again",
 		invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
