@@ -1,6 +1,7 @@
 package worker_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/oktaq/oktaq/okta/oktasim"
 	"github.com/oktaq/oktaq/tasks"
+	"github.com/oktaq/oktaq/worker"
 )
 
 // rereadFails passes calls to the simulator; after a dropped
@@ -253,4 +255,51 @@ func until(t *testing.T, what string, cond func() bool) {
 		}
 	}
 	t.Fatalf("%s: not within 30 s", what)
+}
+
+// Issue 14 item 6: Okta is down (every call 5xx). After MinAttempts
+// failed attempts the connection is held: its tasks wait without
+// spending attempts, and one probe at a time calls Okta (each failed
+// probe doubles the hold). When Okta is back, a probe succeeds and every
+// task completes, though Okta was down far longer than the tasks'
+// attempts (6, retried within 200 ms) would have lasted on their own.
+func TestDownOktaHoldsTheConnection(t *testing.T) {
+	const n = 10
+	var users []oktasim.SeedUser
+	for i := range n {
+		users = append(users, seedUser(fmt.Sprintf("down%d@example.com", i), "ACTIVE"))
+	}
+	p := worker.DefaultBreakerPolicy()
+	p.MinAttempts, p.Hold, p.MaxHold, p.Recheck = 5, 100*time.Millisecond, 3200*time.Millisecond, 100*time.Millisecond
+	h := newHarness(t, withUsers(users...), withBreaker(p))
+	h.sim.SetFaults(oktasim.Faults{ErrorRate: 1, ErrorStatus: http.StatusServiceUnavailable, Match: "/api/v1/"})
+	var ids []string
+	for i := range n {
+		ids = append(ids, h.enqueue(&tasks.Suspend{Request: request(fmt.Sprintf("down%d@example.com", i))}))
+	}
+	// Down until the hold has doubled five times: five probes failed.
+	until(t, "five failed probes", func() bool {
+		hold, _ := h.redis.Client.HGet(t.Context(), "oktaq:{default}:breaker", "hold").Int()
+		return hold >= 3200
+	})
+	failedCalls := 0
+	for _, r := range h.sim.Requests() {
+		if r.Status == http.StatusServiceUnavailable {
+			failedCalls++
+		}
+	}
+	h.sim.SetFaults(oktasim.Faults{})
+	for _, id := range ids {
+		info := h.wait(id, 30*time.Second)
+		if r := result(t, info); info.State != asynq.TaskStateCompleted || r.Outcome != tasks.OutcomeSucceeded {
+			t.Errorf("task %s: %s %s %+v", id, info.State, r.Outcome, r.Error)
+		}
+	}
+	// Without the hold, 10 tasks of 6 attempts would have made 60 failed
+	// calls; with it: the attempts before it opened (MinAttempts, plus
+	// those in flight), and one call per probe.
+	if failedCalls > p.MinAttempts+4+8 {
+		t.Errorf("Okta got %d calls while down", failedCalls)
+	}
+	t.Logf("%d calls while down", failedCalls)
 }

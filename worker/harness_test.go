@@ -51,6 +51,7 @@ type harness struct {
 	// transport, when set, wraps the executor's calls to the simulator.
 	transport   http.RoundTripper
 	transportOf func(h *harness) http.RoundTripper
+	breaker     worker.BreakerPolicy
 }
 
 type option func(*harness)
@@ -59,6 +60,9 @@ type option func(*harness)
 func withTransport(rt func(h *harness) http.RoundTripper) option {
 	return func(h *harness) { h.transportOf = rt }
 }
+
+// withBreaker gives the worker this connection breaker.
+func withBreaker(p worker.BreakerPolicy) option { return func(h *harness) { h.breaker = p } }
 
 func withScopes(s ...string) option         { return func(h *harness) { h.scopes = s } }
 func withRates(r oktasim.RateLimits) option { return func(h *harness) { h.simRates = &r } }
@@ -131,7 +135,7 @@ func (h *harness) start() {
 		Connections:  map[string]*worker.Connection{"default": {Conn: h.conn, Exec: exec}},
 		Concurrency:  4,
 		PollInterval: 50 * time.Millisecond, CredentialCheck: 200 * time.Millisecond,
-		Retry: retry, Metrics: metrics, Logger: log, ShutdownTimeout: 5 * time.Second,
+		Retry: retry, Metrics: metrics, Logger: log, ShutdownTimeout: 5 * time.Second, Breaker: h.breaker,
 	})
 	if err != nil {
 		h.t.Fatal(err)

@@ -28,6 +28,8 @@ type attempt struct {
 	// admitted: the attempt passed the gate, so its outcome says
 	// something of Okta's health.
 	admitted bool
+	// heldUntil is the connection's hold after this attempt, if any.
+	heldUntil time.Time
 }
 
 type attemptKey struct{}

@@ -24,6 +24,13 @@ func (w *Worker) record(next asynq.Handler) asynq.Handler {
 		at := &attempt{taskID: id, action: action, started: w.now()}
 		err := next.ProcessTask(context.WithValue(ctx, attemptKey{}, at), t)
 		kind, final := w.classify(ctx, err)
+		if at.admitted && w.reportToBreaker(ctx, at, kind, err) {
+			// A failed probe: the connection is down, not this task's
+			// action; it waits with the others, without spending an
+			// attempt.
+			err = &HeldError{Until: at.heldUntil, Reason: "probe of a failing connection: " + err.Error()}
+			kind, final = w.classify(ctx, err)
+		}
 		res := at.result
 		if res == nil {
 			res = w.baseResult(at)
@@ -41,9 +48,6 @@ func (w *Worker) record(next asynq.Handler) asynq.Handler {
 			if w.firstOutcome(ctx, id) {
 				w.metrics.actions.WithLabelValues(string(action), res.Connection, string(res.Outcome)).Inc()
 			}
-		}
-		if at.admitted {
-			w.reportToBreaker(ctx, at, kind)
 		}
 		w.metrics.attempts.WithLabelValues(string(action), res.Connection, kind).Inc()
 		w.metrics.duration.WithLabelValues(string(action)).Observe(res.FinishedAt.Sub(at.started).Seconds())
@@ -82,8 +86,9 @@ func (w *Worker) classify(ctx context.Context, err error) (kind string, final bo
 
 // reportToBreaker tells the connection's breaker what an attempt that
 // passed the gate met: an answer (success or a refusal: Okta is up) or a
-// transient failure.
-func (w *Worker) reportToBreaker(ctx context.Context, at *attempt, kind string) {
+// transient failure. It reports whether the attempt was a probe that
+// failed.
+func (w *Worker) reportToBreaker(ctx context.Context, at *attempt, kind string, err error) (failedProbe bool) {
 	o := neutral
 	switch kind {
 	case "ok", "permanent":
@@ -91,14 +96,17 @@ func (w *Worker) reportToBreaker(ctx context.Context, at *attempt, kind string) 
 	case "transient":
 		o = failed
 	}
-	until, err := w.breaker.report(context.WithoutCancel(ctx), at.conn.Conn.Name, at.probe, o, w.now())
-	if err != nil {
-		w.opts.Logger.Warn("connection breaker not updated", "error", err)
-		return
+	until, rerr := w.breaker.report(context.WithoutCancel(ctx), at.conn.Conn.Name, at.probe, o, w.now())
+	if rerr != nil {
+		w.opts.Logger.Warn("connection breaker not updated", "error", rerr)
+		return false
 	}
 	if !until.IsZero() && o == failed {
-		w.opts.Logger.Warn("connection held: most calls to Okta fail", "connection", at.conn.Conn.Name, "until", until, "probe", at.probe != "")
+		w.opts.Logger.Warn("connection held: most calls to Okta fail", "connection", at.conn.Conn.Name, "until", until,
+			"probe", at.probe != "", "error", err)
 	}
+	at.heldUntil = until
+	return at.probe != "" && o == failed && !until.IsZero()
 }
 
 func outcomeOf(kind string, res *tasks.Result) tasks.Outcome {
