@@ -303,3 +303,20 @@ func TestDownOktaHoldsTheConnection(t *testing.T) {
 	}
 	t.Logf("%d calls while down", failedCalls)
 }
+
+// A task held on its last attempt is archived by asynq (it archives on
+// the last attempt whatever the error): it must end with a result that
+// says why, not vanish without one.
+func TestHeldOnLastAttemptEndsWithAResult(t *testing.T) {
+	h := newHarness(t, withUsers(seedUser("last@example.com", "ACTIVE")))
+	// Another action holds the user's lease for the whole test.
+	if err := h.redis.Client.Set(t.Context(), "oktaq:{default}:user:last@example.com", "someone-else", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	info := h.wait(h.enqueue(&tasks.Suspend{Request: request("last@example.com")}, asynq.MaxRetry(0)), 10*time.Second)
+	r := result(t, info)
+	if info.State != asynq.TaskStateArchived || r.Outcome != tasks.OutcomeFailed || r.Error == nil ||
+		!strings.Contains(r.Error.Summary, "another action on this user") {
+		t.Errorf("%s %s %+v", info.State, r.Outcome, r.Error)
+	}
+}

@@ -73,10 +73,12 @@ func (w *Worker) classify(ctx context.Context, err error) (kind string, final bo
 		return "permanent", true
 	case errors.Is(err, asynq.SkipRetry):
 		return "rejected", true
+	// A reschedule spends no attempt, but on the last one asynq archives
+	// the task whatever the error: then it is final, with a result.
 	case errors.As(err, &rl):
-		return "rate_limited", false
+		return "rate_limited", lastAttempt
 	case errors.As(err, new(*HeldError)):
-		return "held", false
+		return "held", lastAttempt
 	case errors.As(err, &ua):
 		return "unauthorized", lastAttempt
 	default:
