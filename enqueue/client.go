@@ -280,7 +280,7 @@ func (c *Client) submitKeyed(ctx context.Context, task *asynq.Task, aopts []asyn
 		if !errors.Is(err, asynq.ErrTaskIDConflict) {
 			return info, err
 		}
-		info, err = c.existing(task, k)
+		info, err = c.existing(ctx, task, k)
 		if !errors.Is(err, ErrNotFound) {
 			return info, err
 		}
@@ -304,8 +304,8 @@ func Queues() []string { return []string{tasks.QueueCritical, tasks.QueueDefault
 
 // existing answers a repeated idempotency key: the task that holds it if
 // it is for the same request, else ErrKeyConflict.
-func (c *Client) existing(task *asynq.Task, k keyed) (*Info, error) {
-	ti, err := c.inspector.GetTaskInfo(k.queue, k.id)
+func (c *Client) existing(ctx context.Context, task *asynq.Task, k keyed) (*Info, error) {
+	ti, err := c.taskInfo(ctx, k.queue, k.id)
 	switch {
 	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
 		return nil, ErrNotFound

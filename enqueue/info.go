@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/oktaq/oktaq/tasks"
 )
@@ -55,7 +56,7 @@ func (c *Client) Status(ctx context.Context, id string) (*Info, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		ti, err := c.inspector.GetTaskInfo(q, id)
+		ti, err := c.taskInfo(ctx, q, id)
 		switch {
 		case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
 			continue
@@ -152,3 +153,45 @@ func (i *Info) View() StatusView {
 	return StatusView{ID: i.ID, Action: string(i.Action), State: i.State, Attempts: i.Attempts,
 		MaxAttempts: i.MaxAttempts, LastError: i.LastError, Result: i.Result}
 }
+
+// taskInfo is the inspector's GetTaskInfo, healed after Redis lost its
+// data (FLUSHALL, a restore from an old snapshot): asynq's client adds a
+// queue to the set of queues only the first time it enqueues on it, and
+// the inspector answers "queue not found" for a queue missing from the
+// set, so tasks enqueued since would read as absent until a restart.
+// When the task's own key exists, the queue is added back and read again.
+//
+// A task hash without its message is a remnant, not a task: a result
+// written after Redis rolled back (asynq's ResultWriter sets the field on
+// whatever is there), with no expiry and no owner. It made its
+// idempotency key answer 503 for ever; it is deleted and the task reads
+// as absent, so that the key can be used again.
+func (c *Client) taskInfo(ctx context.Context, queue, id string) (*asynq.TaskInfo, error) {
+	key := "asynq:{" + queue + "}:t:" + id
+	ti, err := c.inspector.GetTaskInfo(queue, id)
+	switch {
+	case err == nil || errors.Is(err, asynq.ErrTaskNotFound):
+		return ti, err
+	case !errors.Is(err, asynq.ErrQueueNotFound):
+		if n, rerr := dropRemnant.Run(ctx, c.rc, []string{key}).Int(); rerr == nil && n == 1 {
+			return nil, asynq.ErrTaskNotFound
+		}
+		return nil, err
+	}
+	n, xerr := c.rc.Exists(ctx, key).Result()
+	if xerr != nil || n == 0 {
+		return nil, err
+	}
+	if aerr := c.rc.SAdd(ctx, "asynq:queues", queue).Err(); aerr != nil {
+		return nil, fmt.Errorf("re-adding queue %q to asynq:queues: %w", queue, aerr)
+	}
+	return c.inspector.GetTaskInfo(queue, id)
+}
+
+// dropRemnant deletes a task hash that has no message (see taskInfo).
+var dropRemnant = redis.NewScript(`
+if redis.call("EXISTS", KEYS[1]) == 1 and redis.call("HEXISTS", KEYS[1], "msg") == 0 then
+	redis.call("DEL", KEYS[1])
+	return 1
+end
+return 0`)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	oktasdk "github.com/okta/okta-sdk-golang/v5/okta"
 
@@ -42,6 +43,17 @@ type oktaUser struct {
 		} `json:"provider"`
 	} `json:"credentials"`
 	Links map[string]json.RawMessage `json:"_links"`
+	// StatusChanged is when Okta last changed the status (null for a
+	// user whose status never changed); a string, so that an odd format
+	// makes the time unknown rather than the user unreadable.
+	StatusChanged string `json:"statusChanged"`
+}
+
+// statusChangedSince reports whether Okta changed the status at or after
+// t (Okta's times have milliseconds; t is cut to them).
+func (u *oktaUser) statusChangedSince(t time.Time) bool {
+	at, err := time.Parse(time.RFC3339Nano, u.StatusChanged)
+	return err == nil && !t.IsZero() && !at.Before(t.Truncate(time.Millisecond))
 }
 
 // Credential providers (credentials.provider.type).
@@ -120,6 +132,8 @@ type step struct {
 	// blind reports that from this starting state a re-read cannot show
 	// whether the call applied.
 	blind func(before *oktaUser) bool
+	// noopReason, when set, says why noop holds (recorded in the result).
+	noopReason string
 }
 
 func (e *Executor) lifecycle(ctx context.Context, a tasks.Args, res *tasks.Result) error {
@@ -145,7 +159,11 @@ func (e *Executor) lifecycle(ctx context.Context, a tasks.Args, res *tasks.Resul
 		}
 	}
 	j := journalFrom(ctx)
-	if prev := pendingBefore(ctx, j, u.ID); prev != nil {
+	prev, err := pendingBefore(ctx, j, u.ID)
+	if err != nil {
+		return err
+	}
+	if prev != nil {
 		res.Okta.StatusBefore = prev.Status
 		if done, err := e.resumeAfterCrash(a, st, prev, u); done {
 			if err == nil {
@@ -156,7 +174,10 @@ func (e *Executor) lifecycle(ctx context.Context, a tasks.Args, res *tasks.Resul
 		}
 	}
 	noop, why := st.noop != nil && st.noop(u), ""
-	if st.probe != nil {
+	if noop {
+		why = st.noopReason
+	}
+	if st.probe != nil && !noop {
 		if noop, why, err = st.probe(ctx, u); err != nil {
 			return err
 		}
@@ -179,14 +200,20 @@ func (e *Executor) lifecycle(ctx context.Context, a tasks.Args, res *tasks.Resul
 		}
 	}
 	c, err := e.do(ctx, func(ctx context.Context) (*oktasdk.APIResponse, error) { return st.invoke(ctx, u.ID) })
-	if err != nil && c != nil && c.err != nil {
-		c, err = e.afterLostAnswer(ctx, a, st, u)
+	settled := err == nil || c == nil || c.err == nil
+	if !settled {
+		c, settled, err = e.afterLostAnswer(ctx, a, st, u)
 	}
-	// Close the entry only when another attempt will follow: after a
-	// success the task ends, and if its ack is lost the open entry makes
-	// the next attempt confirm the end state instead of calling again.
-	if j != nil && err != nil && !noAnswer(err) {
+	// Close the entry only when the call's fate is known and another
+	// attempt will follow: after a success the task ends, and if its ack
+	// is lost the open entry makes the next attempt confirm the end state
+	// instead of calling again.
+	if j != nil && err != nil && settled {
 		_ = j.Answered(ctx)
+	}
+	if now := e.afterConflict(ctx, st, u.ID, err); now != nil {
+		res.Outcome, res.Okta.StatusAfter = tasks.OutcomeNoOp, now.Status
+		return nil
 	}
 	if err != nil {
 		return err
@@ -337,8 +364,17 @@ func (e *Executor) stepFor(a tasks.Args) (step, error) {
 // be told apart: with email it is reported unconfirmed, not repeated.
 func (e *Executor) resetPasswordStep(a *tasks.ResetPassword) step {
 	send, revoke := a.Options.SendsEmail(), a.Options.RevokeSessions
+	requested := a.RequestedAt
 	return step{
 		refuse: passwordInOkta,
+		// With an email, a user who entered RECOVERY at or after the
+		// request was reset already: by an attempt whose record Redis
+		// lost (a failover to a lagging replica), or by someone else. A
+		// second email would only invalidate the first link.
+		noop: func(u *oktaUser) bool {
+			return send && u.Status == statusRecovery && u.statusChangedSince(requested)
+		},
+		noopReason: "the user entered RECOVERY after this action was requested: the reset email went out already; not sent again",
 		invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
 			_, r, err := e.api.UserAPI.GenerateResetPasswordToken(ctx, id).SendEmail(send).RevokeSessions(revoke).Execute()
 			return r, err

@@ -3,7 +3,7 @@ package okta
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"fmt"
 )
 
 // Journal carries, across the attempts of one task, the fact that a call
@@ -42,25 +42,23 @@ func journalFrom(ctx context.Context) Journal {
 }
 
 // pendingBefore returns the user as an unfinished earlier attempt saw it
-// before its call, or nil.
-func pendingBefore(ctx context.Context, j Journal, id string) *oktaUser {
+// before its call, or nil. A journal that cannot be read is an error: the
+// earlier call's fate would be unknown, and sending it again could send a
+// second email.
+func pendingBefore(ctx context.Context, j Journal, id string) (*oktaUser, error) {
 	if j == nil {
-		return nil
+		return nil, nil
 	}
 	b, ok, err := j.Pending(ctx)
-	if err != nil || !ok {
-		return nil
+	if err != nil {
+		return nil, &TransientError{Err: fmt.Errorf("journal unreadable: %w", err)}
+	}
+	if !ok {
+		return nil, nil
 	}
 	var u oktaUser
 	if json.Unmarshal(b, &u) != nil || u.ID != id {
-		return nil
+		return nil, nil
 	}
-	return &u
-}
-
-// noAnswer reports whether err means the call's answer never came, so its
-// fate is unknown.
-func noAnswer(err error) bool {
-	var te *TransientError
-	return errors.As(err, &te) && te.Status == 0
+	return &u, nil
 }

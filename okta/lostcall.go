@@ -85,25 +85,45 @@ func (e *Executor) resumeAfterCrash(a tasks.Args, st step, prev, now *oktaUser) 
 // afterLostAnswer decides what to do when a call's answer never came (the
 // connection dropped or timed out): the call may or may not have been
 // applied. It re-reads the user first and never repeats a call that sends
-// an email. It returns the call whose body holds the secret, if any. A
-// call not applied yet may still be on its way: the next attempt looks
-// again (the journal entry stays open) rather than sending it now.
-func (e *Executor) afterLostAnswer(ctx context.Context, a tasks.Args, st step, before *oktaUser) (*call, error) {
+// an email. It returns the call whose body holds the secret, if any, and
+// settled: whether the call's fate is now known. While it is not (the
+// re-read failed, the call may still be on its way, a repeat's answer was
+// lost too) the journal entry stays open, so the next attempt decides
+// from the user's state again instead of sending the call a second time.
+func (e *Executor) afterLostAnswer(ctx context.Context, a tasks.Args, st step, before *oktaUser) (c *call, settled bool, err error) {
 	var now *oktaUser
 	if st.applied != nil {
-		var err error
 		if now, err = e.getUser(ctx, before.ID); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	switch v := judgeLostCall(a, st, before, now); v {
 	case lostCallApplied:
-		return nil, nil
+		return nil, true, nil
 	case lostCallRepeat:
-		return e.do(ctx, func(ctx context.Context) (*oktasdk.APIResponse, error) { return st.invoke(ctx, before.ID) })
+		c, err := e.do(ctx, func(ctx context.Context) (*oktasdk.APIResponse, error) { return st.invoke(ctx, before.ID) })
+		return c, err == nil || c == nil || c.err == nil, err
 	case lostCallNotApplied:
-		return nil, &TransientError{Err: errors.New("the answer to the call was lost and it was not applied")}
+		return nil, false, &TransientError{Err: errors.New("the answer to the call was lost and it was not applied")}
 	default:
-		return nil, lostCallError(v, "its answer was lost")
+		return nil, true, lostCallError(v, "its answer was lost")
 	}
+}
+
+// afterConflict: Okta refused the call for the user's state (E0000001
+// "cannot suspend a user that is not active", E0000038). Another action
+// may have reached the end state between our read and our call (an
+// admin, another tool, a duplicate request): the user is read again, and
+// if the end state now holds the action is a no-op, not a failure. It
+// returns the user as re-read then, else nil (the refusal stands).
+func (e *Executor) afterConflict(ctx context.Context, st step, id string, err error) *oktaUser {
+	var p *PermanentError
+	if st.noop == nil || !errors.As(err, &p) || (p.Code != "E0000001" && p.Code != "E0000038") {
+		return nil
+	}
+	now, rerr := e.getUser(ctx, id)
+	if rerr != nil || !st.noop(now) {
+		return nil
+	}
+	return now
 }

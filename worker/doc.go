@@ -3,8 +3,9 @@
 //
 //	verify (decode, check the signature) -> validate -> authorize (scope
 //	and role, again: config may have changed while the task waited) ->
-//	gate (reschedule without calling Okta when the bucket is known empty)
-//	-> execute
+//	lease the user (one action per user of a connection at a time, in
+//	all workers) -> gate (reschedule without calling Okta when the bucket
+//	is known empty, or the connection's breaker holds it) -> execute
 //
 // wrapped by record, which runs last: it writes the result (asynq's
 // ResultWriter), the metrics and one audit line per attempt.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -53,9 +54,21 @@ type harness struct {
 	// workerOpts changes the worker's options; exec is its executor.
 	workerOpts func(*worker.Options)
 	exec       *okta.Executor
+	// transport, when set, wraps the executor's calls to the simulator.
+	transport   http.RoundTripper
+	transportOf func(h *harness) http.RoundTripper
+	breaker     worker.BreakerPolicy
 }
 
 type option func(*harness)
+
+// withTransport makes the worker's executor call the simulator through rt.
+func withTransport(rt func(h *harness) http.RoundTripper) option {
+	return func(h *harness) { h.transportOf = rt }
+}
+
+// withBreaker gives the worker this connection breaker.
+func withBreaker(p worker.BreakerPolicy) option { return func(h *harness) { h.breaker = p } }
 
 func withScopes(s ...string) option         { return func(h *harness) { h.scopes = s } }
 func withRates(r oktasim.RateLimits) option { return func(h *harness) { h.simRates = &r } }
@@ -90,6 +103,9 @@ func newHarness(t *testing.T, opts ...option) *harness {
 	}
 	h.srv = h.sim.Start()
 	t.Cleanup(h.srv.Close)
+	if h.transportOf != nil {
+		h.transport = h.transportOf(h)
+	}
 	policy, err := tasks.ParseRoles(h.roles)
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +137,7 @@ func (h *harness) start() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	eo := okta.ExecutorOptions{Redis: h.redis.Client, Logger: log, OnCall: metrics.OnCall, Limiter: lim}
+	eo := okta.ExecutorOptions{Redis: h.redis.Client, Logger: log, OnCall: metrics.OnCall, Limiter: lim, Transport: h.transport}
 	if h.execOpts != nil {
 		h.execOpts(&eo)
 	}
@@ -136,7 +152,7 @@ func (h *harness) start() {
 		Connections:  map[string]*worker.Connection{"default": {Conn: h.conn, Exec: exec}},
 		Concurrency:  4,
 		PollInterval: 50 * time.Millisecond, CredentialCheck: 200 * time.Millisecond,
-		Retry: retry, Metrics: metrics, Logger: log, ShutdownTimeout: 5 * time.Second,
+		Retry: retry, Metrics: metrics, Logger: log, ShutdownTimeout: 5 * time.Second, Breaker: h.breaker,
 	}
 	if h.workerOpts != nil {
 		h.workerOpts(&wo)
@@ -180,12 +196,24 @@ func (h *harness) enqueue(a tasks.Args, opts ...asynq.Option) string {
 
 func (h *harness) enqueueWith(kr *tasks.Keyring, a tasks.Args, opts ...asynq.Option) string {
 	h.t.Helper()
+	return h.enqueueSigned(kr, uuid.NewString(), a, opts...)
+}
+
+// enqueueID enqueues a under a task id of the test's choosing (signed for
+// it, as a producer signs).
+func (h *harness) enqueueID(id string, a tasks.Args, opts ...asynq.Option) string {
+	h.t.Helper()
+	return h.enqueueSigned(h.keyring, id, a, opts...)
+}
+
+func (h *harness) enqueueSigned(kr *tasks.Keyring, id string, a tasks.Args, opts ...asynq.Option) string {
+	h.t.Helper()
 	tasks.Normalize(a, time.Now())
 	payload, err := tasks.Marshal(a)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	typ, id, queue := a.Action().TypeName(), uuid.NewString(), a.Action().Queue(a.Base().Bulk)
+	typ, queue := a.Action().TypeName(), a.Action().Queue(a.Base().Bulk)
 	sig := kr.Sign(tasks.Envelope{TaskID: id, Queue: queue, Type: typ, Payload: payload})
 	opts = append([]asynq.Option{asynq.Queue(queue), asynq.TaskID(id), asynq.MaxRetry(5), asynq.Retention(time.Hour)}, opts...)
 	info, err := h.client.Enqueue(asynq.NewTaskWithHeaders(typ, payload, sig), opts...)

@@ -30,10 +30,10 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "oktaq_actions_total",
-			Help: "Actions that reached a final outcome (succeeded, no_op, failed, rejected)."},
+			Help: "Actions that reached a final outcome (succeeded, no_op, failed, rejected), once per task even when it ran again."},
 			[]string{"action", "connection", "outcome"}),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "oktaq_action_attempts_total",
-			Help: "Processing attempts by result (ok, permanent, rejected, rate_limited, unauthorized, transient)."},
+			Help: "Processing attempts by result (ok, permanent, rejected, rate_limited, held, unauthorized, transient)."},
 			[]string{"action", "connection", "result"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "oktaq_action_duration_seconds",
 			Help: "Time one attempt of an action took, Okta calls included.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)},

@@ -23,6 +23,13 @@ type attempt struct {
 	result   *tasks.Result
 	rejected *tasks.ErrorInfo
 	started  time.Time
+	// probe is the breaker's probe token when this attempt probes.
+	probe string
+	// admitted: the attempt passed the gate, so its outcome says
+	// something of Okta's health.
+	admitted bool
+	// heldUntil is the connection's hold after this attempt, if any.
+	heldUntil time.Time
 }
 
 type attemptKey struct{}
@@ -121,7 +128,7 @@ func (w *Worker) gate(next asynq.Handler) asynq.Handler {
 		}
 		until, bucket, err := at.conn.Exec.Blocked(ctx, at.args)
 		if err != nil {
-			w.opts.Logger.Warn("rate-limit state unreadable; calling Okta anyway", "error", err)
+			w.opts.Logger.Warn("rate-limit state unreadable; each call asks the limiter, which refuses while Redis is down", "error", err)
 		}
 		if until.After(w.now()) {
 			if until.After(giveUp) {
@@ -130,6 +137,18 @@ func (w *Worker) gate(next asynq.Handler) asynq.Handler {
 			w.metrics.delayed.WithLabelValues(at.conn.Conn.Name, bucket).Inc()
 			return &okta.RateLimitedError{Until: until, Bucket: bucket}
 		}
+		adm, err := w.breaker.admit(ctx, at.conn.Conn.Name, w.now())
+		if err != nil {
+			// Redis is down: the limiter refuses every call anyway.
+			w.opts.Logger.Warn("connection breaker unreadable", "error", err)
+		}
+		if !adm.Until.IsZero() {
+			if adm.Until.After(giveUp) {
+				return w.expired(at, giveUp)
+			}
+			return &HeldError{Until: adm.Until, Reason: fmt.Sprintf("connection %q: most calls to Okta failed lately; one probe at a time until one succeeds", at.conn.Conn.Name)}
+		}
+		at.probe, at.admitted = adm.Probe, true
 		return next.ProcessTask(ctx, t)
 	})
 }

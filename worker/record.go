@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/oktaq/oktaq/okta"
 	"github.com/oktaq/oktaq/tasks"
@@ -23,6 +24,13 @@ func (w *Worker) record(next asynq.Handler) asynq.Handler {
 		at := &attempt{taskID: id, action: action, started: w.now()}
 		err := next.ProcessTask(context.WithValue(ctx, attemptKey{}, at), t)
 		kind, final := w.classify(ctx, err)
+		if at.admitted && w.reportToBreaker(ctx, at, kind, err) {
+			// A failed probe: the connection is down, not this task's
+			// action; it waits with the others, without spending an
+			// attempt.
+			err = &HeldError{Until: at.heldUntil, Reason: "probe of a failing connection: " + err.Error()}
+			kind, final = w.classify(ctx, err)
+		}
 		res := at.result
 		if res == nil {
 			res = w.baseResult(at)
@@ -35,10 +43,12 @@ func (w *Worker) record(next asynq.Handler) asynq.Handler {
 				res.Error = errorInfo(at, err)
 			}
 			w.confirmationOf(at, res) // confirm.go
-			if werr := w.writeResult(t, res); werr != nil {
+			if werr := w.writeResult(ctx, t, res); werr != nil {
 				w.opts.Logger.Error("result not written", "task_id", id, "error", werr)
 			}
-			w.metrics.actions.WithLabelValues(string(action), res.Connection, string(res.Outcome)).Inc()
+			if w.firstOutcome(ctx, id) {
+				w.metrics.actions.WithLabelValues(string(action), res.Connection, string(res.Outcome)).Inc()
+			}
 			w.finished(ctx, t, at, res, err) // callbacks_emit.go
 		}
 		w.metrics.attempts.WithLabelValues(string(action), res.Connection, kind).Inc()
@@ -65,15 +75,44 @@ func (w *Worker) classify(ctx context.Context, err error) (kind string, final bo
 		return "permanent", true
 	case errors.Is(err, asynq.SkipRetry):
 		return "rejected", true
+	// A reschedule spends no attempt, but on the last one asynq archives
+	// the task whatever the error: then it is final, with a result.
 	case errors.As(err, &rl):
-		return "rate_limited", false
+		return "rate_limited", lastAttempt
 	case errors.As(err, new(*okta.ConnectionDownError)):
-		return "connection_down", false
+		return "connection_down", lastAttempt
+	case errors.As(err, new(*HeldError)):
+		return "held", lastAttempt
 	case errors.As(err, &ua):
 		return "unauthorized", lastAttempt
 	default:
 		return "transient", lastAttempt
 	}
+}
+
+// reportToBreaker tells the connection's breaker what an attempt that
+// passed the gate met: an answer (success or a refusal: Okta is up) or a
+// transient failure. It reports whether the attempt was a probe that
+// failed.
+func (w *Worker) reportToBreaker(ctx context.Context, at *attempt, kind string, err error) (failedProbe bool) {
+	o := neutral
+	switch kind {
+	case "ok", "permanent":
+		o = succeeded
+	case "transient":
+		o = failed
+	}
+	until, rerr := w.breaker.report(context.WithoutCancel(ctx), at.conn.Conn.Name, at.probe, o, w.now())
+	if rerr != nil {
+		w.opts.Logger.Warn("connection breaker not updated", "error", rerr)
+		return false
+	}
+	if !until.IsZero() && o == failed {
+		w.opts.Logger.Warn("connection held: most calls to Okta fail", "connection", at.conn.Conn.Name, "until", until,
+			"probe", at.probe != "", "error", err)
+	}
+	at.heldUntil = until
+	return at.probe != "" && o == failed && !until.IsZero()
 }
 
 func outcomeOf(kind string, res *tasks.Result) tasks.Outcome {
@@ -111,7 +150,24 @@ func (w *Worker) baseResult(at *attempt) *tasks.Result {
 	return res
 }
 
-func (w *Worker) writeResult(t *asynq.Task, res *tasks.Result) error {
+// firstOutcome reports whether this is the first final outcome of the
+// task: an action whose acknowledgement to asynq was lost runs again
+// (and confirms its end state), and must not be counted twice. The
+// marker lives as long as a task may run. When Redis cannot say, the
+// outcome is counted (a metric may then count twice; it never drops one).
+func (w *Worker) firstOutcome(ctx context.Context, taskID string) bool {
+	if taskID == "" {
+		return true
+	}
+	first, err := w.rdb.SetNX(context.WithoutCancel(ctx), "oktaq:counted:"+taskID, 1, w.opts.TaskDeadline+time.Hour).Result()
+	return first || err != nil
+}
+
+// writeResult stores the result with the task. asynq's ResultWriter sets
+// the field on whatever hash is there: after Redis rolled back (the task
+// gone, its message with it) it would leave a result-only hash with no
+// expiry, so such a remnant is dropped at once.
+func (w *Worker) writeResult(ctx context.Context, t *asynq.Task, res *tasks.Result) error {
 	b, err := json.Marshal(res)
 	if err != nil {
 		return err
@@ -120,9 +176,25 @@ func (w *Worker) writeResult(t *asynq.Task, res *tasks.Result) error {
 	if rw == nil {
 		return errors.New("task has no result writer")
 	}
-	_, err = rw.Write(b)
-	return err
+	if _, err = rw.Write(b); err != nil {
+		return err
+	}
+	if q, ok := asynq.GetQueueName(ctx); ok {
+		key := "asynq:{" + q + "}:t:" + rw.TaskID()
+		if n, _ := dropRemnant.Run(context.WithoutCancel(ctx), w.rdb, []string{key}).Int(); n == 1 {
+			return errors.New("the task vanished while it ran (Redis lost data?): its result was dropped")
+		}
+	}
+	return nil
 }
+
+// dropRemnant deletes a task hash that has no message.
+var dropRemnant = redis.NewScript(`
+if redis.call("EXISTS", KEYS[1]) == 1 and redis.call("HEXISTS", KEYS[1], "msg") == 0 then
+	redis.call("DEL", KEYS[1])
+	return 1
+end
+return 0`)
 
 // audit logs one line per attempt, naming its decision: performed
 // (succeeded or no-op), failed, refused (rejected before any Okta call,

@@ -41,6 +41,11 @@ type Options struct {
 	// CredentialCheck is how often credentials are checked (default 1m).
 	CredentialCheck time.Duration
 	Retry           RetryPolicy
+	// Breaker holds a connection whose calls mostly fail (default
+	// DefaultBreakerPolicy).
+	Breaker BreakerPolicy
+	// Lease serializes actions per user (default DefaultLeasePolicy).
+	Lease LeasePolicy
 	// PollInterval is how often asynq looks for new, scheduled and retry
 	// tasks when idle (default 1s; tests use less).
 	PollInterval time.Duration
@@ -96,6 +101,7 @@ type Worker struct {
 	cbMu        sync.Mutex
 	cbTotal     int
 	cbPer       map[string]int
+	breaker     *breaker
 }
 
 // New builds a worker; Run starts it.
@@ -110,13 +116,14 @@ func New(opts Options) (*Worker, error) {
 	}
 	w := &Worker{opts: opts, rdb: rdb, metrics: opts.Metrics,
 		client: asynq.NewClientFromRedisClient(rdb), inspector: asynq.NewInspectorFromRedisClient(rdb)}
+	w.breaker = &breaker{rdb: rdb, p: opts.Breaker}
 	w.health = &health{down: map[string]string{}, ungranted: map[string][]string{}, w: w}
 	for name := range opts.Connections {
 		w.metrics.up.WithLabelValues(name).Set(1)
 	}
 	w.setupCallbacks()
 	actions := asynq.NewServeMux()
-	actions.Use(w.record, w.verify, w.validate, w.authorize, w.gate)
+	actions.Use(w.record, w.verify, w.validate, w.authorize, w.leaseUser, w.gate)
 	for _, a := range tasks.Actions() {
 		actions.HandleFunc(a.TypeName(), w.execute)
 	}
@@ -162,6 +169,12 @@ func setDefaults(o *Options) {
 	}
 	if o.Retry.Now == nil {
 		o.Retry = DefaultRetryPolicy()
+	}
+	if o.Lease.TTL == 0 {
+		o.Lease = DefaultLeasePolicy()
+	}
+	if o.Breaker.MinAttempts == 0 {
+		o.Breaker = DefaultBreakerPolicy()
 	}
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics(prometheus.NewRegistry())

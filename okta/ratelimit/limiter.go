@@ -56,13 +56,23 @@ type Config struct {
 // Defaults of the settings operators change (OKTAQ_RATE_RESERVE,
 // OKTAQ_OKTA_MAX_IN_FLIGHT); the config's defaults are tested against them.
 const (
-	DefaultReserve     = 0.1
-	DefaultMaxInFlight = 8
+	DefaultReserve = 0.1
+	// DefaultMaxInFlight is MaxInFlightFor(10), the worker's default
+	// concurrency (the config's test ties the two).
+	DefaultMaxInFlight = 20
 )
+
+// MaxInFlightFor is the in-flight cap that lets a worker of this
+// concurrency start every action it runs at once: an action's first call
+// may take only half the slots (the rest are kept for actions under way),
+// so the cap is twice the concurrency. With several worker processes on
+// one connection, set OKTAQ_OKTA_MAX_IN_FLIGHT to twice their sum, under
+// Okta's concurrency limit.
+func MaxInFlightFor(concurrency int) int { return max(1, 2*concurrency) }
 
 // DefaultConfig: a 10% reserve, 10% of headroom for critical
 // calls and 10% more that bulk leaves to default, released over the last
-// quarter of the window; 8 calls in flight.
+// quarter of the window; DefaultMaxInFlight calls in flight.
 func DefaultConfig() Config {
 	return Config{Reserve: DefaultReserve, CriticalHeadroom: 0.1, BulkHeadroom: 0.1, HeadroomRelease: 0.25,
 		MaxInFlight: DefaultMaxInFlight, Lease: 35 * time.Second, MaxWait: time.Second, Jitter: 500 * time.Millisecond,
@@ -174,7 +184,8 @@ func flag(b bool) string {
 // Acquire grants the call, or refuses it with a *WaitError saying when to
 // try again; done must then be called once with what the call saw. It
 // waits in place (up to MaxWait) only for what frees within a call's time.
-// If Redis fails it lets the call go: Okta's own 429 then still reschedules.
+// If Redis fails it refuses the call (fail closed) with a *WaitError a
+// second or so ahead: no call goes to Okta that the budget did not count.
 // When ctx ends while it waits, the error wraps ctx.Err().
 func (l *Limiter) Acquire(ctx context.Context, c Call) (done func(Observation), err error) {
 	class := c.Priority.class()
@@ -200,8 +211,13 @@ func (l *Limiter) Acquire(ctx context.Context, c Call) (done func(Observation), 
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("rate limiter: %w", ctx.Err())
 			}
-			l.opts.Logger.WarnContext(ctx, "rate limiter unreachable; calling Okta anyway", "bucket", c.Bucket, "error", err)
-			return func(Observation) {}, nil
+			// Fail closed: a call the shared budget does not count could
+			// be the one that makes every worker meet 429s. The task is
+			// rescheduled like a rate limit, without spending an attempt.
+			l.opts.Logger.WarnContext(ctx, "rate limiter unreachable; not calling Okta", "bucket", c.Bucket, "error", err)
+			l.event(Delayed, c.Connection, c.Bucket, -1)
+			wait := max(l.opts.MinBlock, time.Second)
+			return nil, &WaitError{Until: l.opts.Clock().Add(wait + l.jitter(wait)), Bucket: c.Bucket}
 		}
 		code, n, k := reply(res)
 		switch {

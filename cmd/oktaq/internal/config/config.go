@@ -57,13 +57,13 @@ type Env struct {
 	Concurrency     int           `envconfig:"CONCURRENCY" default:"10" desc:"actions a worker process runs at once"`
 	Queues          string        `envconfig:"QUEUES" default:"critical=6,default=3,low=1" desc:"queue weights; critical holds suspend, deactivate, clear sessions and reset MFA; callbacks=2 (deliveries to producers) and events=1 (Okta events) are added unless named"`
 	StrictPriority  bool          `envconfig:"STRICT_PRIORITY" default:"true" desc:"serve a queue only when every higher-weight queue is empty"`
-	MaxAttempts     int           `envconfig:"MAX_ATTEMPTS" default:"12" desc:"attempts for transient failures (capped exponential backoff; 12 spans about an hour)"`
+	MaxAttempts     int           `envconfig:"MAX_ATTEMPTS" default:"12" desc:"attempts for transient failures (retried after about 1, 2, 4 s, then every 5 s; with 12, the last two after 2 and 4 min); an Okta that is down holds tasks without spending attempts"`
 	TaskDeadline    time.Duration `envconfig:"TASK_DEADLINE" default:"2h" desc:"an action not done this long after it was enqueued is given up, rate limits included"`
 	ResultRetention time.Duration `envconfig:"RESULT_RETENTION" default:"168h" desc:"how long results stay readable after completion"`
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"time in-flight actions get to finish on shutdown"`
 
 	RateReserve     float64 `envconfig:"RATE_RESERVE" default:"0.1" desc:"share of each Okta rate-limit bucket left for humans and other integrations"`
-	OktaMaxInFlight int     `envconfig:"OKTA_MAX_IN_FLIGHT" default:"8" desc:"Okta calls in flight per connection across all workers"`
+	OktaMaxInFlight int     `envconfig:"OKTA_MAX_IN_FLIGHT" desc:"Okta calls in flight per connection across all workers; unset, twice OKTAQ_CONCURRENCY (with several workers set twice their sum, under Okta's concurrency limit)"`
 
 	APIAddr           string      `envconfig:"API_ADDR" default:"127.0.0.1:8080" desc:"listen address of the HTTP API"`
 	APITLSCertFile    string      `envconfig:"API_TLS_CERT_FILE" desc:"PEM certificate (chain) the API serves HTTPS with; with API_TLS_KEY_FILE"`

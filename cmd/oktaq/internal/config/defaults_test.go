@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"maps"
+	"os"
 	"reflect"
 	"strconv"
 	"testing"
@@ -31,7 +32,6 @@ func TestDefaultsAreTheLibraries(t *testing.T) {
 		{"OKTAQ_MAX_ATTEMPTS", tasks.DefaultMaxAttempts},
 		{"OKTAQ_TASK_DEADLINE", tasks.DefaultTaskDeadline},
 		{"OKTAQ_RESULT_RETENTION", tasks.DefaultResultRetention},
-		{"OKTAQ_OKTA_MAX_IN_FLIGHT", ratelimit.DefaultMaxInFlight},
 		{"OKTAQ_RATE_RESERVE", ratelimit.DefaultReserve},
 		{"OKTAQ_QUEUES", worker.DefaultQueues()},
 		{"OKTAQ_CONFIRM_TIMEOUT", worker.DefaultConfirmTimeout},
@@ -63,5 +63,38 @@ func TestDefaultsAreTheLibraries(t *testing.T) {
 				t.Fatalf("%s default %q (%v), library default %v", tt.name, raw, err, tt.want)
 			}
 		})
+	}
+}
+
+// Issue 14 item 7: the in-flight cap is derived from the concurrency when
+// unset (8 under a concurrency of 10 rescheduled most first calls), and
+// the library's default is the one derived from the worker's default.
+func TestInFlightCapDerivedFromConcurrency(t *testing.T) {
+	if ratelimit.DefaultMaxInFlight != ratelimit.MaxInFlightFor(worker.DefaultConcurrency) {
+		t.Errorf("ratelimit.DefaultMaxInFlight %d, derived from worker.DefaultConcurrency %d", ratelimit.DefaultMaxInFlight,
+			ratelimit.MaxInFlightFor(worker.DefaultConcurrency))
+	}
+	for _, tt := range []struct{ concurrency, inFlight, want string }{
+		{"", "", strconv.Itoa(ratelimit.MaxInFlightFor(worker.DefaultConcurrency))},
+		{"16", "", "32"},
+		{"16", "5", "5"},
+	} {
+		t.Setenv("OKTAQ_SIGNING_KEYS", "k1=0123456789abcdef0123")
+		setOrUnset(t, "OKTAQ_CONCURRENCY", tt.concurrency)
+		setOrUnset(t, "OKTAQ_OKTA_MAX_IN_FLIGHT", tt.inFlight)
+		cfg, err := config.Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strconv.Itoa(cfg.Env.OktaMaxInFlight); got != tt.want || cfg.Env.OktaMaxInFlight < cfg.Env.Concurrency && tt.inFlight == "" {
+			t.Errorf("concurrency %q, in-flight %q: got %s, want %s", tt.concurrency, tt.inFlight, got, tt.want)
+		}
+	}
+}
+
+func setOrUnset(t *testing.T, name, v string) {
+	t.Setenv(name, v) // restored when the test ends
+	if v == "" {
+		_ = os.Unsetenv(name)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/oktaq/oktaq/okta"
+	"github.com/oktaq/oktaq/okta/ratelimit"
 	"github.com/oktaq/oktaq/tasks"
 )
 
@@ -94,6 +95,10 @@ func load(producer bool) (*Config, error) {
 	c.Policy.Roles, err = tasks.ParseRoles(e.Roles)
 	check("OKTAQ_ROLES", err)
 	check("OKTAQ_OKTA_SCOPES", c.Policy.Check())
+	if e.OktaMaxInFlight == 0 && e.Concurrency > 0 {
+		// Derived, so that a worker's first calls find a slot each.
+		e.OktaMaxInFlight = ratelimit.MaxInFlightFor(e.Concurrency)
+	}
 	if e.Concurrency < 1 {
 		check("OKTAQ_CONCURRENCY", errors.New("must be at least 1"))
 	}
@@ -103,7 +108,7 @@ func load(producer bool) (*Config, error) {
 	if e.RateReserve < 0 || e.RateReserve >= 1 {
 		check("OKTAQ_RATE_RESERVE", errors.New("must be in [0, 1)"))
 	}
-	if e.OktaMaxInFlight < 1 {
+	if e.OktaMaxInFlight < 1 && !failed["OKTAQ_CONCURRENCY"] { // else derived from an unread value
 		check("OKTAQ_OKTA_MAX_IN_FLIGHT", errors.New("must be at least 1"))
 	}
 	return c.checked(errs)
