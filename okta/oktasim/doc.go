@@ -19,7 +19,8 @@
 // AddClient(SeedClient), AddAPIToken(string), Handler(), Start(), URL(), SetBaseURL(string).
 // Inspection: User(idOrLogin) User, GroupID(name), AppID(label), Requests(), ResetRequests(),
 // Emails(), TokenRequests(), Drops(), BucketFor(method, path).
-// Control: SetFaults(Faults), StickTransition(userID, d), SetUserStatus(idOrLogin, status),
+// Control: SetFaults(Faults), ParseFaults(spec) (the `oktaq sim --faults` SPEC),
+// CurrentFaults(), Options.FaultSeed (repeatable fault draws), StickTransition(userID, d), SetUserStatus(idOrLogin, status),
 // RevokeClient(id), ExpireTokens(), IssueToken(clientID, scopes...), Drain(bucket).
 // Constants: Status*, Group*, ActionBucket,
 // DemoClientID/DemoClientSecret/DemoAPIToken, ManageScopes, DefaultBuckets().
@@ -33,7 +34,9 @@
 // reset_factors}; GET /api/v1/groups (q, search), /groups/{id}, /groups/{id}/users;
 // PUT/DELETE /api/v1/groups/{gid}/users/{uid}; GET/POST /api/v1/apps/{aid}/users;
 // GET/DELETE /api/v1/apps/{aid}/users/{uid}; POST /oauth2/v1/token. Any other path: 404
-// E0000007; a known path with another method: 405 E0000022.
+// E0000007; a known path with another method: 405 E0000022. The simulator's own controls,
+// for black-box tests of separate processes: GET/DELETE /__sim/requests (the request log as
+// JSON lines: method, path, query, principal, status, applied), GET/PUT /__sim/faults (a SPEC).
 //
 // Order of checks, as Okta's edge does it: concurrency, injected faults, rate limit,
 // authentication, routing, scope, admin role, then the handler (with org state locked).

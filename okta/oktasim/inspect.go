@@ -18,15 +18,19 @@ type User struct {
 	Apps                  []string // app ids, sorted
 }
 
-// Request is one entry of the request log.
+// Request is one entry of the request log. GET /__sim/requests answers it
+// as JSON lines with these names.
 type Request struct {
-	Time      time.Time
-	Method    string
-	Path      string
-	Query     string
-	Principal string // "ssws:<first 6 chars>", "client:<client_id>" or "" when unauthenticated
-	Status    int
-	RequestID string
+	Time      time.Time `json:"time"`
+	Method    string    `json:"method"`
+	Path      string    `json:"path"`
+	Query     string    `json:"query"`
+	Principal string    `json:"principal"` // "ssws:<first 6 chars>", "client:<client_id>" or "" when unauthenticated
+	Status    int       `json:"status"`    // 0: the connection was dropped without an answer
+	RequestID string    `json:"request_id"`
+	// Applied: Okta carried the request out (its handler answered below
+	// 400), whether or not the answer reached the caller (drop_after).
+	Applied bool `json:"applied"`
 }
 
 // Email records a message Okta would have sent, so tests can count them.
