@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -111,12 +112,29 @@ func TestKillWorkerMidway(t *testing.T) {
 			t.Errorf("%s got %d reset emails, want 1", u.Login, emails[su.ID])
 		}
 	}
+	recovered := 0
 	for _, id := range ids {
 		r := result(t, h.wait(id, time.Second))
 		if r.Outcome != tasks.OutcomeSucceeded && r.Outcome != tasks.OutcomeNoOp {
 			t.Errorf("task %s: %s %+v", id, r.Outcome, r.Error)
 		}
+		// A task cut off by the kill comes back without spending an
+		// attempt (worker/recovery.go): no task here failed on its own.
+		info, err := h.inspect.GetTaskInfo(tasks.QueueDefault, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(info.LastErr, asynq.ErrLeaseExpired.Error()) {
+			recovered++
+		}
+		if info.Retried != 0 {
+			t.Errorf("task %s spent %d attempts (last error %q); a crash should spend none", id, info.Retried, info.LastErr)
+		}
 	}
+	if recovered == 0 {
+		t.Error("no task was in flight at the kill: the test did not test recovery")
+	}
+	t.Logf("%d tasks were recovered after the kill", recovered)
 }
 
 // child starts a worker process on the harness's Redis and simulator.
