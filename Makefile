@@ -5,7 +5,7 @@ GOBIN       := $(shell $(GO) env GOPATH)/bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PKGS        := ./...
 
-.PHONY: build run test lint bench bench-ratelimit fmt promtool-test clean
+.PHONY: build run test lint bench bench-ratelimit chaos fmt promtool-test clean
 
 build:
 	$(GO) build -trimpath -o bin/oktaq ./cmd/oktaq
@@ -34,6 +34,11 @@ bench:
 
 bench-ratelimit:
 	$(GO) run ./internal/cmd/benchratelimit
+
+# Faults injected into separate processes (redis-server, oktaq sim, two
+# workers, the API); prints a table. Needs redis-server. Not part of test.
+chaos:
+	$(GO) run ./internal/cmd/chaos $(CHAOS_FLAGS)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
