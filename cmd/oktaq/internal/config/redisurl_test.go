@@ -128,6 +128,6 @@ func TestClusterURLReachesTheCluster(t *testing.T) {
 		return nil
 	})
 	if cl.Started && shards.Load() < 2 {
-		t.Errorf("keys landed on %d shards; want them spread over the cluster", shards)
+		t.Errorf("keys landed on %d shards; want them spread over the cluster", shards.Load())
 	}
 }
