@@ -85,7 +85,7 @@ func New(opts Options) (*Worker, error) {
 		w.metrics.up.WithLabelValues(name).Set(1)
 	}
 	w.mux = asynq.NewServeMux()
-	w.mux.Use(w.record, w.verify, w.validate, w.authorize, w.gate)
+	w.mux.Use(w.record, w.awaitRedis, w.verify, w.validate, w.authorize, w.gate)
 	for _, a := range tasks.Actions() {
 		w.mux.HandleFunc(a.TypeName(), w.execute)
 	}

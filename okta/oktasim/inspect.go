@@ -103,6 +103,10 @@ func (s *Sim) ResetRequests() {
 	s.requests, s.tokenReq = nil, 0
 }
 
+// InFlight counts requests being served now (in injected latency
+// included), so a test can act while a call is under way.
+func (s *Sim) InFlight() int { return int(s.inflight.Load()) }
+
 // Emails returns the emails sent so far.
 func (s *Sim) Emails() []Email {
 	s.mu.Lock()
