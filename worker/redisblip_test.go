@@ -75,7 +75,9 @@ func TestRedisBlipMidAttemptFinishesThatAttempt(t *testing.T) {
 	}
 
 	// The user was read and the suspend is the one call under way.
-	until(t, "the suspend to be at Okta", func() bool { return userCalls(sim, user.ID, "GET")+userCalls(sim, user.Login, "GET") == 1 && sim.InFlight() == 1 })
+	until(t, "the suspend to be at Okta", func() bool {
+		return userCalls(sim, user.ID, "GET")+userCalls(sim, user.Login, "GET") == 1 && sim.InFlight() == 1
+	})
 	k.Kill()
 	// The worker got Okta's answer with Redis gone and tried to finish.
 	until(t, "the attempt to end with Redis down", func() bool {
