@@ -14,10 +14,11 @@ import (
 // both fixed). When the worker dies, the lease runs out; every server's
 // recoverer looks once a minute (fixed) for leases expired more than 30 s
 // ago (fixed, for clock skew) and hands those tasks to RetryDelayFunc and
-// IsFailure with asynq.ErrLeaseExpired. A worker cut off from Redis sees
-// its own lease run out after 30 s and does the same. So a crash costs
-// 60-120 s before the task is picked up again, and a Redis blip about
-// 30 s; none of it is configurable. What is:
+// IsFailure with asynq.ErrLeaseExpired. A task whose end could not be
+// written while Redis was away goes the same way (redisgate.go holds the
+// end of an attempt through a short outage to avoid that). So a crash
+// costs 60-120 s before the task is picked up again; none of it is
+// configurable. What is:
 //
 //   - the delay after recovery: 0 here (the task did nothing wrong; the
 //     default backoff added up to 10 s more),
