@@ -8,7 +8,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PKGS        := ./...
 TEST_TIMEOUT ?= 10m
 
-.PHONY: build run test lint bench bench-ratelimit fmt fmt-check tidy-check promtool-test clean
+.PHONY: build run test lint bench bench-ratelimit chaos fmt fmt-check tidy-check promtool-test clean
 
 build:
 	$(GO) build -trimpath -o bin/oktaq ./cmd/oktaq
@@ -43,6 +43,11 @@ bench:
 
 bench-ratelimit:
 	$(GO) run ./internal/cmd/benchratelimit
+
+# Faults injected into separate processes (redis-server, oktaq sim, two
+# workers, the API); prints a table. Needs redis-server. Not part of test.
+chaos:
+	$(GO) run ./internal/cmd/chaos $(CHAOS_FLAGS)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

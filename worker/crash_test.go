@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -125,12 +126,29 @@ func TestKillWorkerMidway(t *testing.T) {
 			t.Errorf("%s got %d reset emails, want 1", u.Login, emails[su.ID])
 		}
 	}
+	recovered := 0
 	for _, id := range ids {
 		r := result(t, h.wait(id))
 		if r.Outcome != tasks.OutcomeSucceeded && r.Outcome != tasks.OutcomeNoOp {
 			t.Errorf("task %s: %s %+v", id, r.Outcome, r.Error)
 		}
+		// A task cut off by the kill comes back without spending an
+		// attempt (worker/recovery.go): no task here failed on its own.
+		info, err := h.inspect.GetTaskInfo(tasks.QueueDefault, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(info.LastErr, asynq.ErrLeaseExpired.Error()) {
+			recovered++
+		}
+		if info.Retried != 0 {
+			t.Errorf("task %s spent %d attempts (last error %q); a crash should spend none", id, info.Retried, info.LastErr)
+		}
 	}
+	if recovered == 0 {
+		t.Error("no task was in flight at the kill: the test did not test recovery")
+	}
+	t.Logf("%d tasks were recovered after the kill", recovered)
 }
 
 // child starts a worker process on the harness's Redis and simulator.
@@ -164,7 +182,8 @@ func waitCompleted(t *testing.T, h *harness, want int) {
 
 // expireLeases sets the lease of every task in flight on the default queue
 // to the epoch, as if the dead worker had been gone for long, and returns
-// how many there were. The key is asynq's (base.LeaseKey).
+// how many there were. The key is asynq's (base.LeaseKey). The dead
+// worker's per-user leases (lease.go) have expired by then too: they go.
 func expireLeases(t *testing.T, h *harness) int {
 	t.Helper()
 	ctx := context.Background()
@@ -175,6 +194,15 @@ func expireLeases(t *testing.T, h *harness) int {
 	}
 	for _, id := range ids {
 		if err := h.redis.Client.ZAdd(ctx, key, redis.Z{Score: 0, Member: id}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	users, err := h.redis.Client.Keys(ctx, "oktaq:{default}:user:*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(users) > 0 {
+		if err := h.redis.Client.Del(ctx, users...).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}

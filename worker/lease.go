@@ -17,18 +17,21 @@ import (
 // one succeeded, the others failed E0000001 although the user ended
 // SUSPENDED.
 type LeasePolicy struct {
-	// TTL is how long a lease outlives a worker that died holding it: at
-	// least the longest attempt (a few calls of the request timeout).
+	// TTL is how long a lease outlives a worker that died holding it; a
+	// live worker renews it every third of TTL.
 	TTL time.Duration
 	// Busy is how soon a task that found its user busy runs again (plus
 	// up to as much jitter). It spends no attempt.
 	Busy time.Duration
 }
 
-// DefaultLeasePolicy: a lease lasts at most 2 minutes; a busy user's
-// task runs again within 0.5-1 s.
+// DefaultLeasePolicy: a lease lasts 30 s past its last renewal (it is
+// renewed every 10 s while the action runs, so an attempt may take as long
+// as it needs); a busy user's task runs again within 0.5-1 s. 30 s is
+// asynq's own lease: by the time asynq hands a dead worker's task to
+// another, the user is free again, and a crash delays nothing further.
 func DefaultLeasePolicy() LeasePolicy {
-	return LeasePolicy{TTL: 2 * time.Minute, Busy: 500 * time.Millisecond}
+	return LeasePolicy{TTL: 30 * time.Second, Busy: 500 * time.Millisecond}
 }
 
 // userKeys are the lease keys of a task's user: the reference as given

@@ -133,8 +133,10 @@ func (w *Worker) retryDelay(n int, err error, t *asynq.Task) time.Duration {
 }
 
 // isFailure is asynq's IsFailure: neither a coordinator waiting for its
-// step nor a delivery waiting its turn (ordering) has failed (an event's
-// recheck has: it counts the one look again).
+// step, nor a delivery waiting its turn (ordering), nor a lease lost to a
+// crash (recovery.go) has failed (an event's recheck has: it counts the
+// one look again).
 func isFailure(err error) bool {
-	return !errors.As(err, new(*stepPending)) && !errors.As(err, new(*errCallbackWait)) && IsFailure(err)
+	return !errors.As(err, new(*stepPending)) && !errors.As(err, new(*errCallbackWait)) &&
+		!errors.Is(err, asynq.ErrLeaseExpired) && IsFailure(err)
 }

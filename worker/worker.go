@@ -123,7 +123,7 @@ func New(opts Options) (*Worker, error) {
 	}
 	w.setupCallbacks()
 	actions := asynq.NewServeMux()
-	actions.Use(w.record, w.verify, w.validate, w.authorize, w.leaseUser, w.gate)
+	actions.Use(w.record, w.awaitRedis, w.verify, w.validate, w.authorize, w.leaseUser, w.gate)
 	for _, a := range tasks.Actions() {
 		actions.HandleFunc(a.TypeName(), w.execute)
 	}
@@ -132,7 +132,7 @@ func New(opts Options) (*Worker, error) {
 		Concurrency:              opts.Concurrency,
 		Queues:                   w.opts.Queues,
 		StrictPriority:           opts.StrictPriority,
-		RetryDelayFunc:           w.retryDelay,
+		RetryDelayFunc:           recoveringDelay(w.retryDelay),
 		IsFailure:                isFailure,
 		ShutdownTimeout:          opts.ShutdownTimeout,
 		Logger:                   asynqLogger{opts.Logger},

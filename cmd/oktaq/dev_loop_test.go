@@ -73,3 +73,12 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 	}
 	t.Fatalf("no %s", what)
 }
+
+func actionState(t *testing.T, api, token, id string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, api+"/v1/actions/"+id, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	var out struct{ State string }
+	doJSON(t, req, &out)
+	return out.State
+}

@@ -19,9 +19,11 @@
 // AddClient(SeedClient), AddAPIToken(string), Handler(), Start(), URL(), SetBaseURL(string).
 // Inspection: User(idOrLogin) User, GroupID(name), AppID(label), Requests(), ResetRequests(),
 // Emails(), TokenRequests(), Drops(), BucketFor(method, path).
-// Control: SetFaults(Faults), StickTransition(userID, d), SetUserStatus(idOrLogin, status),
-// RevokeClient(id), ExpireTokens(), IssueToken(clientID, scopes...), Drain(bucket),
-// DisableFeature(perm), SetInsufficientScopeStatus401(bool), RotateDPoPNonce().
+// Control: SetFaults(Faults), ParseFaults(spec) (the `oktaq sim --faults` SPEC),
+// CurrentFaults(), Options.FaultSeed (repeatable fault draws), StickTransition(userID, d),
+// SetUserStatus(idOrLogin, status), RevokeClient(id), ExpireTokens(),
+// IssueToken(clientID, scopes...), Drain(bucket), DisableFeature(perm),
+// SetInsufficientScopeStatus401(bool), RotateDPoPNonce().
 // Event hooks: SetEventHookOptions, DeliverEvents, RunEventDelivery, Events, HookDeliveries,
 // PendingEvents, ConsoleSuspend.
 // Constants: Status*, Group*, ActionBucket,
@@ -36,7 +38,9 @@
 // reset_factors}; GET /api/v1/groups (q, search), /groups/{id}, /groups/{id}/users;
 // PUT/DELETE /api/v1/groups/{gid}/users/{uid}; GET/POST /api/v1/apps/{aid}/users;
 // GET/DELETE /api/v1/apps/{aid}/users/{uid}; POST /oauth2/v1/token. Any other path: 404
-// E0000007; a known path with another method: 405 E0000022.
+// E0000007; a known path with another method: 405 E0000022. The simulator's own controls,
+// for black-box tests of separate processes: GET/DELETE /__sim/requests (the request log as
+// JSON lines: method, path, query, principal, status, applied), GET/PUT /__sim/faults (a SPEC).
 //
 // Event hooks (eventhooks.go, okta.eventHooks.manage; GETs .read): POST/GET /api/v1/eventHooks,
 // GET/DELETE /api/v1/eventHooks/{id} (delete only when INACTIVE), POST .../lifecycle/{verify,

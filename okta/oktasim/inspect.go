@@ -20,15 +20,19 @@ type User struct {
 	BlockedUnknownDevices bool
 }
 
-// Request is one entry of the request log.
+// Request is one entry of the request log. GET /__sim/requests answers it
+// as JSON lines with these names.
 type Request struct {
-	Time      time.Time
-	Method    string
-	Path      string
-	Query     string
-	Principal string // "ssws:<first 6 chars>", "client:<client_id>" or "" when unauthenticated
-	Status    int
-	RequestID string
+	Time      time.Time `json:"time"`
+	Method    string    `json:"method"`
+	Path      string    `json:"path"`
+	Query     string    `json:"query"`
+	Principal string    `json:"principal"` // "ssws:<first 6 chars>", "client:<client_id>" or "" when unauthenticated
+	Status    int       `json:"status"`    // 0: the connection was dropped without an answer
+	RequestID string    `json:"request_id"`
+	// Applied: Okta carried the request out (its handler answered below
+	// 400), whether or not the answer reached the caller (drop_after).
+	Applied bool `json:"applied"`
 }
 
 // Email records a message Okta would have sent, so tests can count them.
@@ -100,6 +104,10 @@ func (s *Sim) ResetRequests() {
 	defer s.mu.Unlock()
 	s.requests, s.tokenReq = nil, 0
 }
+
+// InFlight counts requests being served now (in injected latency
+// included), so a test can act while a call is under way.
+func (s *Sim) InFlight() int { return int(s.inflight.Load()) }
 
 // Emails returns the emails sent so far.
 func (s *Sim) Emails() []Email {

@@ -11,13 +11,13 @@ import (
 
 const tokenPath = "/oauth2/v1/token"
 
-// InFlight is how many requests the simulator is serving now, as its
-// concurrency limit counts them: tests wait for it rather than sleep.
-func (s *Sim) InFlight() int { return int(s.inflight.Load()) }
-
 // serve runs the pipeline Okta applies: concurrency, faults, rate limit, authentication,
 // routing, scope, admin role, then the handler.
 func (s *Sim) serve(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, simPrefix) {
+		s.serveControl(w, r)
+		return
+	}
 	start := s.now()
 	reqID := randomString(27)
 	h := w.Header()
@@ -27,19 +27,23 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request) {
 	defer s.inflight.Add(-1)
 
 	var principal string
-	resp, dropped := s.pipeline(w, r, inflight, &principal)
+	resp, handled, dropped := s.pipeline(w, r, inflight, &principal)
 	status := resp.status
 	if dropped {
 		status = 0
 	}
 	s.mu.Lock()
 	s.requests = append(s.requests, Request{Time: start, Method: r.Method, Path: r.URL.Path,
-		Query: r.URL.RawQuery, Principal: principal, Status: status, RequestID: reqID})
+		Query: r.URL.RawQuery, Principal: principal, Status: status, RequestID: reqID,
+		Applied: handled && resp.status < 400})
 	s.mu.Unlock()
 	s.logger.Info("okta request", "method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery,
 		"principal", principal, "status", status, "request_id", reqID,
 		"duration", s.now().Sub(start).String())
 	if dropped {
+		// Closed only now, after the log entry: the caller's replay
+		// comes after this request in the log.
+		hijack(w)
 		return
 	}
 	for k, v := range resp.header {
@@ -59,8 +63,9 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// pipeline returns the response, or dropped=true when the connection was hijacked and closed.
-func (s *Sim) pipeline(w http.ResponseWriter, r *http.Request, inflight int64, principal *string) (response, bool) {
+// pipeline returns the response, whether a handler made it (so a 2xx was
+// applied), and dropped=true when the connection is to be closed without it.
+func (s *Sim) pipeline(w http.ResponseWriter, r *http.Request, inflight int64, principal *string) (resp response, handled, dropped bool) {
 	s.mu.Lock()
 	f := s.faults
 	concurrency := s.limiter.cfg.Concurrency
@@ -68,22 +73,24 @@ func (s *Sim) pipeline(w http.ResponseWriter, r *http.Request, inflight int64, p
 
 	if int(inflight) > concurrency {
 		setRateHeaders(w.Header(), 0, 0, s.now().Add(time.Second))
-		return rateLimited(), false
+		return rateLimited(), false, false
+	}
+	if r.URL.Path == tokenPath && s.dice.hit(f.TokenErrorRate) {
+		return serverError(f.status(s.dice)), false, false
 	}
 	if f.matches(r.URL.Path) {
-		if d := f.delay(); d > 0 {
+		if d := f.delay(s.dice); d > 0 {
 			time.Sleep(d)
 		}
 		if s.roll(f.DropBefore, f.MaxDrops) {
-			return response{}, hijack(w)
+			return response{}, false, true
 		}
-		if status, hit := f.error(); hit {
-			return serverError(status), false
+		if status, hit := f.error(s.dice); hit {
+			return serverError(status), false, false
 		}
 	}
 
 	s.mu.Lock()
-	var resp response
 	if r.URL.Path == tokenPath {
 		resp = s.token(w, r, principal)
 	} else {
@@ -93,9 +100,9 @@ func (s *Sim) pipeline(w http.ResponseWriter, r *http.Request, inflight int64, p
 
 	if f.matches(r.URL.Path) && (f.DropAfterMatch == "" || strings.Contains(r.URL.Path, f.DropAfterMatch)) &&
 		s.roll(f.DropAfter, f.MaxDrops) {
-		return resp, hijack(w)
+		return resp, true, true
 	}
-	return resp, false
+	return resp, true, false
 }
 
 // api handles a Management API request; s.mu is held.
@@ -147,7 +154,7 @@ func setRateHeaders(h http.Header, limit, remaining int, reset time.Time) {
 }
 
 // hijack closes the connection without an answer; the client sees EOF.
-func hijack(w http.ResponseWriter) bool {
+func hijack(w http.ResponseWriter) {
 	hj, ok := w.(http.Hijacker)
 	if !ok {
 		panic(http.ErrAbortHandler)
@@ -157,7 +164,6 @@ func hijack(w http.ResponseWriter) bool {
 		panic(http.ErrAbortHandler)
 	}
 	_ = conn.Close()
-	return true
 }
 
 func serverError(status int) response {

@@ -18,6 +18,9 @@ type Options struct {
 	Logger *slog.Logger
 	// RateLimits; the zero value means the published Enterprise defaults.
 	RateLimits RateLimits
+	// FaultSeed, when not 0, seeds the random draws of injected faults, so
+	// that the same requests in the same order meet the same faults.
+	FaultSeed uint64
 }
 
 // Sim is an in-memory Okta org serving the Management API. Safe for concurrent use.
@@ -46,6 +49,7 @@ type Sim struct {
 	limiter       *limiter
 	routeTable    []route
 	hooks         *hookStore // event hooks and the System Log (events.go, eventhooks.go)
+	dice          *dice
 
 	inflight atomic.Int64
 }
@@ -60,6 +64,7 @@ func New(opts Options) *Sim {
 		adminTargets: map[string]*AdminTargets{},
 		apiKeys:      map[string]bool{},
 		jtis:         map[string]bool{},
+		dice:         newDice(opts.FaultSeed),
 	}
 	if s.clock == nil {
 		s.clock = time.Now
@@ -73,7 +78,8 @@ func New(opts Options) *Sim {
 	return s
 }
 
-// Handler serves the Management API and /oauth2/v1/token.
+// Handler serves the Management API and /oauth2/v1/token, and the
+// simulator's own controls under /__sim/ (inspect.go).
 func (s *Sim) Handler() http.Handler { return http.HandlerFunc(s.serve) }
 
 // Start serves the simulator on a loopback httptest.Server and makes its URL the base URL.

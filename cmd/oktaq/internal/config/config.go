@@ -23,7 +23,7 @@ const Prefix = "OKTAQ"
 // Env is the raw configuration as envconfig reads it. The desc tags feed
 // the README's configuration table (a test keeps them in step).
 type Env struct {
-	RedisURL      okta.Secret `envconfig:"REDIS_URL" default:"redis://127.0.0.1:6379/0" desc:"Redis for queues, results, tokens and rate-limit state: redis://, rediss:// or redis-sentinel:// (may hold a password: treated as a secret)" secret:"true"`
+	RedisURL      okta.Secret `envconfig:"REDIS_URL" default:"redis://127.0.0.1:6379/0" desc:"Redis for queues, results, tokens and rate-limit state: redis://host:port/db, rediss://, redis-sentinel://host:port,host:port/db?master=NAME, or redis-cluster://host:port,host:port (rediss-cluster:// for TLS) (may hold a password: treated as a secret)" secret:"true"`
 	RedisPassword okta.Secret `envconfig:"REDIS_PASSWORD" desc:"Redis password, when not in the URL" secret:"true"`
 
 	OktaDomain         string        `envconfig:"OKTA_DOMAIN" desc:"the Okta org, as copied from the console (acme.okta.com) or a full https URL"`

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"reflect"
 	"strconv"
@@ -155,43 +154,6 @@ func (c *Config) Connection() (*okta.Connection, error) {
 		return nil, fmt.Errorf("OKTAQ_OKTA_CLIENT_ID / _CLIENT_SECRET / _PRIVATE_KEY_FILE / _API_TOKEN: %w", err)
 	}
 	return conn, conn.Check()
-}
-
-// ParseRedisURL accepts redis://, rediss:// and redis-sentinel:// URLs.
-// Errors never repeat the URL, which may hold a password.
-func ParseRedisURL(raw, password string) (asynq.RedisConnOpt, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, fmt.Errorf("is not a URL; want redis://[:password@]host:port/db, rediss://... or redis-sentinel://host:port,host:port?master=name")
-	}
-	switch u.Scheme {
-	case "redis", "rediss", "redis-sentinel":
-	default:
-		return nil, fmt.Errorf("scheme %q is not redis, rediss or redis-sentinel", u.Scheme)
-	}
-	opt, err := asynq.ParseRedisURI(raw)
-	if err != nil {
-		return nil, fmt.Errorf("cannot be used: want redis://host:port/db with a numeric db")
-	}
-	switch o := opt.(type) {
-	case asynq.RedisClientOpt:
-		if u.User != nil {
-			o.Username = u.User.Username()
-		}
-		if password != "" {
-			o.Password = password
-		}
-		return o, nil
-	case asynq.RedisFailoverClientOpt:
-		if o.MasterName == "" {
-			return nil, fmt.Errorf("redis-sentinel URL needs ?master=NAME")
-		}
-		if password != "" {
-			o.Password = password
-		}
-		return o, nil
-	}
-	return opt, nil
 }
 
 // ParseQueues parses "critical=6,default=3,low=1".
