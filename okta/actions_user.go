@@ -103,13 +103,8 @@ func (e *Executor) getUser(ctx context.Context, ref string) (*oktaUser, error) {
 
 // step is one lifecycle action, described for lifecycle().
 type step struct {
-	// refuse, when set, stops the action before any call: the user's
-	// provider or state makes it wrong.
-	refuse func(u *oktaUser) error
-	// probe, when set, decides no_op from data (factors, blocks) where
-	// _links are no proof; it replaces noop. It returns the reason.
-	probe   func(ctx context.Context, u *oktaUser) (bool, string, error)
-	noop    func(u *oktaUser) bool
+	// Whether to refuse, or to do nothing because the end state holds,
+	// is decided by judge (availability.go), for the view too.
 	invoke  func(ctx context.Context, id string) (*oktasdk.APIResponse, error)
 	after   func(before *oktaUser) string    // status after success
 	applied func(before, now *oktaUser) bool // after a lost answer: did the call apply?
@@ -139,10 +134,8 @@ func (e *Executor) lifecycle(ctx context.Context, a tasks.Args, res *tasks.Resul
 		res.Detail = &tasks.Detail{Code: tasks.CodeReactivated,
 			Reason: "the user was already activated but never finished (PROVISIONED): the activation was restarted with reactivate; an earlier activation link no longer works"}
 	}
-	if st.refuse != nil {
-		if err := st.refuse(u); err != nil {
-			return err
-		}
+	if p := providerRefusal(a.Action(), u); p != nil {
+		return p
 	}
 	j := journalFrom(ctx)
 	if prev := pendingBefore(ctx, j, u.ID); prev != nil {
@@ -155,21 +148,16 @@ func (e *Executor) lifecycle(ctx context.Context, a tasks.Args, res *tasks.Resul
 			return err
 		}
 	}
-	noop, why := st.noop != nil && st.noop(u), ""
-	if st.probe != nil {
-		if noop, why, err = st.probe(ctx, u); err != nil {
-			return err
-		}
+	facts, err := e.readFacts(ctx, a.Action(), u)
+	if err != nil {
+		return err
 	}
-	if noop {
+	if v := judge(a, u, facts); v.kind == verdictNoOp {
 		res.Outcome, res.Okta.StatusAfter = tasks.OutcomeNoOp, u.Status
 		if u.TransitioningToStatus != "" {
 			res.Okta.StatusAfter = u.TransitioningToStatus
 		}
-		if why == "" {
-			why = noopReason(a.Action(), u)
-		}
-		res.Detail = &tasks.Detail{Code: tasks.CodeAlreadyDone, Reason: why}
+		res.Detail = &tasks.Detail{Code: v.code, Reason: v.reason}
 		return nil
 	}
 	if j != nil {
@@ -239,12 +227,6 @@ func (e *Executor) stepFor(a tasks.Args) (step, error) {
 	case *tasks.Activate:
 		send := a.Options.SendsEmail()
 		return step{
-			// PROVISIONED is sent as reactivate (lifecycle); only a
-			// transition under way, or ACTIVE, is a no-op.
-			noop: func(u *oktaUser) bool {
-				return u.Status == statusActive ||
-					u.TransitioningToStatus == statusActive || u.TransitioningToStatus == statusProvisioned
-			},
 			invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
 				_, r, err := users.ActivateUser(ctx, id).SendEmail(send).Execute()
 				return r, err
@@ -258,9 +240,6 @@ func (e *Executor) stepFor(a tasks.Args) (step, error) {
 	case *tasks.Deactivate:
 		notify := a.Options.NotifyAdmins
 		return step{
-			noop: func(u *oktaUser) bool {
-				return u.Status == statusDeprovisioned || u.TransitioningToStatus == statusDeprovisioned
-			},
 			// Never DELETE /users/{id}: a second DELETE deletes for good.
 			invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
 				return users.DeactivateUser(ctx, id).SendEmail(notify).Execute()
@@ -269,7 +248,6 @@ func (e *Executor) stepFor(a tasks.Args) (step, error) {
 		}, nil
 	case *tasks.Suspend:
 		return step{
-			noop: func(u *oktaUser) bool { return u.Status == statusSuspended },
 			invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
 				return users.SuspendUser(ctx, id).Execute()
 			},
@@ -277,10 +255,6 @@ func (e *Executor) stepFor(a tasks.Args) (step, error) {
 		}, nil
 	case *tasks.Unsuspend:
 		return step{
-			// Not suspended and activated: the end state holds.
-			noop: func(u *oktaUser) bool {
-				return u.statusIn(statusActive, statusRecovery, statusPasswordExpired, statusLockedOut)
-			},
 			invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
 				return users.UnsuspendUser(ctx, id).Execute()
 			},
@@ -288,9 +262,6 @@ func (e *Executor) stepFor(a tasks.Args) (step, error) {
 		}, nil
 	case *tasks.Unlock:
 		return step{
-			// An ACTIVE user may be blocked from unknown devices, which
-			// the _links need not show: the blocks decide.
-			probe: e.unlockNeeded,
 			invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
 				return users.UnlockUser(ctx, id).Execute()
 			},
@@ -306,9 +277,6 @@ func (e *Executor) stepFor(a tasks.Args) (step, error) {
 	case *tasks.ResetMFA:
 		remove := a.Options.RemoveRecoveryEnrollment
 		return step{
-			// Okta shows resetFactors also with no factor enrolled (as
-			// recorded): the factor list decides.
-			probe: e.factorsEnrolled,
 			invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
 				return users.ResetFactors(ctx, id).RemoveRecoveryEnrollment(remove).Execute()
 			},
@@ -338,7 +306,6 @@ func (e *Executor) stepFor(a tasks.Args) (step, error) {
 func (e *Executor) resetPasswordStep(a *tasks.ResetPassword) step {
 	send, revoke := a.Options.SendsEmail(), a.Options.RevokeSessions
 	return step{
-		refuse: passwordInOkta,
 		invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
 			_, r, err := e.api.UserAPI.GenerateResetPasswordToken(ctx, id).SendEmail(send).RevokeSessions(revoke).Execute()
 			return r, err
@@ -370,7 +337,6 @@ func (e *Executor) expirePasswordStep(a *tasks.ExpirePassword) step {
 	if a.Options.TempPassword {
 		revoke := a.Options.RevokeSessions
 		return step{
-			refuse: passwordInOkta,
 			invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
 				_, r, err := users.ExpirePasswordAndGetTemporaryPassword(ctx, id).RevokeSessions(revoke).Execute()
 				return r, err
@@ -389,8 +355,6 @@ func (e *Executor) expirePasswordStep(a *tasks.ExpirePassword) step {
 		}
 	}
 	return step{
-		refuse: passwordInOkta,
-		noop:   func(u *oktaUser) bool { return u.Status == statusPasswordExpired },
 		invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
 			_, r, err := users.ExpirePassword(ctx, id).Execute()
 			return r, err

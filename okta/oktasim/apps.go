@@ -3,8 +3,11 @@ package oktasim
 import (
 	"encoding/json"
 	"net/http"
+	"regexp"
 	"strings"
 )
+
+var userFilterRe = regexp.MustCompile(`^\s*user\.id\s+eq\s+"([^"]+)"\s*$`)
 
 func (c *call) app() (*app, response) {
 	a := c.s.org.apps[c.params["aid"]]
@@ -131,9 +134,22 @@ func (s *Sim) getApp(c *call) response {
 // on name or label (as Okta's startsWith), paged with limit/after.
 func (s *Sim) listApps(c *call) response {
 	q := strings.ToLower(c.q.Get("q"))
+	// filter=user.id eq "00u...": the apps assigned to that user (Okta
+	// also takes status, group.id and name filters; the sim only this).
+	assignedTo, filtered := "", c.q.Get("filter") != ""
+	if filtered {
+		m := userFilterRe.FindStringSubmatch(c.q.Get("filter"))
+		if m == nil {
+			return oktaErr(http.StatusBadRequest, "E0000031", "Invalid search criteria.")
+		}
+		assignedTo = m[1]
+	}
 	var ids []string
 	for _, id := range s.org.appOrder {
 		a := s.org.apps[id]
+		if filtered && a.users[assignedTo] == nil {
+			continue
+		}
 		if q == "" || strings.HasPrefix(strings.ToLower(a.label), q) || strings.HasPrefix(appName(a.label), q) {
 			ids = append(ids, id)
 		}
