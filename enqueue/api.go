@@ -59,6 +59,7 @@ var routes = []route{
 	{"POST /v1/actions:batch", true, (*api).postBatch},
 	{"GET /v1/actions/{id}", true, (*api).getAction},
 	{"GET /v1/capabilities", true, (*api).getCapabilities},
+	{"GET /v1/users/{ref}", true, (*api).getUser},
 	{"GET /healthz", false, (*api).healthz},
 	{"GET /readyz", false, (*api).readyz},
 	{"GET /openapi.yaml", false, (*api).openapi},

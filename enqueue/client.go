@@ -41,6 +41,9 @@ type Options struct {
 	MaxAttempts int
 	// Clock is time.Now unless a test sets it.
 	Clock func() time.Time
+	// Users reads user views (User, GET /v1/users/{ref}); nil: this
+	// client cannot read users.
+	Users UserReader
 }
 
 // Client enqueues actions and reads their state. It is safe for
