@@ -93,8 +93,11 @@ func (e *Executor) readRecord(ctx context.Context, ref, id string) (*userRecord,
 		go func() {
 			defer wg.Done()
 			// Each read has its own recorder: do() classifies the last
-			// call of its own recorder.
-			err := read(withRecorder(ctx, &recorder{}))
+			// call of its own recorder. All count as calls of an
+			// operation under way for the limiter's slots: the five go
+			// in one round, none held back by the slots kept for new
+			// operations (they would wait a round for one).
+			err := read(withRecorder(ctx, &recorder{continued: true}))
 			if err == nil {
 				return
 			}
@@ -111,7 +114,7 @@ func (e *Executor) readRecord(ctx context.Context, ref, id string) (*userRecord,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			u, err := e.readViewUser(withRecorder(ctx, &recorder{}), ref)
+			u, err := e.readViewUser(withRecorder(ctx, &recorder{continued: true}), ref)
 			if err == nil {
 				rec.User = *u
 			}
