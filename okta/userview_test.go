@@ -25,10 +25,11 @@ type gate struct {
 	want int
 	now  int
 	most int
+	open bool // want were in flight together: let every one go
 }
 
 func newGate(want int) *gate {
-	g := &gate{base: http.DefaultTransport, want: want}
+	g := &gate{base: http.DefaultTransport, want: want, open: want <= 1}
 	g.cond = sync.NewCond(&g.mu)
 	return g
 }
@@ -41,11 +42,12 @@ func (g *gate) RoundTrip(r *http.Request) (*http.Response, error) {
 	g.now++
 	g.most = max(g.most, g.now)
 	if g.now >= g.want {
+		g.open = true
 		g.cond.Broadcast()
 	}
 	const hangGuard = time.Minute
-	deadline := time.AfterFunc(hangGuard, func() { g.mu.Lock(); g.want = 0; g.cond.Broadcast(); g.mu.Unlock() })
-	for g.now < g.want {
+	deadline := time.AfterFunc(hangGuard, func() { g.mu.Lock(); g.open = true; g.cond.Broadcast(); g.mu.Unlock() })
+	for !g.open {
 		g.cond.Wait()
 	}
 	deadline.Stop()
@@ -58,7 +60,7 @@ func (g *gate) expect(want int) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	most := g.most
-	g.want, g.most = want, 0
+	g.want, g.most, g.open = want, 0, want <= 1
 	return most
 }
 
