@@ -39,6 +39,7 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./tasks/ ./enqueue/
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./worker/
+	$(GO) test -run '^$$' -bench UserView -benchtime 40x ./okta/
 	$(MAKE) --no-print-directory bench-ratelimit
 
 bench-ratelimit:

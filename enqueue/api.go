@@ -68,6 +68,7 @@ var routes = []route{
 	{"POST /v1/playbooks/{name}/runs", true, (*api).postPlaybookRun},
 	{"GET /v1/playbooks/runs/{id}", true, (*api).getPlaybookRun},
 	{"POST /v1/playbooks/runs/{id}:undo", true, (*api).postPlaybookUndo},
+	{"GET /v1/users/{ref}", true, (*api).getUser},
 	{"GET /healthz", false, (*api).healthz},
 	{"GET /readyz", false, (*api).readyz},
 	{"GET /openapi.yaml", false, (*api).openapi},

@@ -44,6 +44,9 @@ type Options struct {
 	// Playbooks are the operators' playbooks (OKTAQ_PLAYBOOKS_FILE),
 	// beside the built-in offboard and contain.
 	Playbooks map[string]*tasks.Playbook
+	// Users reads user views (User, GET /v1/users/{ref}); nil: this
+	// client cannot read users.
+	Users UserReader
 }
 
 // Client enqueues actions and reads their state. It is safe for

@@ -19,7 +19,8 @@ type Problem struct {
 	// scope_not_enabled, role_not_allowed, producer_role_not_allowed,
 	// producer_connection_not_allowed, key_conflict, not_found,
 	// method_not_allowed,
-	// unauthorized, unsupported_media_type, too_large, unavailable.
+	// unauthorized, unsupported_media_type, too_large, unavailable,
+	// rate_limited, okta_refused, not_implemented (user view).
 	Code string `json:"code,omitempty"`
 	// Scope is the Okta scope that is not enabled (scope_not_enabled).
 	Scope string `json:"scope,omitempty"`
@@ -75,7 +76,7 @@ func problemFor(err error) *Problem {
 const retryAfterSeconds = 2
 
 func writeProblem(w http.ResponseWriter, p *Problem) {
-	if p.Status == http.StatusServiceUnavailable {
+	if p.Status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 	}
 	if p.Status == http.StatusUnauthorized {

@@ -23,33 +23,12 @@ import (
 func (e *Executor) reactivateStep(o tasks.SendEmailOption) step {
 	send := o.SendsEmail()
 	return step{
-		noop: func(u *oktaUser) bool { return u.Status == statusActive || u.TransitioningToStatus == statusActive },
 		invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
 			_, r, err := e.api.UserAPI.ReactivateUser(ctx, id).SendEmail(send).Execute()
 			return r, err
 		},
 		after: same, secret: activationSecret, repeatable: !send,
 	}
-}
-
-// passwordInOkta refuses password calls for users whose password Okta does
-// not hold. For FEDERATION and SOCIAL users Okta's reset_password (and, as
-// far as anyone knows, expire_password) would give them an Okta password
-// and bypass their identity provider; for AD and LDAP users the directory
-// holds the password.
-func passwordInOkta(u *oktaUser) error {
-	p := u.Credentials.Provider
-	switch p.Type {
-	case providerFederation, providerSocial:
-		return &PermanentError{Code: tasks.CodeFederatedUser,
-			Summary: fmt.Sprintf("user %s signs in through the identity provider %q (%s); changing the password in Okta would make them an Okta-password user and bypass it", u.Profile.Login, p.Name, p.Type),
-			Hint:    "Federated user: reset the password at their identity provider (" + orText(p.Name, p.Type) + "), not in Okta"}
-	case providerAD, providerLDAP:
-		return &PermanentError{Code: tasks.CodeDirectoryPassword,
-			Summary: fmt.Sprintf("user %s is mastered by %s %q: the password lives in the directory", u.Profile.Login, p.Type, p.Name),
-			Hint:    directoryName(p.Type) + "-mastered user: reset or expire the password in " + directoryName(p.Type)}
-	}
-	return nil
 }
 
 func directoryName(provider string) string {
@@ -59,55 +38,68 @@ func directoryName(provider string) string {
 	return "Active Directory"
 }
 
-// unlockNeeded: a LOCKED_OUT user needs unlocking; an ACTIVE-like user
-// only if GET /users/{id}/blocks shows a block (unknown devices). Other
-// statuses go to Okta, which refuses with E0000032 (and a hint). 0 or 1
-// call.
-func (e *Executor) unlockNeeded(ctx context.Context, u *oktaUser) (bool, string, error) {
-	if !u.statusIn(statusActive, statusRecovery, statusPasswordExpired) || u.TransitioningToStatus != "" {
-		return false, "", nil
+// readFacts reads what judge needs for a on u beyond the user: the
+// device blocks for unlock of an ACTIVE-like user (LOCKED_OUT needs no
+// read; other statuses go to Okta, which refuses with E0000032 and a
+// hint), the enrolled factors for reset_mfa (STAGED and DEPROVISIONED
+// users, and users in transition, go to Okta, which refuses). 0 or 1 call.
+func (e *Executor) readFacts(ctx context.Context, a tasks.Action, u *oktaUser) (userFacts, error) {
+	f := noFacts
+	var err error
+	if needsBlocks(a, u) {
+		f.blocks, err = e.countBlocks(ctx, u.ID)
 	}
+	if err == nil && needsFactors(a, u) {
+		var factors []oktaFactor
+		factors, err = e.listFactors(ctx, u.ID)
+		f.factors = len(factors)
+	}
+	return f, err
+}
+
+// countBlocks reads GET /users/{id}/blocks: how many device blocks the
+// user has. 1 call.
+func (e *Executor) countBlocks(ctx context.Context, id string) (int, error) {
 	c, err := e.do(ctx, func(ctx context.Context) (*oktasdk.APIResponse, error) {
-		_, r, err := e.api.UserAPI.ListUserBlocks(ctx, u.ID).Execute()
+		_, r, err := e.api.UserAPI.ListUserBlocks(ctx, id).Execute()
 		return r, err
 	})
 	if err != nil {
-		return false, "", err
+		return 0, err
 	}
 	var blocks []struct {
 		AppliesTo string `json:"appliesTo"`
 	}
 	if json.Unmarshal(c.body, &blocks) != nil {
-		return false, "", &TransientError{Err: errors.New("okta answered the user's blocks with an unreadable body"), Status: c.Status}
+		return 0, &TransientError{Err: errors.New("okta answered the user's blocks with an unreadable body"), Status: c.Status}
 	}
-	if len(blocks) > 0 {
-		return false, "", nil
-	}
-	return true, fmt.Sprintf("the user is %s, not locked out, and blocked from no device", u.Status), nil
+	return len(blocks), nil
 }
 
-// factorsEnrolled: reset_mfa is a no-op when the user has no factor
-// enrolled. STAGED and DEPROVISIONED users, and users in transition, go
-// to Okta, which refuses (with a hint). 0 or 1 call.
-func (e *Executor) factorsEnrolled(ctx context.Context, u *oktaUser) (bool, string, error) {
-	if u.statusIn(statusStaged, statusDeprovisioned) || u.TransitioningToStatus != "" {
-		return false, "", nil
-	}
+// oktaFactor is one enrolled factor as the executor reads it, from the
+// raw body (the SDK's oneOf decoder empties factor types it does not
+// know, such as signed_nonce).
+type oktaFactor struct {
+	ID         string `json:"id"`
+	FactorType string `json:"factorType"`
+	Provider   string `json:"provider"`
+	Status     string `json:"status"`
+}
+
+// listFactors reads GET /users/{id}/factors. 1 call.
+func (e *Executor) listFactors(ctx context.Context, id string) ([]oktaFactor, error) {
 	c, err := e.do(ctx, func(ctx context.Context) (*oktasdk.APIResponse, error) {
-		_, r, err := e.api.UserFactorAPI.ListFactors(ctx, u.ID).Execute()
+		_, r, err := e.api.UserFactorAPI.ListFactors(ctx, id).Execute()
 		return r, err
 	})
 	if err != nil {
-		return false, "", err
+		return nil, err
 	}
-	var factors []json.RawMessage
+	var factors []oktaFactor
 	if json.Unmarshal(c.body, &factors) != nil {
-		return false, "", &TransientError{Err: errors.New("okta answered the user's factors with an unreadable body"), Status: c.Status}
+		return nil, &TransientError{Err: errors.New("okta answered the user's factors with an unreadable body"), Status: c.Status}
 	}
-	if len(factors) > 0 {
-		return false, "", nil
-	}
-	return true, "the user has no factor enrolled: nothing to reset", nil
+	return factors, nil
 }
 
 // noopReason says why an action whose end state held changed nothing.

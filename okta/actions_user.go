@@ -115,13 +115,8 @@ func (e *Executor) getUser(ctx context.Context, ref string) (*oktaUser, error) {
 
 // step is one lifecycle action, described for lifecycle().
 type step struct {
-	// refuse, when set, stops the action before any call: the user's
-	// provider or state makes it wrong.
-	refuse func(u *oktaUser) error
-	// probe, when set, decides no_op from data (factors, blocks) where
-	// _links are no proof; it replaces noop. It returns the reason.
-	probe   func(ctx context.Context, u *oktaUser) (bool, string, error)
-	noop    func(u *oktaUser) bool
+	// Whether to refuse, or to do nothing because the end state holds,
+	// is decided by judge (availability.go), for the view too.
 	invoke  func(ctx context.Context, id string) (*oktasdk.APIResponse, error)
 	after   func(before *oktaUser) string    // status after success
 	applied func(before, now *oktaUser) bool // after a lost answer: did the call apply?
@@ -132,8 +127,6 @@ type step struct {
 	// blind reports that from this starting state a re-read cannot show
 	// whether the call applied.
 	blind func(before *oktaUser) bool
-	// noopReason, when set, says why noop holds (recorded in the result).
-	noopReason string
 }
 
 func (e *Executor) lifecycle(ctx context.Context, a tasks.Args, res *tasks.Result) error {
@@ -153,10 +146,8 @@ func (e *Executor) lifecycle(ctx context.Context, a tasks.Args, res *tasks.Resul
 		res.Detail = &tasks.Detail{Code: tasks.CodeReactivated,
 			Reason: "the user was already activated but never finished (PROVISIONED): the activation was restarted with reactivate; an earlier activation link no longer works"}
 	}
-	if st.refuse != nil {
-		if err := st.refuse(u); err != nil {
-			return err
-		}
+	if p := providerRefusal(a.Action(), u); p != nil {
+		return p
 	}
 	j := journalFrom(ctx)
 	prev, err := pendingBefore(ctx, j, u.ID)
@@ -173,24 +164,16 @@ func (e *Executor) lifecycle(ctx context.Context, a tasks.Args, res *tasks.Resul
 			return err
 		}
 	}
-	noop, why := st.noop != nil && st.noop(u), ""
-	if noop {
-		why = st.noopReason
+	facts, err := e.readFacts(ctx, a.Action(), u)
+	if err != nil {
+		return err
 	}
-	if st.probe != nil && !noop {
-		if noop, why, err = st.probe(ctx, u); err != nil {
-			return err
-		}
-	}
-	if noop {
+	if v := judge(a, u, facts); v.kind == verdictNoOp {
 		res.Outcome, res.Okta.StatusAfter = tasks.OutcomeNoOp, u.Status
 		if u.TransitioningToStatus != "" {
 			res.Okta.StatusAfter = u.TransitioningToStatus
 		}
-		if why == "" {
-			why = noopReason(a.Action(), u)
-		}
-		res.Detail = &tasks.Detail{Code: tasks.CodeAlreadyDone, Reason: why}
+		res.Detail = &tasks.Detail{Code: v.code, Reason: v.reason}
 		return nil
 	}
 	if j != nil {
@@ -211,7 +194,7 @@ func (e *Executor) lifecycle(ctx context.Context, a tasks.Args, res *tasks.Resul
 	if j != nil && err != nil && settled {
 		_ = j.Answered(ctx)
 	}
-	if now := e.afterConflict(ctx, st, u.ID, err); now != nil {
+	if now := e.afterConflict(ctx, a, u.ID, err); now != nil {
 		res.Outcome, res.Okta.StatusAfter = tasks.OutcomeNoOp, now.Status
 		return nil
 	}
@@ -266,12 +249,6 @@ func (e *Executor) stepFor(a tasks.Args) (step, error) {
 	case *tasks.Activate:
 		send := a.Options.SendsEmail()
 		return step{
-			// PROVISIONED is sent as reactivate (lifecycle); only a
-			// transition under way, or ACTIVE, is a no-op.
-			noop: func(u *oktaUser) bool {
-				return u.Status == statusActive ||
-					u.TransitioningToStatus == statusActive || u.TransitioningToStatus == statusProvisioned
-			},
 			invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
 				_, r, err := users.ActivateUser(ctx, id).SendEmail(send).Execute()
 				return r, err
@@ -285,9 +262,6 @@ func (e *Executor) stepFor(a tasks.Args) (step, error) {
 	case *tasks.Deactivate:
 		notify := a.Options.NotifyAdmins
 		return step{
-			noop: func(u *oktaUser) bool {
-				return u.Status == statusDeprovisioned || u.TransitioningToStatus == statusDeprovisioned
-			},
 			// Never DELETE /users/{id}: a second DELETE deletes for good.
 			invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
 				return users.DeactivateUser(ctx, id).SendEmail(notify).Execute()
@@ -296,7 +270,6 @@ func (e *Executor) stepFor(a tasks.Args) (step, error) {
 		}, nil
 	case *tasks.Suspend:
 		return step{
-			noop: func(u *oktaUser) bool { return u.Status == statusSuspended },
 			invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
 				return users.SuspendUser(ctx, id).Execute()
 			},
@@ -304,10 +277,6 @@ func (e *Executor) stepFor(a tasks.Args) (step, error) {
 		}, nil
 	case *tasks.Unsuspend:
 		return step{
-			// Not suspended and activated: the end state holds.
-			noop: func(u *oktaUser) bool {
-				return u.statusIn(statusActive, statusRecovery, statusPasswordExpired, statusLockedOut)
-			},
 			invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
 				return users.UnsuspendUser(ctx, id).Execute()
 			},
@@ -315,9 +284,6 @@ func (e *Executor) stepFor(a tasks.Args) (step, error) {
 		}, nil
 	case *tasks.Unlock:
 		return step{
-			// An ACTIVE user may be blocked from unknown devices, which
-			// the _links need not show: the blocks decide.
-			probe: e.unlockNeeded,
 			invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
 				return users.UnlockUser(ctx, id).Execute()
 			},
@@ -333,9 +299,6 @@ func (e *Executor) stepFor(a tasks.Args) (step, error) {
 	case *tasks.ResetMFA:
 		remove := a.Options.RemoveRecoveryEnrollment
 		return step{
-			// Okta shows resetFactors also with no factor enrolled (as
-			// recorded): the factor list decides.
-			probe: e.factorsEnrolled,
 			invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
 				return users.ResetFactors(ctx, id).RemoveRecoveryEnrollment(remove).Execute()
 			},
@@ -364,17 +327,7 @@ func (e *Executor) stepFor(a tasks.Args) (step, error) {
 // be told apart: with email it is reported unconfirmed, not repeated.
 func (e *Executor) resetPasswordStep(a *tasks.ResetPassword) step {
 	send, revoke := a.Options.SendsEmail(), a.Options.RevokeSessions
-	requested := a.RequestedAt
 	return step{
-		refuse: passwordInOkta,
-		// With an email, a user who entered RECOVERY at or after the
-		// request was reset already: by an attempt whose record Redis
-		// lost (a failover to a lagging replica), or by someone else. A
-		// second email would only invalidate the first link.
-		noop: func(u *oktaUser) bool {
-			return send && u.Status == statusRecovery && u.statusChangedSince(requested)
-		},
-		noopReason: "the user entered RECOVERY after this action was requested: the reset email went out already; not sent again",
 		invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
 			_, r, err := e.api.UserAPI.GenerateResetPasswordToken(ctx, id).SendEmail(send).RevokeSessions(revoke).Execute()
 			return r, err
@@ -406,7 +359,6 @@ func (e *Executor) expirePasswordStep(a *tasks.ExpirePassword) step {
 	if a.Options.TempPassword {
 		revoke := a.Options.RevokeSessions
 		return step{
-			refuse: passwordInOkta,
 			invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
 				_, r, err := users.ExpirePasswordAndGetTemporaryPassword(ctx, id).RevokeSessions(revoke).Execute()
 				return r, err
@@ -425,8 +377,6 @@ func (e *Executor) expirePasswordStep(a *tasks.ExpirePassword) step {
 		}
 	}
 	return step{
-		refuse: passwordInOkta,
-		noop:   func(u *oktaUser) bool { return u.Status == statusPasswordExpired },
 		invoke: func(ctx context.Context, id string) (*oktasdk.APIResponse, error) {
 			_, r, err := users.ExpirePassword(ctx, id).Execute()
 			return r, err

@@ -35,7 +35,7 @@ func login(status string) string { return strings.ToLower(status) + "+tag@exampl
 // startSim serves a simulator seeded with one user per status (each with a
 // factor, a session and a password), the group-name trap, an app, a
 // client-secret client and an API token.
-func startSim(t *testing.T, opts oktasim.Options) *oktasim.Sim {
+func startSim(t testing.TB, opts oktasim.Options) *oktasim.Sim {
 	t.Helper()
 	sim := oktasim.New(opts)
 	srv := sim.Start()
@@ -71,7 +71,7 @@ type execOpts struct {
 }
 
 // newExecutor connects to sim, with the client secret by default.
-func newExecutor(t *testing.T, sim *oktasim.Sim, o execOpts) *okta.Executor {
+func newExecutor(t testing.TB, sim *oktasim.Sim, o execOpts) *okta.Executor {
 	t.Helper()
 	if o.creds == nil {
 		o.creds = &okta.Credentials{ClientID: testClientID, ClientSecret: testSecret}
@@ -135,7 +135,7 @@ func outcome(t *testing.T, res *tasks.Result, err error) string {
 
 // testRedis is a Redis of this test's own (internal/redistest) and the
 // connection name to use on it.
-func testRedis(t *testing.T) (redis.UniversalClient, string) {
+func testRedis(t testing.TB) (redis.UniversalClient, string) {
 	t.Helper()
 	return redistest.New(t).Client, "default"
 }

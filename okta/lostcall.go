@@ -116,13 +116,18 @@ func (e *Executor) afterLostAnswer(ctx context.Context, a tasks.Args, st step, b
 // admin, another tool, a duplicate request): the user is read again, and
 // if the end state now holds the action is a no-op, not a failure. It
 // returns the user as re-read then, else nil (the refusal stands).
-func (e *Executor) afterConflict(ctx context.Context, st step, id string, err error) *oktaUser {
+func (e *Executor) afterConflict(ctx context.Context, a tasks.Args, id string, err error) *oktaUser {
 	var p *PermanentError
-	if st.noop == nil || !errors.As(err, &p) || (p.Code != "E0000001" && p.Code != "E0000038") {
+	if !errors.As(err, &p) || (p.Code != "E0000001" && p.Code != "E0000038") {
 		return nil
 	}
 	now, rerr := e.getUser(ctx, id)
-	if rerr != nil || !st.noop(now) {
+	if rerr != nil {
+		return nil
+	}
+	// A state conflict is about status, which needs no factor or block
+	// read: the end state is judged from the user alone.
+	if held, _ := endStateHolds(a, now, userFacts{}); !held {
 		return nil
 	}
 	return now

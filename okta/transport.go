@@ -54,6 +54,10 @@ func (c *call) resetLocal() time.Time {
 type recorder struct {
 	mu    sync.Mutex
 	calls []*call
+	// continued marks the calls of one part of an operation whose first
+	// call another recorder holds (the user view's parallel reads): the
+	// limiter treats them as calls of an operation under way.
+	continued bool
 }
 
 type recorderKey struct{}
@@ -80,6 +84,16 @@ func (r *recorder) len() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.calls)
+}
+
+// continues reports whether a call now continues an operation under way.
+func (r *recorder) continues() bool {
+	if r == nil {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.continued || len(r.calls) > 0
 }
 
 // last returns the last call made after the first n, or nil.
@@ -175,7 +189,7 @@ func (t *transport) send(req *http.Request, header string, rec *recorder) (*http
 	c := &call{Method: req.Method, Path: req.URL.Path, Bucket: ratelimit.BucketFor(req.Method, req.URL.Path)}
 	var answered time.Time
 	done, err := t.limiter.Acquire(req.Context(), ratelimit.Call{Connection: t.conn, Bucket: c.Bucket, Method: c.Method,
-		Priority: ratelimit.PriorityFrom(req.Context()), Continuation: rec != nil && rec.len() > 0})
+		Priority: ratelimit.PriorityFrom(req.Context()), Continuation: rec.continues()})
 	if err != nil {
 		c.denied, c.Local = refusal(err), t.clock()
 		rec.add(c)

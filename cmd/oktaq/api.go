@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/oktaq/oktaq/cmd/oktaq/internal/config"
 	"github.com/oktaq/oktaq/enqueue"
@@ -39,7 +40,20 @@ func runAPI(ctx context.Context, env *cmdEnv, args []string) error {
 		}
 	}
 	log := newLogger(cfg, env.stderr)
-	c, err := newEnqueueClient(cfg)
+	rdb := cfg.Redis.MakeRedisClient().(redis.UniversalClient)
+	defer rdb.Close()
+	reader, closeReader, err := newUserReader(cfg, rdb, log)
+	if err != nil {
+		return err
+	}
+	defer closeReader()
+	var users enqueue.UserReader // stays a nil interface without a reader
+	if reader != nil {
+		users = reader
+	} else {
+		log.Warn("user view off (GET /v1/users/{ref} answers 501): set OKTAQ_OKTA_DOMAIN and the connection's credentials")
+	}
+	c, err := newEnqueueClient(cfg, users)
 	if err != nil {
 		return err
 	}

@@ -159,8 +159,11 @@ func startDev(ctx context.Context, f devFlags, log *slog.Logger) (*dev, error) {
 	}
 	d.serve(ctx, w.Run)
 
+	// The API reads user views through the worker's executor: same
+	// limiter, same token.
+	users := okta.NewUserReader(map[string]*okta.Executor{conn.Name: exec}, okta.UserReaderOptions{Redis: d.rdb, Logger: log})
 	client := enqueue.NewFromRedisClient(d.rdb, enqueue.Options{Keyring: keyring, Producer: devProducer, Producers: producers,
-		Connections: map[string]*tasks.Policy{conn.Name: &conn.Policy}})
+		Connections: map[string]*tasks.Policy{conn.Name: &conn.Policy}, Users: users})
 	d.closers = append(d.closers, func() { client.Close() })
 	opts := enqueue.APIOptions{Registerer: reg, Logger: log, EventHookSecret: devHookSecret}
 	api := enqueue.NewAPI(client, []enqueue.Producer{enqueue.NewProducer(devProducer, devToken)}, opts)
@@ -281,6 +284,7 @@ oktaq dev is running (demo only: fixed keys, embedded store, simulated Okta)
   Redis       %[7]s
 
 Try:
+  curl -s '%[1]s/v1/users/bob@example.com?role=helpdesk' -H 'Authorization: Bearer %[2]s'
   curl -s -X POST %[1]s/v1/actions -H 'Authorization: Bearer %[2]s' -H 'Content-Type: application/json' \
     -d '{"action":"user.suspend","user":"bob@example.com","requester":{"id":"agent-42","role":"it-admin"},"ticket":{"system":"demo","id":"REQ-1"}}'
   export %[8]s

@@ -78,8 +78,26 @@ func TestDevBannerCommandsWork(t *testing.T) {
 	if err != nil {
 		t.Fatalf("banner commands failed: %v\n%s\n---\n%s", err, script, out)
 	}
+	lines := strings.SplitN(string(out), "\n", 3)
+	var view struct {
+		Login   string
+		Status  string
+		Actions []struct {
+			Action    string
+			Available bool
+		}
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &view); err != nil || view.Login != "bob@example.com" || view.Status != "ACTIVE" || len(view.Actions) == 0 {
+		t.Fatalf("the first curl did not answer bob's user view:\n%s", out)
+	}
+	for _, a := range view.Actions {
+		// The banner asks as helpdesk: reset_password yes, suspend no.
+		if (a.Action == "user.reset_password" && !a.Available) || (a.Action == "user.suspend" && a.Available) {
+			t.Errorf("helpdesk's view of bob: %s available=%v", a.Action, a.Available)
+		}
+	}
 	var accepted struct{ ID, State string }
-	if err := json.Unmarshal([]byte(strings.SplitN(string(out), "\n", 2)[0]), &accepted); err != nil || accepted.ID == "" {
+	if err := json.Unmarshal([]byte(lines[1]), &accepted); err != nil || accepted.ID == "" {
 		t.Fatalf("the curl did not answer an accepted action:\n%s", out)
 	}
 	if !strings.Contains(string(out), "outcome:  succeeded") {
@@ -87,7 +105,7 @@ func TestDevBannerCommandsWork(t *testing.T) {
 	}
 	status := strings.Replace(cmds[len(cmds)-1], "ID", accepted.ID, 1)
 	status = strings.TrimSpace(strings.SplitN(status, "(", 2)[0])
-	out, err = exec.CommandContext(ctx, "bash", "-c", cmds[1]+"\n"+status).CombinedOutput()
+	out, err = exec.CommandContext(ctx, "bash", "-c", cmds[2]+"\n"+status).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "user.suspend") {
 		t.Fatalf("status: %v\n%s", err, out)
 	}
@@ -132,8 +150,8 @@ func bannerCommands(t *testing.T, banner []string) []string {
 		}
 		cont = in && strings.HasSuffix(l, `\`)
 	}
-	if len(cmds) != 4 {
-		t.Fatalf("want curl, export, enqueue and status commands, got %d:\n%s", len(cmds), strings.Join(cmds, "\n"))
+	if len(cmds) != 5 {
+		t.Fatalf("want the user view's curl, curl, export, enqueue and status commands, got %d:\n%s", len(cmds), strings.Join(cmds, "\n"))
 	}
 	return cmds
 }

@@ -34,11 +34,12 @@ func producerClient(env *cmdEnv) (*enqueue.Client, error) {
 		return nil, err
 	}
 	warnConfig(env, cfg)
-	return newEnqueueClient(cfg)
+	return newEnqueueClient(cfg, nil)
 }
 
 // Only each connection's scopes and roles are read, not its secrets.
-func newEnqueueClient(cfg *config.Config) (*enqueue.Client, error) {
+// users, when not nil, reads user views (the API).
+func newEnqueueClient(cfg *config.Config, users enqueue.UserReader) (*enqueue.Client, error) {
 	policies, err := cfg.Policies()
 	if err != nil {
 		return nil, err
@@ -47,6 +48,7 @@ func newEnqueueClient(cfg *config.Config) (*enqueue.Client, error) {
 		Producer: cliProducer, Producers: cfg.Producers,
 		Keyring: cfg.Keyring, Connections: policies,
 		Retention: cfg.Env.ResultRetention, Deadline: cfg.Env.TaskDeadline, MaxAttempts: cfg.Env.MaxAttempts,
+		Users: users,
 	}), nil
 }
 

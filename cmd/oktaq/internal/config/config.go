@@ -62,8 +62,9 @@ type Env struct {
 	ResultRetention time.Duration `envconfig:"RESULT_RETENTION" default:"168h" desc:"how long results stay readable after completion"`
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"time in-flight actions get to finish on shutdown"`
 
-	RateReserve     float64 `envconfig:"RATE_RESERVE" default:"0.1" desc:"share of each Okta rate-limit bucket left for humans and other integrations"`
-	OktaMaxInFlight int     `envconfig:"OKTA_MAX_IN_FLIGHT" desc:"Okta calls in flight per connection across all workers; unset, twice OKTAQ_CONCURRENCY (with several workers set twice their sum, under Okta's concurrency limit)"`
+	RateReserve     float64       `envconfig:"RATE_RESERVE" default:"0.1" desc:"share of each Okta rate-limit bucket left for humans and other integrations"`
+	OktaMaxInFlight int           `envconfig:"OKTA_MAX_IN_FLIGHT" desc:"Okta calls in flight per connection across all workers; unset, twice OKTAQ_CONCURRENCY (with several workers set twice their sum, under Okta's concurrency limit)"`
+	UserViewTTL     time.Duration `envconfig:"USER_VIEW_TTL" default:"30s" desc:"how long the API reuses what Okta said of a user for the user view (GET /v1/users/{ref}); 0s turns the cache off"`
 
 	APIAddr           string      `envconfig:"API_ADDR" default:"127.0.0.1:8080" desc:"listen address of the HTTP API"`
 	APITLSCertFile    string      `envconfig:"API_TLS_CERT_FILE" desc:"PEM certificate (chain) the API serves HTTPS with; with API_TLS_KEY_FILE"`
