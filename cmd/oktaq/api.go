@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/oktaq/oktaq/cmd/oktaq/internal/config"
 	"github.com/oktaq/oktaq/enqueue"
@@ -46,7 +47,14 @@ func runAPI(ctx context.Context, env *cmdEnv, args []string) error {
 	defer c.Close()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	opts := enqueue.APIOptions{MaxBodyBytes: cfg.Env.MaxBodyBytes, Registerer: reg, Logger: log}
+	rdb := cfg.Redis.MakeRedisClient().(redis.UniversalClient)
+	defer rdb.Close()
+	planners, closePlanners, err := newPlanners(cfg, rdb, log)
+	if err != nil {
+		return err
+	}
+	defer closePlanners()
+	opts := enqueue.APIOptions{MaxBodyBytes: cfg.Env.MaxBodyBytes, Registerer: reg, Logger: log, Planners: planners}
 	apiHandler := enqueue.NewAPI(c, producers, opts)
 	adminHandler := withDashboard(enqueue.NewAdminHandler(c, opts), cfg, log)
 
