@@ -207,6 +207,11 @@ func (c *Client) Run(ctx context.Context, producer, id string) (*tasks.Run, erro
 	return &run, nil
 }
 
+// ErrSnapshotNotVerified: the run's snapshot does not carry a valid seal
+// of the signing keyring (changed in Redis, or moved from another run);
+// undo restores nothing from it. It wraps tasks.ErrSignature.
+var ErrSnapshotNotVerified = errors.New("the run's snapshot does not verify; undo restores nothing from it")
+
 // ErrRunNotDone: an undo was asked for a run that has not ended.
 var ErrRunNotDone = errors.New("the run has not ended; undo it when it has")
 
@@ -222,6 +227,12 @@ func (c *Client) Undo(ctx context.Context, producer, id string, requester tasks.
 	}
 	if !run.State.Final() || run.Snapshot == nil {
 		return nil, false, ErrRunNotDone
+	}
+	if c.opts.Keyring == nil {
+		return nil, false, errors.New("enqueue: Options.Keyring is required to undo a playbook run")
+	}
+	if err := c.opts.Keyring.VerifySnapshot(run); err != nil {
+		return nil, false, fmt.Errorf("%w: %w", ErrSnapshotNotVerified, err)
 	}
 	steps := UndoSteps(run.Snapshot)
 	req := RunRequest{User: run.Snapshot.UserID, Connection: run.Connection, Requester: requester, Ticket: ticket}

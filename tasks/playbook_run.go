@@ -67,6 +67,9 @@ type Run struct {
 	Steps      []RunStep `json:"steps"`
 	// Snapshot is what the user had before the run changed anything.
 	Snapshot *Snapshot `json:"snapshot,omitempty"`
+	// SnapshotMAC seals Snapshot ("kid:mac", see SealSnapshot): undo
+	// trusts no snapshot without it.
+	SnapshotMAC string `json:"snapshot_mac,omitempty"`
 	// Failed names the steps that failed and why, for a partial or failed
 	// run.
 	Failed []string `json:"failed,omitempty"`

@@ -114,6 +114,9 @@ func (w *Worker) runPlaybook(ctx context.Context, t *asynq.Task) error {
 			return err
 		}
 		run.Snapshot, run.UserID, run.Login, run.State = snap, snap.UserID, snap.Login, tasks.RunRunning
+		if err := w.opts.Keyring.SealSnapshot(run); err != nil {
+			return err
+		}
 		if err := w.saveRun(ctx, run); err != nil {
 			return err
 		}
