@@ -69,8 +69,11 @@ func (c *Client) runRequest(producer, name string, req RunRequest) (*tasks.RunRe
 
 func (c *Client) runRequestFor(producer, name string, steps []tasks.PlaybookStep, req RunRequest) (*tasks.RunRequest, map[int]*tasks.ErrorInfo, error) {
 	now := c.opts.Clock()
+	// The run is bounded as a whole (Options.Deadline, as one action is):
+	// every step inherits this deadline.
 	r := tasks.Request{Version: tasks.PayloadVersion, Connection: req.Connection, User: req.User, Requester: req.Requester,
-		Ticket: req.Ticket, IdempotencyKey: req.IdempotencyKey, RequestedAt: now.UTC(), Producer: producer}
+		Ticket: req.Ticket, IdempotencyKey: req.IdempotencyKey, RequestedAt: now.UTC(), Producer: producer,
+		Deadline: now.Add(c.opts.Deadline).UTC()}
 	conn, ok := c.Connection(r.Connection)
 	if !ok {
 		return nil, nil, &tasks.ValidationError{Fields: []tasks.FieldError{{Field: "connection",
@@ -151,7 +154,7 @@ func (c *Client) DryRun(ctx context.Context, planner Planner, producer, name str
 }
 
 func (c *Client) submitRun(ctx context.Context, rr *tasks.RunRequest) (*tasks.Run, bool, error) {
-	run := tasks.NewRun(rr, c.opts.Clock())
+	run := tasks.NewRun(rr, rr.RequestedAt)
 	b, err := json.Marshal(run)
 	if err != nil {
 		return nil, false, err
