@@ -8,7 +8,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PKGS        := ./...
 TEST_TIMEOUT ?= 10m
 
-.PHONY: build run test lint bench bench-ratelimit fmt fmt-check tidy-check promtool-test clean
+.PHONY: build run test lint bench bench-ratelimit bench-containment fmt fmt-check tidy-check promtool-test clean
 
 build:
 	$(GO) build -trimpath -o bin/oktaq ./cmd/oktaq
@@ -43,6 +43,11 @@ bench:
 
 bench-ratelimit:
 	$(GO) run ./internal/cmd/benchratelimit
+
+# Containment latency under the same bulk load: contain and offboard runs
+# instead of single suspends (about 2 minutes; its own redis-server).
+bench-containment:
+	$(GO) run ./internal/cmd/benchratelimit --playbooks contain,offboard
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
