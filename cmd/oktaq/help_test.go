@@ -26,10 +26,10 @@ func TestHelpListsOperatorCommandsOnly(t *testing.T) {
 			t.Errorf("oktaq --help lists the benchmark command %q:\n%s", name, help)
 		}
 	}
-	if len(listed) != 7 {
-		t.Errorf("oktaq --help lists %d commands %v; want the 7 operators use", len(listed), listed)
+	if len(listed) != 8 {
+		t.Errorf("oktaq --help lists %d commands %v; want the 8 operators use", len(listed), listed)
 	}
-	for _, name := range []string{"worker", "api", "enqueue", "status", "dev", "sim", "version"} {
+	for _, name := range []string{"worker", "api", "enqueue", "status", "playbook", "dev", "sim", "version"} {
 		if !strings.Contains(help, "\n  "+name+" ") {
 			t.Errorf("oktaq --help does not list %q:\n%s", name, help)
 		}
