@@ -36,6 +36,7 @@ import (
 type benchFlags struct {
 	window, latency, poll, every, timeout time.Duration
 	limit, oktaConcurrency, workers, conc int
+	criticalMax                           int
 	share, overload, loadWindows, reserve float64
 	modes, playbooks                      []string
 	sequential, verbose                   bool
@@ -68,6 +69,7 @@ func runBenchRateLimit(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.BoolVar(&f.sequential, "sequential", false, "run the modes one after another instead of side by side")
 	fs.DurationVar(&f.timeout, "timeout", 200*time.Second, "give up on a mode after this long")
 	fs.BoolVar(&f.verbose, "v", false, "also print the calls answered in each window")
+	fs.IntVar(&f.criticalMax, "critical-max", 0, "at most this many critical suspends (or runs); 0: no cap (--playbooks: 40)")
 	fs.StringVar(&playbooks, "playbooks", "", "containment experiment: the critical work is runs of these playbooks (contain,offboard), "+
 		"taking turns; measures request to suspended and to sessions cleared; one mode (default oktaq), on a private redis-server")
 	if err := parseFlags(fs, args); err != nil {
@@ -81,10 +83,17 @@ func runBenchRateLimit(ctx context.Context, env *cmdEnv, args []string) error {
 				return usagef("--playbooks: %q is not a built-in playbook (contain, offboard)", p)
 			}
 		}
-		set := false
-		fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == "modes" })
-		if !set {
+		set := map[string]bool{}
+		fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+		if !set["modes"] {
 			f.modes = []string{modeOktaq}
+		}
+		if !set["critical-max"] {
+			// 20 runs of each of two playbooks, every 2 s: 80 s, all of it
+			// while the bulk backlog lasts. Uncapped, runs (5 calls each
+			// for offboard) would keep coming as long as they delay the
+			// bulk work, and neither would end.
+			f.criticalMax = 40
 		}
 		if len(f.modes) != 1 {
 			return usagef("--playbooks runs one mode (runs use the product's queue names): give one --modes")
@@ -196,6 +205,9 @@ func runBenchMode(ctx context.Context, f benchFlags, mode, redisURL, exe string,
 	b := &benchMode{f: f, mode: mode, id: mode + "-" + randomHex(4), critAt: map[string]time.Time{}, critPlaybook: map[string]string{}}
 	b.bulk = int(math.Ceil(f.overload * float64(f.plimit()) * f.loadWindows))
 	maxCrit := int(f.timeout/f.every) + 1
+	if f.criticalMax > 0 {
+		maxCrit = min(maxCrit, f.criticalMax)
+	}
 	b.queues = []string{"bench-" + b.id + "-" + tasks.QueueCritical, "bench-" + b.id + "-" + tasks.QueueDefault, "bench-" + b.id + "-" + tasks.QueueLow}
 	if len(f.playbooks) > 0 {
 		b.queues = []string{tasks.QueueCritical, tasks.QueueDefault, tasks.QueueLow}
