@@ -31,7 +31,8 @@ func apiCalls(sim *oktasim.Sim) []string {
 // what Okta would refuse (an APP_GROUP membership) and why.
 func TestActionDryRunMatchesRealRun(t *testing.T) {
 	h, c := pbHarness(t, []oktasim.SeedUser{pbUser("dry1@example.com", "ACTIVE"), pbUser("dry2@example.com", "ACTIVE"),
-		pbUser("dry3@example.com", "ACTIVE")})
+		pbUser("dry3@example.com", "ACTIVE"),
+		pbUser("dry4@example.com", "STAGED")})
 	const token = "dry-run-token"
 	api := httptest.NewServer(enqueue.NewAPI(c, []enqueue.Producer{enqueue.NewProducer("helpdesk-a", token)},
 		enqueue.APIOptions{Planners: map[string]enqueue.Planner{"default": h.exec}}))
@@ -61,6 +62,9 @@ func TestActionDryRunMatchesRealRun(t *testing.T) {
 		{"clear sessions", map[string]any{"action": "user.clear_sessions", "user": "dry2@example.com", "options": map[string]any{"oauth_tokens": true}}, "succeeded"},
 		{"groups with an APP_GROUP", map[string]any{"action": "user.groups.update", "user": "dry3@example.com",
 			"groups": map[string]any{"remove": []string{"Engineering"}, "add": []string{"Engineering-App"}}}, "partial"},
+		{"suspend of a STAGED user", map[string]any{"action": "user.suspend", "user": "dry4@example.com"}, "failed"},
+		{"reset MFA of a STAGED user", map[string]any{"action": "user.reset_mfa", "user": "dry4@example.com"}, "failed"},
+		{"unsuspend of the user suspended above", map[string]any{"action": "user.unsuspend", "user": "dry1@example.com"}, "succeeded"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -99,6 +103,9 @@ func TestActionDryRunMatchesRealRun(t *testing.T) {
 			}
 			if string(info.Result.Outcome) != tt.would {
 				t.Errorf("the action ended %s; the dry run said %s", info.Result.Outcome, tt.would)
+			}
+			if e := info.Result.Error; tt.would == "failed" && (e == nil || s.Refused == nil || s.Refused.Code != e.Code) {
+				t.Errorf("the action failed with %+v; the dry run said %+v", e, s.Refused)
 			}
 			if real := apiCalls(h.sim); !slices.Equal(predicted, real) {
 				t.Fatalf("predicted %d calls:\n%s\nthe action made %d:\n%s", len(predicted), strings.Join(predicted, "\n"), len(real), strings.Join(real, "\n"))
