@@ -8,7 +8,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PKGS        := ./...
 TEST_TIMEOUT ?= 10m
 
-.PHONY: build run test lint bench bench-ratelimit chaos fmt fmt-check tidy-check promtool-test clean
+.PHONY: build run test lint bench bench-ratelimit bench-containment chaos fmt fmt-check tidy-check promtool-test clean
 
 build:
 	$(GO) build -trimpath -o bin/oktaq ./cmd/oktaq
@@ -49,6 +49,11 @@ bench-ratelimit:
 # workers, the API); prints a table. Needs redis-server. Not part of test.
 chaos:
 	$(GO) run ./internal/cmd/chaos $(CHAOS_FLAGS)
+
+# Containment latency under the same bulk load: contain and offboard runs
+# instead of single suspends (about 2 minutes; its own redis-server).
+bench-containment:
+	$(GO) run ./internal/cmd/benchratelimit --playbooks contain,offboard
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

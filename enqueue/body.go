@@ -14,6 +14,8 @@ type actionBody struct {
 	args     tasks.Args
 	runAt    time.Time
 	deadline time.Time
+	// dryRun: answer what the action would do, enqueue nothing.
+	dryRun bool
 }
 
 // discarded are fields the API accepts, for producers written before
@@ -62,6 +64,12 @@ func decodeActionBody(body []byte) (actionBody, error) {
 	}
 	if out.deadline, err = takeTime(fields, "deadline"); err != nil {
 		return out, err
+	}
+	if raw, ok := fields["dry_run"]; ok {
+		delete(fields, "dry_run")
+		if err := json.Unmarshal(raw, &out.dryRun); err != nil {
+			return out, fieldError("dry_run", "must be true or false")
+		}
 	}
 	for parent, child := range discarded {
 		if err := dropField(fields, parent, child); err != nil {

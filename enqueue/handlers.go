@@ -32,6 +32,8 @@ type batchItem struct {
 	ID      string   `json:"id,omitempty"`
 	State   string   `json:"state,omitempty"`
 	Problem *Problem `json:"problem,omitempty"`
+	// Plan answers an action with "dry_run": true (status 200).
+	Plan *tasks.Plan `json:"plan,omitempty"`
 }
 
 func refOf(info *Info) actionRef {
@@ -63,14 +65,37 @@ func readJSON(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *Pro
 func fieldProblem(field, reason string) *Problem { return problemFor(fieldError(field, reason)) }
 
 // enqueueBody decodes and enqueues one action for producer, and logs the
-// decision as one audit line.
-func (a *api) enqueueBody(r *http.Request, body []byte, producer string) (*Info, *Problem) {
+// decision as one audit line; with "dry_run": true it enqueues nothing
+// and answers the plan.
+func (a *api) enqueueBody(r *http.Request, body []byte, producer string) (*Info, *tasks.Plan, *Problem) {
 	ab, err := decodeActionBody(body)
 	if err != nil {
 		p := problemFor(err)
 		a.audit(r, "refused", producer, nil, nil, p)
+		return nil, nil, p
+	}
+	if ab.dryRun {
+		plan, p := a.dryRunAction(r, ab, producer)
+		return nil, plan, p
+	}
+	info, p := a.enqueueDecoded(r, ab, producer)
+	return info, nil, p
+}
+
+func (a *api) dryRunAction(r *http.Request, ab actionBody, producer string) (*tasks.Plan, *Problem) {
+	plan, err := a.c.DryRunAction(r.Context(), a.opts.Planners[orDefault(ab.args.Base().Connection)], producer, ab.args)
+	switch {
+	case errors.Is(err, ErrNoPlanner):
+		return nil, newProblem(http.StatusNotImplemented, "dry_run_unavailable", err.Error())
+	case err != nil:
+		p := problemFor(err)
+		a.audit(r, "refused", producer, ab.args, nil, p)
 		return nil, p
 	}
+	return plan, nil
+}
+
+func (a *api) enqueueDecoded(r *http.Request, ab actionBody, producer string) (*Info, *Problem) {
 	var opts []EnqueueOption
 	if !ab.runAt.IsZero() {
 		opts = append(opts, RunAt(ab.runAt))
@@ -129,9 +154,13 @@ func (a *api) postAction(w http.ResponseWriter, r *http.Request, producer string
 		writeProblem(w, p)
 		return
 	}
-	info, p := a.enqueueBody(r, body, producer)
-	if p != nil {
+	info, plan, p := a.enqueueBody(r, body, producer)
+	switch {
+	case p != nil:
 		writeProblem(w, p)
+		return
+	case plan != nil:
+		writeJSON(w, http.StatusOK, plan)
 		return
 	}
 	status := http.StatusAccepted
@@ -168,9 +197,13 @@ func (a *api) postBatch(w http.ResponseWriter, r *http.Request, producer string)
 	results := make([]batchItem, len(batch.Actions))
 	for i, raw := range batch.Actions {
 		results[i].Index = i
-		info, p := a.enqueueBody(r, raw, producer)
-		if p != nil {
+		info, plan, p := a.enqueueBody(r, raw, producer)
+		switch {
+		case p != nil:
 			results[i].Status, results[i].Problem = p.Status, p
+			continue
+		case plan != nil:
+			results[i].Status, results[i].Plan = http.StatusOK, plan
 			continue
 		}
 		results[i].Status, results[i].ID, results[i].State = http.StatusAccepted, info.ID, info.State

@@ -69,8 +69,11 @@ func (c *Client) runRequest(producer, name string, req RunRequest) (*tasks.RunRe
 
 func (c *Client) runRequestFor(producer, name string, steps []tasks.PlaybookStep, req RunRequest) (*tasks.RunRequest, map[int]*tasks.ErrorInfo, error) {
 	now := c.opts.Clock()
+	// The run is bounded as a whole (Options.Deadline, as one action is):
+	// every step inherits this deadline.
 	r := tasks.Request{Version: tasks.PayloadVersion, Connection: req.Connection, User: req.User, Requester: req.Requester,
-		Ticket: req.Ticket, IdempotencyKey: req.IdempotencyKey, RequestedAt: now.UTC(), Producer: producer}
+		Ticket: req.Ticket, IdempotencyKey: req.IdempotencyKey, RequestedAt: now.UTC(), Producer: producer,
+		Deadline: now.Add(c.opts.Deadline).UTC()}
 	conn, ok := c.Connection(r.Connection)
 	if !ok {
 		return nil, nil, &tasks.ValidationError{Fields: []tasks.FieldError{{Field: "connection",
@@ -151,7 +154,7 @@ func (c *Client) DryRun(ctx context.Context, planner Planner, producer, name str
 }
 
 func (c *Client) submitRun(ctx context.Context, rr *tasks.RunRequest) (*tasks.Run, bool, error) {
-	run := tasks.NewRun(rr, c.opts.Clock())
+	run := tasks.NewRun(rr, rr.RequestedAt)
 	b, err := json.Marshal(run)
 	if err != nil {
 		return nil, false, err
@@ -207,6 +210,11 @@ func (c *Client) Run(ctx context.Context, producer, id string) (*tasks.Run, erro
 	return &run, nil
 }
 
+// ErrSnapshotNotVerified: the run's snapshot does not carry a valid seal
+// of the signing keyring (changed in Redis, or moved from another run);
+// undo restores nothing from it. It wraps tasks.ErrSignature.
+var ErrSnapshotNotVerified = errors.New("the run's snapshot does not verify; undo restores nothing from it")
+
 // ErrRunNotDone: an undo was asked for a run that has not ended.
 var ErrRunNotDone = errors.New("the run has not ended; undo it when it has")
 
@@ -222,6 +230,12 @@ func (c *Client) Undo(ctx context.Context, producer, id string, requester tasks.
 	}
 	if !run.State.Final() || run.Snapshot == nil {
 		return nil, false, ErrRunNotDone
+	}
+	if c.opts.Keyring == nil {
+		return nil, false, errors.New("enqueue: Options.Keyring is required to undo a playbook run")
+	}
+	if err := c.opts.Keyring.VerifySnapshot(run); err != nil {
+		return nil, false, fmt.Errorf("%w: %w", ErrSnapshotNotVerified, err)
 	}
 	steps := UndoSteps(run.Snapshot)
 	req := RunRequest{User: run.Snapshot.UserID, Connection: run.Connection, Requester: requester, Ticket: ticket}

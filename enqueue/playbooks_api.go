@@ -144,6 +144,10 @@ func (a *api) postPlaybookUndo(w http.ResponseWriter, r *http.Request, producer 
 	case errors.Is(err, ErrRunNotDone):
 		writeProblem(w, newProblem(http.StatusConflict, "run_not_done", err.Error()))
 		return
+	case errors.Is(err, ErrSnapshotNotVerified):
+		a.log.Warn("audit", "decision", "refused", "producer", producer, "run_id", id, "code", "snapshot_not_verified", "error", err.Error())
+		writeProblem(w, newProblem(http.StatusConflict, "snapshot_not_verified", err.Error()))
+		return
 	case err != nil:
 		writeProblem(w, problemFor(err))
 		return

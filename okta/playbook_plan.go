@@ -175,9 +175,18 @@ func (e *Executor) planStep(ctx context.Context, ps *tasks.PlanStep, pr tasks.Pl
 		ps.Would, ps.Refused = "refused", r
 		return
 	}
-	if reason := StepSkip(s.Action, status); reason != "" {
+	reason := StepSkip(s.Action, status)
+	refusal := statusRefusal(s.Action, status, reason)
+	if reason != "" && (pr.Snapshot || refusal == nil) {
+		// A run skips the step; a single action with nothing to act on
+		// (clear sessions of a STAGED user) is listed the same way.
 		ps.Would, ps.Reason, ps.StatusAfter = "skipped", reason, status
 		return
+	}
+	if refusal != nil {
+		// A single action is sent even so, and Okta refuses it: its calls
+		// are listed, and the plan says how it would fail.
+		defer func() { ps.Would, ps.Refused, ps.Items, ps.StatusAfter = "failed", refusal, nil, status }()
 	}
 	targets, skipped, err := e.ResolveTargets(ctx, s, uid)
 	ps.Targets, ps.Skipped = targets, skipped
@@ -197,6 +206,12 @@ func (e *Executor) planStep(ctx context.Context, ps *tasks.PlanStep, pr tasks.Pl
 		return
 	}
 	res, err := e.Execute(ctx, args)
+	if d := dryFrom(ctx); refusal != nil && d != nil && res.UserID != "" {
+		// Refused for the user's state, the executor reads the user once
+		// more (afterConflict: another action may have got there first).
+		path := "/api/v1/users/" + res.UserID
+		d.add(tasks.PlannedCall{Method: http.MethodGet, Path: path, Bucket: ratelimit.BucketFor(http.MethodGet, path)})
+	}
 	ps.Items = res.Items
 	if res.Detail != nil {
 		ps.Reason = res.Detail.Reason
@@ -214,6 +229,22 @@ func (e *Executor) planStep(ctx context.Context, ps *tasks.PlanStep, pr tasks.Pl
 	if res.Error != nil {
 		ps.Refused = res.Error
 	}
+}
+
+// statusRefusal is the error Okta answers a lifecycle call StepSkip
+// names (reason), for the calls whose answer is known: suspend and
+// unsuspend (E0000001), reset MFA (E0000038); nil otherwise.
+func statusRefusal(a tasks.Action, status, reason string) *tasks.ErrorInfo {
+	if reason == "" {
+		return nil
+	}
+	switch a {
+	case tasks.ActionSuspend, tasks.ActionUnsuspend:
+		return &tasks.ErrorInfo{Code: "E0000001", Summary: reason, Hint: validationHint(a, status)}
+	case tasks.ActionResetMFA:
+		return &tasks.ErrorInfo{Code: "E0000038", Summary: reason, Hint: wrongStatusHint(a, status)}
+	}
+	return nil
 }
 
 // NothingToChange is why an Every step found nothing to do.

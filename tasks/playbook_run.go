@@ -67,13 +67,19 @@ type Run struct {
 	Steps      []RunStep `json:"steps"`
 	// Snapshot is what the user had before the run changed anything.
 	Snapshot *Snapshot `json:"snapshot,omitempty"`
+	// SnapshotMAC seals Snapshot ("kid:mac", see SealSnapshot): undo
+	// trusts no snapshot without it.
+	SnapshotMAC string `json:"snapshot_mac,omitempty"`
 	// Failed names the steps that failed and why, for a partial or failed
 	// run.
 	Failed []string `json:"failed,omitempty"`
 	// NotRestored says what an undo cannot bring back.
-	NotRestored []string  `json:"not_restored,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
-	FinishedAt  time.Time `json:"finished_at,omitzero"`
+	NotRestored []string `json:"not_restored,omitempty"`
+	// Deadline bounds the run as a whole: each step's action carries it
+	// (never a fresh one of its own), and no step is sent after it.
+	Deadline   time.Time `json:"deadline,omitzero"`
+	CreatedAt  time.Time `json:"created_at"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
 }
 
 // RunStep is one step of a run.
@@ -167,6 +173,11 @@ func (r *Run) Finish(now time.Time) {
 		case s.Outcome == OutcomeFailed || s.Outcome == OutcomeRejected:
 			failed++
 			r.Failed = append(r.Failed, s.Summary(i))
+		case s.State == StepNotRun && s.Error != nil:
+			// Not run for a reason of its own (the run's deadline), not
+			// because an earlier failure stopped the run.
+			failed++
+			r.Failed = append(r.Failed, fmt.Sprintf("step %d %s: not run: %s (%s)", i+1, s.Action, s.Error.Summary, s.Error.Code))
 		case s.Outcome == OutcomePartial:
 			failed++
 			done++
@@ -189,7 +200,7 @@ func (r *Run) Finish(now time.Time) {
 // NewRun is a run's first state, pending, from its request.
 func NewRun(rr *RunRequest, now time.Time) *Run {
 	run := &Run{ID: rr.ID, Playbook: rr.Playbook, State: RunPending, Connection: rr.ConnectionName(),
-		User: rr.User, Producer: rr.Producer, UndoOf: rr.UndoOf, CreatedAt: now.UTC()}
+		User: rr.User, Producer: rr.Producer, UndoOf: rr.UndoOf, Deadline: rr.Deadline, CreatedAt: now.UTC()}
 	for i, s := range rr.Steps {
 		run.Steps = append(run.Steps, RunStep{Action: s.Action, ID: StepTaskID(rr.ID, i), State: StepPending})
 	}

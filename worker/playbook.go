@@ -114,12 +114,16 @@ func (w *Worker) runPlaybook(ctx context.Context, t *asynq.Task) error {
 			return err
 		}
 		run.Snapshot, run.UserID, run.Login, run.State = snap, snap.UserID, snap.Login, tasks.RunRunning
+		if err := w.opts.Keyring.SealSnapshot(run); err != nil {
+			return err
+		}
 		if err := w.saveRun(ctx, run); err != nil {
 			return err
 		}
 		w.hook("snapshot", -1)
 	}
 	status := run.Snapshot.Status
+	deadline := w.runDeadline(&rr, run)
 	for i := range run.Steps {
 		st := &run.Steps[i]
 		def := rr.Steps[i]
@@ -130,7 +134,11 @@ func (w *Worker) runPlaybook(ctx context.Context, t *asynq.Task) error {
 			}
 			continue
 		case tasks.StepPending:
-			if err := w.startStep(ctx, reader, &rr, run, i, status); err != nil {
+			if !w.now().Before(deadline) {
+				w.pastDeadline(run, i, deadline)
+				continue
+			}
+			if err := w.startStep(ctx, reader, &rr, run, i, status, deadline); err != nil {
 				return err
 			}
 			if st.State == tasks.StepSkipped {
@@ -168,7 +176,7 @@ func (w *Worker) runPlaybook(ctx context.Context, t *asynq.Task) error {
 
 // startStep decides whether step i is sent (StepSkip, Every resolved to
 // nothing) and, if so, enqueues it as a signed action with its derived id.
-func (w *Worker) startStep(ctx context.Context, reader playbookReader, rr *tasks.RunRequest, run *tasks.Run, i int, status string) error {
+func (w *Worker) startStep(ctx context.Context, reader playbookReader, rr *tasks.RunRequest, run *tasks.Run, i int, status string, deadline time.Time) error {
 	st, def := &run.Steps[i], rr.Steps[i]
 	if reason := okta.StepSkip(def.Action, status); reason != "" {
 		st.State, st.Reason, st.StatusAfter = tasks.StepSkipped, reason, status
@@ -185,7 +193,7 @@ func (w *Worker) startStep(ctx context.Context, reader playbookReader, rr *tasks
 	}
 	now := w.now()
 	r := rr.Request
-	r.User, r.IdempotencyKey, r.RequestedAt, r.Deadline = run.Snapshot.UserID, "", now.UTC(), now.Add(w.opts.TaskDeadline).UTC()
+	r.User, r.IdempotencyKey, r.RequestedAt, r.Deadline = run.Snapshot.UserID, "", now.UTC(), deadline.UTC()
 	r.Version, r.Bulk = tasks.PayloadVersion, false
 	args, err := def.WithTargets(targets).Args(r)
 	if err == nil {
@@ -212,6 +220,25 @@ func (w *Worker) startStep(ctx context.Context, reader playbookReader, rr *tasks
 	w.hook("step-enqueued", i)
 	st.State, st.Priority = tasks.StepActive, okta.StepPriority(def.Action).String()
 	return w.saveRun(ctx, run)
+}
+
+// runDeadline is the run's deadline: the one it was asked with, or (a run
+// asked for before runs had one) its creation plus TaskDeadline.
+func (w *Worker) runDeadline(rr *tasks.RunRequest, run *tasks.Run) time.Time {
+	if !rr.Deadline.IsZero() {
+		return rr.Deadline
+	}
+	return run.CreatedAt.Add(w.opts.TaskDeadline)
+}
+
+// pastDeadline marks step i not run: the run's deadline has passed. A
+// step already sent carries the same deadline and is given up by the
+// action's own deadline check.
+func (w *Worker) pastDeadline(run *tasks.Run, i int, deadline time.Time) {
+	st := &run.Steps[i]
+	st.State = tasks.StepNotRun
+	st.Reason = fmt.Sprintf("the run's deadline (%s) passed before this step was due", deadline.UTC().Format(time.RFC3339))
+	st.Error = &tasks.ErrorInfo{Code: tasks.CodeDeadlineExceeded, Summary: st.Reason}
 }
 
 // stepEnded reads the step's task: ended once its result is written (a

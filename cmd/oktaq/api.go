@@ -60,7 +60,12 @@ func runAPI(ctx context.Context, env *cmdEnv, args []string) error {
 	defer c.Close()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	opts := enqueue.APIOptions{MaxBodyBytes: cfg.Env.MaxBodyBytes, Registerer: reg, Logger: log,
+	planners, closePlanners, err := newPlanners(cfg, rdb, log)
+	if err != nil {
+		return err
+	}
+	defer closePlanners()
+	opts := enqueue.APIOptions{MaxBodyBytes: cfg.Env.MaxBodyBytes, Registerer: reg, Logger: log, Planners: planners,
 		EventHookSecret: cfg.Env.EventHookSecret.Reveal()}
 	apiHandler := enqueue.NewAPI(c, producers, opts)
 	adminHandler := withDashboard(enqueue.NewAdminHandler(c, opts), cfg, log)

@@ -159,13 +159,20 @@ func startDev(ctx context.Context, f devFlags, log *slog.Logger) (*dev, error) {
 	}
 	d.serve(ctx, w.Run)
 
+	playbooks, err := config.LoadPlaybooks(os.Getenv(config.Prefix + "_PLAYBOOKS_FILE"))
+	if err != nil {
+		d.close()
+		return nil, fmt.Errorf("OKTAQ_PLAYBOOKS_FILE: %w", err)
+	}
 	// The API reads user views through the worker's executor: same
 	// limiter, same token.
 	users := okta.NewUserReader(map[string]*okta.Executor{conn.Name: exec}, okta.UserReaderOptions{Redis: d.rdb, Logger: log})
 	client := enqueue.NewFromRedisClient(d.rdb, enqueue.Options{Keyring: keyring, Producer: devProducer, Producers: producers,
-		Connections: map[string]*tasks.Policy{conn.Name: &conn.Policy}, Users: users})
+		Connections: map[string]*tasks.Policy{conn.Name: &conn.Policy}, Users: users, Playbooks: playbooks})
 	d.closers = append(d.closers, func() { client.Close() })
-	opts := enqueue.APIOptions{Registerer: reg, Logger: log, EventHookSecret: devHookSecret}
+	// The demo's executor answers dry runs too: the org is the simulator.
+	opts := enqueue.APIOptions{Registerer: reg, Logger: log, EventHookSecret: devHookSecret,
+		Planners: map[string]enqueue.Planner{conn.Name: exec}}
 	api := enqueue.NewAPI(client, []enqueue.Producer{enqueue.NewProducer(devProducer, devToken)}, opts)
 	admin := adminMux(reg, w.Ready, w.ReadyNotes)
 	admin.Handle(dashboardPath+"/", dashboard(d.redis, "admin", d.adminPass, false, ""))

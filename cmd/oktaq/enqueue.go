@@ -48,7 +48,8 @@ func newEnqueueClient(cfg *config.Config, users enqueue.UserReader) (*enqueue.Cl
 		Producer: cliProducer, Producers: cfg.Producers,
 		Keyring: cfg.Keyring, Connections: policies,
 		Retention: cfg.Env.ResultRetention, Deadline: cfg.Env.TaskDeadline, MaxAttempts: cfg.Env.MaxAttempts,
-		Users: users,
+		Users:     users,
+		Playbooks: cfg.Playbooks,
 	}), nil
 }
 

@@ -26,7 +26,7 @@ func TestHelpListsOperatorCommandsOnly(t *testing.T) {
 			t.Errorf("oktaq --help lists the benchmark command %q:\n%s", name, help)
 		}
 	}
-	want := []string{"worker", "api", "enqueue", "status", "user", "hooks", "dev", "sim", "version"}
+	want := []string{"worker", "api", "enqueue", "status", "user", "hooks", "playbook", "dev", "sim", "version"}
 	if len(listed) != len(want) {
 		t.Errorf("oktaq --help lists %d commands %v; want the %d operators use", len(listed), listed, len(want))
 	}

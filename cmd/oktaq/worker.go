@@ -117,6 +117,9 @@ func newLimiter(rdb redis.UniversalClient, cfg *config.Config, log *slog.Logger,
 	opts.Reserve = cfg.Env.RateReserve
 	opts.MaxInFlight = cfg.Env.OktaMaxInFlight
 	opts.Lease = max(opts.Lease, cfg.Env.OktaRequestTimeout+5*time.Second)
-	opts.Logger, opts.OnEvent = log, m.OnLimit
+	opts.Logger = log
+	if m != nil {
+		opts.OnEvent = m.OnLimit
+	}
 	return ratelimit.New(rdb, opts)
 }

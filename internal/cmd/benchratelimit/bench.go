@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -35,8 +36,9 @@ import (
 type benchFlags struct {
 	window, latency, poll, every, timeout time.Duration
 	limit, oktaConcurrency, workers, conc int
+	criticalMax                           int
 	share, overload, loadWindows, reserve float64
-	modes                                 []string
+	modes, playbooks                      []string
 	sequential, verbose                   bool
 }
 
@@ -48,7 +50,7 @@ func runBenchRateLimit(ctx context.Context, env *cmdEnv, args []string) error {
 		return runBenchWorker(ctx, env, spec)
 	}
 	var f benchFlags
-	var modes string
+	var modes, playbooks string
 	fs := newFlags(env, "bench-ratelimit", "[flags]")
 	fs.DurationVar(&f.window, "window", 10*time.Second, "rate-limit window of the simulated org")
 	fs.IntVar(&f.limit, "limit", 120, "org-wide limit per window of the user read and user action (lifecycle, membership) buckets")
@@ -67,10 +69,36 @@ func runBenchRateLimit(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.BoolVar(&f.sequential, "sequential", false, "run the modes one after another instead of side by side")
 	fs.DurationVar(&f.timeout, "timeout", 200*time.Second, "give up on a mode after this long")
 	fs.BoolVar(&f.verbose, "v", false, "also print the calls answered in each window")
+	fs.IntVar(&f.criticalMax, "critical-max", 0, "at most this many critical suspends (or runs); 0: no cap (--playbooks: 40)")
+	fs.StringVar(&playbooks, "playbooks", "", "containment experiment: the critical work is runs of these playbooks (contain,offboard), "+
+		"taking turns; measures request to suspended and to sessions cleared; one mode (default oktaq), on a private redis-server")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	f.modes = strings.Split(modes, ",")
+	if playbooks != "" {
+		f.playbooks = strings.Split(playbooks, ",")
+		for _, p := range f.playbooks {
+			if p != tasks.PlaybookContain && p != tasks.PlaybookOffboard {
+				return usagef("--playbooks: %q is not a built-in playbook (contain, offboard)", p)
+			}
+		}
+		set := map[string]bool{}
+		fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+		if !set["modes"] {
+			f.modes = []string{modeOktaq}
+		}
+		if !set["critical-max"] {
+			// 20 runs of each of two playbooks, every 2 s: 80 s, all of it
+			// while the bulk backlog lasts. Uncapped, runs (5 calls each
+			// for offboard) would keep coming as long as they delay the
+			// bulk work, and neither would end.
+			f.criticalMax = 40
+		}
+		if len(f.modes) != 1 {
+			return usagef("--playbooks runs one mode (runs use the product's queue names): give one --modes")
+		}
+	}
 	for _, m := range f.modes {
 		if m != modeOktaq && m != modeOktaqNoReserve && m != modeSDK && m != modeAsynq {
 			return usagef("--modes: unknown mode %q", m)
@@ -88,6 +116,9 @@ func runBenchRateLimit(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	redisURL, where, stop, err := benchRedis(ctx)
+	if len(f.playbooks) > 0 {
+		redisURL, where, stop, err = playbookRedis()
+	}
 	if err != nil {
 		return err
 	}
@@ -114,6 +145,7 @@ func runBenchRateLimit(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	wg.Wait()
 	printBenchTable(env.stdout, f, results)
+	printPlaybookStats(env.stdout, results)
 	for _, r := range results {
 		if r.err != nil {
 			return fmt.Errorf("mode %s: %w", r.mode, r.err)
@@ -159,17 +191,27 @@ type benchMode struct {
 	client   *asynq.Client
 	inspect  *asynq.Inspector
 	groupID  string
-	critAt   map[string]time.Time // user id -> when its suspend was enqueued
-	bulk     int
-	crit     int
+	critAt   map[string]time.Time // user id -> when its suspend (or run) was enqueued
+	// critPlaybook: user id -> the playbook run for it (--playbooks).
+	critPlaybook map[string]string
+	runs         []string
+	rdb          redis.UniversalClient
+	bulk         int
+	crit         int
 }
 
 func runBenchMode(ctx context.Context, f benchFlags, mode, redisURL, exe string, log io.Writer) (res benchResult) {
 	res.mode = mode
-	b := &benchMode{f: f, mode: mode, id: mode + "-" + randomHex(4), critAt: map[string]time.Time{}}
+	b := &benchMode{f: f, mode: mode, id: mode + "-" + randomHex(4), critAt: map[string]time.Time{}, critPlaybook: map[string]string{}}
 	b.bulk = int(math.Ceil(f.overload * float64(f.plimit()) * f.loadWindows))
 	maxCrit := int(f.timeout/f.every) + 1
+	if f.criticalMax > 0 {
+		maxCrit = min(maxCrit, f.criticalMax)
+	}
 	b.queues = []string{"bench-" + b.id + "-" + tasks.QueueCritical, "bench-" + b.id + "-" + tasks.QueueDefault, "bench-" + b.id + "-" + tasks.QueueLow}
+	if len(f.playbooks) > 0 {
+		b.queues = []string{tasks.QueueCritical, tasks.QueueDefault, tasks.QueueLow}
+	}
 
 	token := "bench-" + randomHex(16)
 	b.sim = oktasim.New(oktasim.Options{RateLimits: oktasim.RateLimits{Window: f.window, PrincipalShare: f.share,
@@ -180,7 +222,8 @@ func runBenchMode(ctx context.Context, f benchFlags, mode, redisURL, exe string,
 		seed.Users = append(seed.Users, oktasim.SeedUser{Login: fmt.Sprintf("bulk%d@example.com", i), Status: oktasim.StatusActive})
 	}
 	for i := range maxCrit {
-		seed.Users = append(seed.Users, oktasim.SeedUser{Login: fmt.Sprintf("crit%d@example.com", i), Status: oktasim.StatusActive})
+		seed.Users = append(seed.Users, oktasim.SeedUser{Login: fmt.Sprintf("crit%d@example.com", i), Status: oktasim.StatusActive,
+			Sessions: 1, Factors: []string{"sms"}, Groups: []string{"Bulk"}})
 	}
 	if err := b.sim.Load(seed); err != nil {
 		res.err = err
@@ -208,6 +251,11 @@ func runBenchMode(ctx context.Context, f benchFlags, mode, redisURL, exe string,
 	b.inspect = asynq.NewInspector(b.redisOpt)
 	defer b.inspect.Close()
 	defer b.cleanup(redisURL)
+	if b.rdb, err = newRunsClient(redisURL); err != nil {
+		res.err = err
+		return res
+	}
+	defer b.rdb.Close()
 
 	spec := benchWorkerSpec{Mode: mode, RedisURL: redisURL, OktaURL: b.sim.URL(), APIToken: token,
 		Connection: "bench-" + b.id, SigningKeys: keys, Queues: b.queues, Concurrency: f.conc, Poll: f.poll,
@@ -231,6 +279,9 @@ func runBenchMode(ctx context.Context, f benchFlags, mode, redisURL, exe string,
 		res.err = err
 	}
 	res.benchStats = measure(b.sim, f, start, b.critAt, b.bulk)
+	if len(f.playbooks) > 0 {
+		res.playbooks = measurePlaybooks(b.sim, f.playbooks, b.critAt, b.critPlaybook)
+	}
 	res.elapsed = time.Since(start)
 	if res.done > 0 {
 		res.elapsed = res.done
@@ -272,7 +323,14 @@ func (b *benchMode) drive(ctx context.Context, start time.Time, maxCrit int) err
 			login := fmt.Sprintf("crit%d@example.com", b.crit)
 			u, _ := b.sim.User(login)
 			b.critAt[u.ID] = time.Now()
-			if err := b.enqueue(&tasks.Suspend{Request: benchRequest(login, b.id)}, b.queues[0]); err != nil {
+			if len(b.f.playbooks) > 0 {
+				pb := b.f.playbooks[b.crit%len(b.f.playbooks)]
+				id, err := b.enqueueRun(ctx, pb, login)
+				if err != nil {
+					return err
+				}
+				b.critPlaybook[u.ID], b.runs = pb, append(b.runs, id)
+			} else if err := b.enqueue(&tasks.Suspend{Request: benchRequest(login, b.id)}, b.queues[0]); err != nil {
 				return err
 			}
 			b.crit++
@@ -291,6 +349,9 @@ func (b *benchMode) drive(ctx context.Context, start time.Time, maxCrit int) err
 		}
 		bulkDone = sent == b.bulk && low.Completed+low.Archived == b.bulk
 		critDone = crit.Completed+crit.Archived == b.crit
+		if len(b.f.playbooks) > 0 {
+			critDone = b.runsDone(ctx)
+		}
 		if bulkDone && critDone {
 			return nil
 		}

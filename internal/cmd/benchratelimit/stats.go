@@ -41,6 +41,8 @@ type benchResult struct {
 	elapsed  time.Duration
 	archived int
 	err      error
+	// playbooks: the containment experiment's figures (--playbooks).
+	playbooks []playbookStats
 }
 
 func measure(sim *oktasim.Sim, f benchFlags, start time.Time, critAt map[string]time.Time, bulk int) benchStats {

@@ -38,6 +38,7 @@ type Env struct {
 	OktaRequestTimeout time.Duration `envconfig:"OKTA_REQUEST_TIMEOUT" default:"30s" desc:"timeout of one Okta call"`
 
 	ConnectionsFile string `envconfig:"CONNECTIONS_FILE" desc:"JSON file of further Okta connections (name, domain, client_id, *_file secrets, scopes, roles); see README"`
+	PlaybooksFile   string `envconfig:"PLAYBOOKS_FILE" desc:"YAML or JSON file of operators' playbooks (ordered steps of actions), beside the built-in offboard and contain; see README"`
 
 	Roles       string      `envconfig:"ROLES" desc:"who may do what: action=role|role;... with * for every action, e.g. *=it-admin;user.reset_password=helpdesk"`
 	SigningKeys okta.Secret `envconfig:"SIGNING_KEYS" desc:"task signing keys kid=secret,kid2=secret2 (secrets of 16+ bytes); the first signs, all verify" secret:"true"`

@@ -28,6 +28,8 @@ type Config struct {
 	// (OKTAQ_PRODUCER_ROLES, OKTAQ_PRODUCER_CONNECTIONS).
 	Producers tasks.Producers
 	Level     slog.Level
+	// Playbooks are the built-in playbooks and OKTAQ_PLAYBOOKS_FILE's.
+	Playbooks map[string]*tasks.Playbook
 	// Warnings name OKTAQ_* variables oktaq does not read (typos); the
 	// command logs them.
 	Warnings []string
@@ -110,6 +112,8 @@ func load(producer bool) (*Config, error) {
 	if e.OktaMaxInFlight < 1 && !failed["OKTAQ_CONCURRENCY"] { // else derived from an unread value
 		check("OKTAQ_OKTA_MAX_IN_FLIGHT", errors.New("must be at least 1"))
 	}
+	c.Playbooks, err = LoadPlaybooks(e.PlaybooksFile)
+	check("OKTAQ_PLAYBOOKS_FILE", err)
 	return c.checked(errs)
 }
 
