@@ -58,6 +58,7 @@ var routes = []route{
 	{"POST /v1/actions", true, (*api).postAction},
 	{"POST /v1/actions:batch", true, (*api).postBatch},
 	{"GET /v1/actions/{id}", true, (*api).getAction},
+	{"POST /v1/actions/{ref}", true, (*api).postActionVerb},
 	{"GET /v1/capabilities", true, (*api).getCapabilities},
 	{"GET /healthz", false, (*api).healthz},
 	{"GET /readyz", false, (*api).readyz},

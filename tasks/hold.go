@@ -178,10 +178,13 @@ func (p *Policy) VerifyModeFor(a Args) VerifyMode {
 }
 
 // NeedsApproval reports whether the action waits for a second person on
-// this connection. The removal that ends a time-bound access never
-// does: it takes access away, and was approved with the grant.
+// this connection from the start. The removal that ends a time-bound
+// access never does: it takes access away, and was approved with the
+// grant. An action whose verification is push_or_approval waits for
+// approval only when the user has no push factor (the worker finds out).
 func (p *Policy) NeedsApproval(a Args) bool {
-	return len(p.Approvals[a.Action()]) > 0 && a.Base().FollowUpOf == ""
+	return len(p.Approvals[a.Action()]) > 0 && a.Base().FollowUpOf == "" &&
+		p.VerifyModeFor(a) != VerifyPushOrApproval
 }
 
 // AuthorizeApprover returns nil when approver may approve (or deny) the

@@ -46,6 +46,10 @@ const (
 	// CodeAwaitingVerification: a push was sent to the user and the
 	// action waits for the answer (seen only while it waits).
 	CodeAwaitingVerification Code = "awaiting_verification"
+	// CodeNotYetDue: the action waits for its run_at, moved by a
+	// reschedule or set by a time-bound access (seen only while it
+	// waits).
+	CodeNotYetDue Code = "not_yet_due"
 	// CodeAccessExpiring: detail of the reminder sent before a time-bound
 	// access is removed.
 	CodeAccessExpiring Code = "access_expiring"

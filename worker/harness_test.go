@@ -50,6 +50,7 @@ type harness struct {
 	simRates *oktasim.RateLimits
 	execOpts func(*okta.ExecutorOptions)
 	connOpts func(*okta.Connection)
+	workOpts func(*worker.Options)
 }
 
 type option func(*harness)
@@ -60,6 +61,7 @@ func withExecutor(f func(*okta.ExecutorOptions)) option {
 	return func(h *harness) { h.execOpts = f }
 }
 func withConnection(f func(*okta.Connection)) option { return func(h *harness) { h.connOpts = f } }
+func withWorker(f func(*worker.Options)) option      { return func(h *harness) { h.workOpts = f } }
 func withUsers(u ...oktasim.SeedUser) option {
 	return func(h *harness) { h.simSeed.Users = append(h.simSeed.Users, u...) }
 }
@@ -127,13 +129,17 @@ func (h *harness) start() {
 	}
 	retry := worker.DefaultRetryPolicy()
 	retry.Base, retry.Cap, retry.Unauthorized, retry.Jitter = 50*time.Millisecond, 200*time.Millisecond, 300*time.Millisecond, 100*time.Millisecond
-	h.worker, err = worker.New(worker.Options{
+	wo := worker.Options{
 		Redis: h.redis.Opt, Keyring: h.keyring, Producers: testProducers,
 		Connections:  map[string]*worker.Connection{"default": {Conn: h.conn, Exec: exec}},
 		Concurrency:  4,
 		PollInterval: 50 * time.Millisecond, CredentialCheck: 200 * time.Millisecond,
 		Retry: retry, Metrics: metrics, Logger: log, ShutdownTimeout: 5 * time.Second,
-	})
+	}
+	if h.workOpts != nil {
+		h.workOpts(&wo)
+	}
+	h.worker, err = worker.New(wo)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -28,6 +28,12 @@ func (w *Worker) record(next asynq.Handler) asynq.Handler {
 			res = w.baseResult(at)
 		}
 		res.Attempts = attemptNumber(ctx)
+		if res.Approval == nil {
+			res.Approval = at.approval
+		}
+		if res.Verification == nil {
+			res.Verification = at.verification
+		}
 		res.StartedAt, res.FinishedAt = at.started, w.now()
 		if final {
 			res.Outcome = outcomeOf(kind, res)
@@ -59,6 +65,8 @@ func (w *Worker) classify(ctx context.Context, err error) (kind string, final bo
 	switch {
 	case err == nil:
 		return "ok", true
+	case errors.As(err, new(*waitError)):
+		return "waiting", false
 	case errors.As(err, &perm):
 		return "permanent", true
 	case errors.Is(err, asynq.SkipRetry):
@@ -77,8 +85,9 @@ func (w *Worker) classify(ctx context.Context, err error) (kind string, final bo
 func outcomeOf(kind string, res *tasks.Result) tasks.Outcome {
 	switch kind {
 	case "ok":
-		if res.Outcome == tasks.OutcomeNoOp {
-			return tasks.OutcomeNoOp
+		switch res.Outcome {
+		case tasks.OutcomeNoOp, tasks.OutcomeCancelled, tasks.OutcomeDenied, tasks.OutcomeExpired:
+			return res.Outcome
 		}
 		return tasks.OutcomeSucceeded
 	case "rejected":
@@ -152,6 +161,12 @@ func (w *Worker) audit(at *attempt, res *tasks.Result, kind string, final bool, 
 	if res.Error != nil {
 		attrs = append(attrs, slog.String("code", string(res.Error.Code)))
 	}
+	if res.Approval != nil {
+		attrs = append(attrs, slog.Group("approver", "id", res.Approval.By.ID, "role", res.Approval.By.Role, "verdict", res.Approval.Verdict))
+	}
+	if res.FollowUp != "" {
+		attrs = append(attrs, slog.String("follow_up", res.FollowUp))
+	}
 	level := slog.LevelInfo
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
@@ -171,6 +186,8 @@ func decisionOf(kind string, final bool, res *tasks.Result) string {
 		return "performed"
 	case res.Outcome == tasks.OutcomeRejected:
 		return "refused"
+	case res.Outcome == tasks.OutcomeCancelled, res.Outcome == tasks.OutcomeDenied, res.Outcome == tasks.OutcomeExpired:
+		return string(res.Outcome)
 	default:
 		return "failed"
 	}

@@ -42,6 +42,20 @@ type Options struct {
 	// PollInterval is how often asynq looks for new, scheduled and retry
 	// tasks when idle (default 1s; tests use less).
 	PollInterval time.Duration
+	// ApprovalTTL is how long an action waits for a second person
+	// (OKTAQ_APPROVAL_TTL, default 24h); the worker needs it when a user
+	// without a push factor falls back to approval.
+	ApprovalTTL time.Duration
+	// AccessReminder is how long before a time-bound access ends that
+	// OnEvent hears of it (OKTAQ_ACCESS_REMINDER; 0: no reminder).
+	AccessReminder time.Duration
+	// PushPoll is the first wait before a push transaction is polled
+	// again; each poll doubles it up to 8 times this (default 2s).
+	PushPoll time.Duration
+	// OnEvent hears of state changes that are not a task's end:
+	// reminders, a push sent, a fall-back to approval. Callbacks hang
+	// here (issue 16). Nil: nobody listens.
+	OnEvent func(context.Context, Event)
 	// Metrics, from NewMetrics; nil makes them on a private registry.
 	Metrics *Metrics
 	Logger  *slog.Logger
@@ -69,6 +83,7 @@ type Worker struct {
 	srv     *asynq.Server
 	mux     *asynq.ServeMux
 	rdb     redis.UniversalClient
+	enq     *asynq.Client // enqueues the removals of time-bound access
 	metrics *Metrics
 	health  *health
 }
@@ -83,13 +98,13 @@ func New(opts Options) (*Worker, error) {
 	if !ok {
 		return nil, errors.New("worker: unsupported Redis connection option")
 	}
-	w := &Worker{opts: opts, rdb: rdb, metrics: opts.Metrics}
+	w := &Worker{opts: opts, rdb: rdb, enq: asynq.NewClientFromRedisClient(rdb), metrics: opts.Metrics}
 	w.health = &health{down: map[string]string{}, ungranted: map[string][]string{}, w: w}
 	for name := range opts.Connections {
 		w.metrics.up.WithLabelValues(name).Set(1)
 	}
 	w.mux = asynq.NewServeMux()
-	w.mux.Use(w.record, w.verify, w.validate, w.authorize, w.gate)
+	w.mux.Use(w.record, w.verify, w.validate, w.authorize, w.hold, w.gate, w.verifyCaller)
 	for _, a := range tasks.Actions() {
 		w.mux.HandleFunc(a.TypeName(), w.execute)
 	}
@@ -97,8 +112,8 @@ func New(opts Options) (*Worker, error) {
 		Concurrency:              opts.Concurrency,
 		Queues:                   opts.Queues,
 		StrictPriority:           opts.StrictPriority,
-		RetryDelayFunc:           opts.Retry.Delay,
-		IsFailure:                IsFailure,
+		RetryDelayFunc:           w.retryDelay,
+		IsFailure:                isFailure,
 		ShutdownTimeout:          opts.ShutdownTimeout,
 		Logger:                   asynqLogger{opts.Logger},
 		LogLevel:                 asynq.WarnLevel,
@@ -122,6 +137,12 @@ func setDefaults(o *Options) {
 	}
 	if o.ShutdownTimeout == 0 {
 		o.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if o.ApprovalTTL == 0 {
+		o.ApprovalTTL = tasks.DefaultApprovalTTL
+	}
+	if o.PushPoll == 0 {
+		o.PushPoll = 2 * time.Second
 	}
 	if o.PollInterval == 0 {
 		o.PollInterval = time.Second

@@ -55,7 +55,7 @@ func (s *Sim) routes() []route {
 	for _, op := range lifecycleOps {
 		rs = append(rs, route{"POST", "/api/v1/users/{id}/lifecycle/" + op.path, um, op.perm, op.handler(s)})
 	}
-	return rs
+	return append(rs, s.pushRoutes()...)
 }
 
 // splitPath splits the escaped path and unescapes each segment, so a login with %2F stays one segment.

@@ -44,6 +44,7 @@ type Sim struct {
 	drops        int
 	limiter      *limiter
 	routeTable   []route
+	pushes       map[string]*pushTxn // push transactions by id (push.go)
 
 	inflight atomic.Int64
 }
