@@ -158,8 +158,12 @@ func (w *Worker) audit(at *attempt, res *tasks.Result, kind string, final bool, 
 	attrs = append(attrs, slog.String("user_id", res.UserID), slog.String("login", res.Login),
 		slog.String("status_before", res.Okta.StatusBefore), slog.String("status_after", res.Okta.StatusAfter),
 		slog.Any("okta_request_ids", res.Okta.RequestIDs), slog.Int("okta_calls", res.Okta.Calls))
-	if res.Error != nil {
+	var we *waitError
+	switch {
+	case res.Error != nil:
 		attrs = append(attrs, slog.String("code", string(res.Error.Code)))
+	case errors.As(err, &we):
+		attrs = append(attrs, slog.String("code", string(we.Code)), slog.Time("wait_until", we.Until))
 	}
 	if res.Approval != nil {
 		attrs = append(attrs, slog.Group("approver", "id", res.Approval.By.ID, "role", res.Approval.By.Role, "verdict", res.Approval.Verdict))
@@ -180,6 +184,8 @@ func (w *Worker) audit(at *attempt, res *tasks.Result, kind string, final bool, 
 // decisionOf names what an attempt decided.
 func decisionOf(kind string, final bool, res *tasks.Result) string {
 	switch {
+	case kind == "waiting":
+		return "waiting"
 	case !final:
 		return "retrying"
 	case res.Outcome == tasks.OutcomeSucceeded, res.Outcome == tasks.OutcomeNoOp:
