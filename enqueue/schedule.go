@@ -24,9 +24,9 @@ import (
 //
 //   - cancel sets "cancelled" unless "started" is set (one script), then
 //     wakes the task, which ends with outcome cancelled and no Okta call;
-//   - reschedule sets "run_at" unless "started" is set; a task that wakes
-//     before run_at goes back to sleep until then without spending an
-//     attempt, and one due later than the new time is woken now.
+//   - reschedule sets "run_at" unless "started" is set and wakes the
+//     task, which goes back to sleep until run_at (or its reminder)
+//     without spending an attempt.
 //
 // Each script and the worker's start script touch the one key, so either
 // the cancel (or reschedule) wins and the action does not run (or runs
@@ -143,10 +143,11 @@ func (c *Client) Reschedule(ctx context.Context, producer, id string, runAt time
 	if ans != "ok" {
 		return nil, holdRefusal(ans, "rescheduled")
 	}
-	// A task due later than the new time is woken now; it sleeps again
-	// until run_at (or its reminder) in the worker. One due earlier
-	// wakes, finds run_at later, and sleeps until then.
-	if info.State != StateAwaitingApproval && info.NextProcessAt.After(runAt) {
+	// The task is woken now whatever its time: the worker reads the new
+	// run_at (and the reminder it implies) and puts it back to sleep
+	// until then. Comparing times here instead would need asynq's own
+	// next time, which the hold's run_at hides.
+	if info.State != StateAwaitingApproval {
 		c.wake(info)
 	}
 	return c.StatusFor(ctx, producer, id)
