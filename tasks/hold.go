@@ -264,3 +264,14 @@ func Until(a Args) time.Time {
 	}
 	return time.Time{}
 }
+
+// CheckHolds verifies that every push_or_approval action has approving
+// roles (Approvals) to fall back on.
+func (p *Policy) CheckHolds() error {
+	for _, a := range Actions() {
+		if p.VerifyUser[a] == VerifyPushOrApproval && len(p.Approvals[a]) == 0 {
+			return fmt.Errorf("%s=push_or_approval needs approving roles for %s in OKTAQ_APPROVALS to fall back on", a, a)
+		}
+	}
+	return nil
+}

@@ -47,6 +47,7 @@ func newEnqueueClient(cfg *config.Config) (*enqueue.Client, error) {
 		Producer: cliProducer, Producers: cfg.Producers,
 		Keyring: cfg.Keyring, Connections: policies,
 		Retention: cfg.Env.ResultRetention, Deadline: cfg.Env.TaskDeadline, MaxAttempts: cfg.Env.MaxAttempts,
+		ApprovalTTL: cfg.Env.ApprovalTTL,
 	}), nil
 }
 

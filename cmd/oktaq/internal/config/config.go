@@ -46,6 +46,11 @@ type Env struct {
 	ProducerRoles       string `envconfig:"PRODUCER_ROLES" desc:"requester roles each producer may assert: producer=role|role;producer2=*; a producer not listed may assert none (the CLI enqueues as producer cli)"`
 	ProducerConnections string `envconfig:"PRODUCER_CONNECTIONS" desc:"connections each producer may name, same form; unset: every producer every connection"`
 
+	Approvals      string        `envconfig:"APPROVALS" desc:"actions that wait for a second person, and the roles that may approve them: action=role|role;... (the approver is not the requester and comes through the same producer)"`
+	ApprovalTTL    time.Duration `envconfig:"APPROVAL_TTL" default:"24h" desc:"an action awaiting approval ends expired after this long"`
+	VerifyUser     string        `envconfig:"VERIFY_USER" desc:"actions that first ask the target user to confirm the caller with an Okta Verify push: action=push or action=push_or_approval (no push factor: wait for a second person of OKTAQ_APPROVALS instead of refusing)"`
+	AccessReminder time.Duration `envconfig:"ACCESS_REMINDER" default:"24h" desc:"a time-bound access (groups.until, apps.until) sends a reminder event this long before it is removed; 0 sends none"`
+
 	Concurrency     int           `envconfig:"CONCURRENCY" default:"10" desc:"actions a worker process runs at once"`
 	Queues          string        `envconfig:"QUEUES" default:"critical=6,default=3,low=1" desc:"queue weights; critical holds suspend, deactivate, clear sessions and reset MFA"`
 	StrictPriority  bool          `envconfig:"STRICT_PRIORITY" default:"true" desc:"serve a queue only when every higher-weight queue is empty"`
