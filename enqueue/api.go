@@ -58,7 +58,10 @@ var routes = []route{
 	{"POST /v1/actions", true, (*api).postAction},
 	{"POST /v1/actions:batch", true, (*api).postBatch},
 	{"GET /v1/actions/{id}", true, (*api).getAction},
-	{"POST /v1/actions/{ref}", true, (*api).postActionVerb},
+	{"POST /v1/actions/{id}:approve", true, (*api).postActionVerb},
+	{"POST /v1/actions/{id}:deny", true, (*api).postActionVerb},
+	{"POST /v1/actions/{id}:cancel", true, (*api).postActionVerb},
+	{"POST /v1/actions/{id}:reschedule", true, (*api).postActionVerb},
 	{"GET /v1/capabilities", true, (*api).getCapabilities},
 	{"GET /healthz", false, (*api).healthz},
 	{"GET /readyz", false, (*api).readyz},
@@ -72,8 +75,19 @@ func NewAPI(c *Client, producers []Producer, opts APIOptions) http.Handler {
 	opts = apiDefaults(c, opts)
 	a := &api{c: c, producers: producers, opts: opts, log: opts.Logger}
 	mux := http.NewServeMux()
+	registered := map[string]bool{}
 	for _, rt := range routes {
-		mux.Handle(rt.pattern, a.wrap(rt))
+		// A ServeMux wildcard is a whole segment: the verbs of
+		// /v1/actions/{id}:verb share one pattern, and postActionVerb
+		// cuts the verb off (and names the route by it).
+		p := rt.pattern
+		if i := strings.Index(p, "}:"); i >= 0 {
+			p = p[:i+1]
+		}
+		if !registered[p] {
+			registered[p] = true
+			mux.Handle(p, a.wrap(rt))
+		}
 	}
 	return instrument(problemErrors(mux), opts.Registerer)
 }

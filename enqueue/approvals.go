@@ -166,17 +166,26 @@ func jsonString(v any) (string, error) {
 // :reschedule (a ServeMux wildcard is a whole segment, so the verb is cut
 // off here).
 func (a *api) postActionVerb(w http.ResponseWriter, r *http.Request, producer string) {
-	id, verb, ok := strings.Cut(r.PathValue("ref"), ":")
-	switch {
-	case !ok:
-		writeProblem(w, newProblem(http.StatusMethodNotAllowed, "method_not_allowed", "POST an action verb: /v1/actions/{id}:approve, :deny, :cancel or :reschedule"))
-	case verb == "approve" || verb == "deny":
+	ref := r.PathValue("id")
+	i := strings.LastIndexByte(ref, ':')
+	if i < 0 {
+		w.Header().Set("Allow", "GET")
+		r.Pattern = ""
+		writeProblem(w, newProblem(http.StatusMethodNotAllowed, "method_not_allowed", "POST takes an action verb: /v1/actions/{id}:approve, :deny, :cancel or :reschedule"))
+		return
+	}
+	id, verb := ref[:i], ref[i+1:]
+	// The route's name (metrics, the OpenAPI check) carries the verb.
+	r.Pattern = "POST /v1/actions/{id}:" + verb
+	switch verb {
+	case "approve", "deny":
 		a.postDecision(w, r, producer, id, verb)
-	case verb == "cancel":
+	case "cancel":
 		a.postCancel(w, r, producer, id)
-	case verb == "reschedule":
+	case "reschedule":
 		a.postReschedule(w, r, producer, id)
 	default:
+		r.Pattern = ""
 		writeProblem(w, newProblem(http.StatusNotFound, "not_found", fmt.Sprintf("unknown verb %q; want approve, deny, cancel or reschedule", verb)))
 	}
 }
