@@ -137,3 +137,29 @@ func TestTimeBoundReminder(t *testing.T) {
 		t.Fatalf("%d reminders, want one per end time (2)", n)
 	}
 }
+
+// TestHeldFor: the user view's list shows an action awaiting approval and
+// the removal of a time-bound access, for the user named by login or id.
+func TestHeldFor(t *testing.T) {
+	h := newHarness(t, append(withHolds("user.suspend=security", "", nil), withUsers(seedUser("joe@example.com", "ACTIVE")))...)
+	c := h.producerClient("helpdesk-a", nil)
+	susp := h.must(c.Enqueue(bg, suspendOf("joe@example.com")))
+	grant := h.result(h.must(c.Enqueue(bg, grantOf("joe@example.com", time.Now().Add(time.Hour), "Engineering"))).ID)
+	held, err := c.HeldFor(bg, "JOE@example.com", h.userID("joe@example.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]enqueue.Held{}
+	for _, x := range held {
+		got[x.ID] = x
+	}
+	if a := got[susp.ID]; a.State != enqueue.StateAwaitingApproval || a.ApprovalExpiresAt.IsZero() {
+		t.Errorf("awaiting approval: %+v", a)
+	}
+	if f := got[grant.FollowUp]; !f.ExpiresAccess || f.RunAt.IsZero() || f.State != enqueue.StateScheduled {
+		t.Errorf("expiring access: %+v", f)
+	}
+	if len(held) != 2 {
+		t.Errorf("%d held actions, want 2: %+v", len(held), held)
+	}
+}
