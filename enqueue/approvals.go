@@ -57,17 +57,20 @@ return 1
 `)
 
 // awaitApproval writes the hold of an action that needs approval before
-// its task exists: a worker never sees the task without it.
-func (c *Client) awaitApproval(ctx context.Context, id string, expires, runAt time.Time, ttl time.Duration) error {
+// its task exists: a worker never sees the task without it. It reports
+// whether it created the hold, so that a failed or conflicting enqueue
+// (the id already names another task) takes it back.
+func (c *Client) awaitApproval(ctx context.Context, id string, expires, runAt time.Time, ttl time.Duration) (bool, error) {
 	args := []any{tasks.HoldApproval, tasks.ApprovalAwaiting, tasks.HoldExpiresAt, expires.UnixMilli()}
 	if !runAt.IsZero() {
 		args = append(args, tasks.HoldRunAt, runAt.UnixMilli())
 	}
 	args = append(args, ttl.Milliseconds())
-	if err := holdCreateScript.Run(ctx, c.rc, []string{tasks.HoldKey(id)}, args...).Err(); err != nil {
-		return fmt.Errorf("%w: hold for approval: %w", ErrUnavailable, err)
+	n, err := holdCreateScript.Run(ctx, c.rc, []string{tasks.HoldKey(id)}, args...).Int()
+	if err != nil {
+		return false, fmt.Errorf("%w: hold for approval: %w", ErrUnavailable, err)
 	}
-	return nil
+	return n == 1, nil
 }
 
 // Approve lets producer's action id run, approved by approver. Errors:

@@ -213,8 +213,9 @@ func (c *Client) enqueueAs(ctx context.Context, producer string, a tasks.Args, o
 	// The claim outlives the task: it may wait until its deadline, then
 	// stays readable for the retention.
 	claimTTL := deadline.Sub(now) + c.opts.Retention + time.Hour
+	created := false
 	if approval != nil {
-		if err := c.awaitApproval(ctx, id, approval.expires, approval.runAt, claimTTL); err != nil {
+		if created, err = c.awaitApproval(ctx, id, approval.expires, approval.runAt, claimTTL); err != nil {
 			return nil, err
 		}
 	}
@@ -223,6 +224,11 @@ func (c *Client) enqueueAs(ctx context.Context, producer string, a tasks.Args, o
 		info, err = c.submit(ctx, task, aopts, producer)
 	} else {
 		info, err = c.submitKeyed(ctx, task, aopts, keyed{queue: queue, id: id, key: r.IdempotencyKey, producer: producer, ttl: claimTTL})
+	}
+	if created && (err != nil || info.Existing) {
+		// The hold is not this request's: the id names an earlier task
+		// (of another request), or nothing was enqueued.
+		c.rc.Del(context.WithoutCancel(ctx), tasks.HoldKey(id))
 	}
 	if err == nil && approval != nil {
 		if oerr := c.overlay(ctx, info); oerr != nil {

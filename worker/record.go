@@ -47,7 +47,11 @@ func (w *Worker) record(next asynq.Handler) asynq.Handler {
 		}
 		w.metrics.attempts.WithLabelValues(string(action), res.Connection, kind).Inc()
 		w.metrics.duration.WithLabelValues(string(action)).Observe(res.FinishedAt.Sub(at.started).Seconds())
-		w.health.observe(res.Connection, err)
+		if res.Okta.Calls > 0 || err != nil {
+			// An attempt ended without a call (cancelled, denied,
+			// expired) says nothing about the connection.
+			w.health.observe(res.Connection, err)
+		}
 		w.audit(at, res, kind, final, err)
 		return err
 	})
