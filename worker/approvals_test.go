@@ -1,6 +1,7 @@
 package worker_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -8,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hibiken/asynq"
 
 	"github.com/oktaq/oktaq/enqueue"
 	"github.com/oktaq/oktaq/okta/oktasim"
@@ -175,4 +178,37 @@ func TestApproveRacesExpiry(t *testing.T) {
 		}
 	}
 	t.Logf("%d approved, %d expired", approved, expired)
+}
+
+// TestApprovalCheckedByWorker: a task that needs approval and comes
+// without one (written to Redis by other means than the API), or with an
+// approval forged in its hold, is refused with no Okta call.
+func TestApprovalCheckedByWorker(t *testing.T) {
+	h := newHarness(t, append(withHolds("user.suspend=security", "", nil),
+		withUsers(seedUser("kim@example.com", "ACTIVE"), seedUser("lou@example.com", "ACTIVE")))...)
+	kim := suspendOf("kim@example.com")
+	kim.Producer = "helpdesk-a"
+	bare := h.enqueue(kim)
+	if res := h.result(bare); res.Outcome != tasks.OutcomeRejected || res.Error.Code != tasks.CodeApprovalRequired {
+		t.Fatalf("no approval: %s %+v", res.Outcome, res.Error)
+	}
+	forged := tasks.Decision{TaskID: "x", Verdict: tasks.VerdictApprove, By: tasks.Requester{ID: "agent-7", Role: "security"},
+		Producer: "helpdesk-a", At: time.Now(), KeyID: "k1", MAC: "AAAA"}
+	r := suspendOf("lou@example.com")
+	r.Producer = "helpdesk-a"
+	id := h.enqueue(r, asynq.ProcessIn(time.Hour))
+	forged.TaskID = id
+	b, _ := json.Marshal(forged)
+	if err := h.redis.Client.HSet(bg, tasks.HoldKey(id), tasks.HoldApproval, tasks.ApprovalApproved, tasks.HoldDecision, string(b)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.inspect.RunTask(tasks.QueueCritical, id); err != nil {
+		t.Fatal(err)
+	}
+	if res := h.result(id); res.Outcome != tasks.OutcomeRejected || res.Error.Code != tasks.CodeSignature {
+		t.Fatalf("forged approval: %s %+v", res.Outcome, res.Error)
+	}
+	if n := h.oktaUserCalls(); n != 0 {
+		t.Fatalf("%d Okta calls, want 0", n)
+	}
 }
