@@ -64,6 +64,10 @@ var routes = []route{
 	{"POST /v1/actions", true, (*api).postAction},
 	{"POST /v1/actions:batch", true, (*api).postBatch},
 	{"GET /v1/actions/{id}", true, (*api).getAction},
+	{"POST /v1/actions/{id}:approve", true, (*api).postActionVerb},
+	{"POST /v1/actions/{id}:deny", true, (*api).postActionVerb},
+	{"POST /v1/actions/{id}:cancel", true, (*api).postActionVerb},
+	{"POST /v1/actions/{id}:reschedule", true, (*api).postActionVerb},
 	{"GET /v1/capabilities", true, (*api).getCapabilities},
 	{"POST /v1/playbooks/{name}/runs", true, (*api).postPlaybookRun},
 	{"GET /v1/playbooks/runs/{id}", true, (*api).getPlaybookRun},
@@ -86,13 +90,19 @@ func NewAPI(c *Client, producers []Producer, opts APIOptions) http.Handler {
 	mux := http.NewServeMux()
 	registered := map[string]bool{}
 	for _, rt := range routes {
-		mp := muxPattern(rt.pattern)
-		if mp != rt.pattern {
+		// A ServeMux wildcard is a whole segment: the verbs of
+		// /v1/actions/{id}:verb share one pattern, and postActionVerb
+		// cuts the verb off (and names the route by it); the playbook
+		// routes share one too (playbookRoute picks).
+		p := muxPattern(rt.pattern)
+		if p != rt.pattern {
 			rt.handler = (*api).playbookRoute
+		} else if i := strings.Index(p, "}:"); i >= 0 {
+			p = p[:i+1]
 		}
-		if !registered[mp] {
-			registered[mp] = true
-			mux.Handle(mp, a.wrap(rt))
+		if !registered[p] {
+			registered[p] = true
+			mux.Handle(p, a.wrap(rt))
 		}
 	}
 	return instrument(problemErrors(mux), opts.Registerer)

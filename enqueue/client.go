@@ -39,6 +39,9 @@ type Options struct {
 	Deadline time.Duration
 	// MaxAttempts of an action, the first included (default 12).
 	MaxAttempts int
+	// ApprovalTTL is how long an action listed in a connection's
+	// Approvals waits for a second person (default 24h).
+	ApprovalTTL time.Duration
 	// Clock is time.Now unless a test sets it.
 	Clock func() time.Time
 	// Playbooks are the operators' playbooks (OKTAQ_PLAYBOOKS_FILE),
@@ -83,6 +86,9 @@ func NewFromRedisClient(rc redis.UniversalClient, opts Options) *Client {
 	}
 	if opts.Clock == nil {
 		opts.Clock = time.Now
+	}
+	if opts.ApprovalTTL <= 0 {
+		opts.ApprovalTTL = tasks.DefaultApprovalTTL
 	}
 	return &Client{asynq: asynq.NewClientFromRedisClient(rc), inspector: asynq.NewInspectorFromRedisClient(rc), rc: rc, opts: opts}
 }
@@ -164,12 +170,25 @@ func (c *Client) enqueueAs(ctx context.Context, producer string, a tasks.Args, o
 	if err := conn.Authorize(a.Action(), r.Requester.Role); err != nil {
 		return nil, err
 	}
+	if r.FollowUpOf != "" {
+		return nil, &tasks.ValidationError{Fields: []tasks.FieldError{{Field: "follow_up_of", Reason: "is set by the worker for the removal of a time-bound access; leave it out"}}}
+	}
 	due := now
 	switch {
 	case !o.runAt.IsZero():
 		due = o.runAt
 	case o.after > 0:
 		due = now.Add(o.after)
+	}
+	// An action that needs approval is due at its expiry: it runs
+	// earlier only when approved (then at its own run_at, if later).
+	var approval *approvalHold
+	if conn.NeedsApproval(a) {
+		approval = &approvalHold{expires: now.Add(c.opts.ApprovalTTL)}
+		if due.After(now) {
+			approval.runAt = due
+		}
+		due = later(due, approval.expires)
 	}
 	deadline, err := c.deadline(o.deadline, later(due, now))
 	if err != nil {
@@ -197,14 +216,37 @@ func (c *Client) enqueueAs(ctx context.Context, producer string, a tasks.Args, o
 	if due.After(now) {
 		aopts = append(aopts, asynq.ProcessAt(due))
 	}
-	if r.IdempotencyKey == "" {
-		return c.submit(ctx, task, aopts, producer)
-	}
 	// The claim outlives the task: it may wait until its deadline, then
 	// stays readable for the retention.
 	claimTTL := deadline.Sub(now) + c.opts.Retention + time.Hour
-	return c.submitKeyed(ctx, task, aopts, keyed{queue: queue, id: id, key: r.IdempotencyKey, producer: producer, ttl: claimTTL})
+	created := false
+	if approval != nil {
+		if created, err = c.awaitApproval(ctx, id, approval.expires, approval.runAt, claimTTL); err != nil {
+			return nil, err
+		}
+	}
+	var info *Info
+	if r.IdempotencyKey == "" {
+		info, err = c.submit(ctx, task, aopts, producer)
+	} else {
+		info, err = c.submitKeyed(ctx, task, aopts, keyed{queue: queue, id: id, key: r.IdempotencyKey, producer: producer, ttl: claimTTL})
+	}
+	if created && (err != nil || info.Existing) {
+		// The hold is not this request's: the id names an earlier task
+		// (of another request), or nothing was enqueued.
+		c.rc.Del(context.WithoutCancel(ctx), tasks.HoldKey(id))
+	}
+	if err == nil && approval != nil {
+		if oerr := c.overlay(ctx, info); oerr != nil {
+			return nil, oerr
+		}
+	}
+	return info, err
 }
+
+// approvalHold is when an action awaiting approval expires, and its own
+// run_at.
+type approvalHold struct{ expires, runAt time.Time }
 
 // deadline checks a producer's deadline against the action's due time
 // and the configured maximum (Options.Deadline after it is due), or

@@ -42,6 +42,10 @@ type Info struct {
 	Producer string
 	// NextProcessAt is when a pending, scheduled or retry task runs next.
 	NextProcessAt time.Time
+	// RunAt is the time a reschedule (or a time-bound access) set.
+	RunAt time.Time
+	// ApprovalExpiresAt is when an action awaiting approval expires.
+	ApprovalExpiresAt time.Time
 }
 
 // Final reports whether the task will not run again.
@@ -68,6 +72,9 @@ func (c *Client) Status(ctx context.Context, id string) (*Info, error) {
 			producer = args.Base().Producer
 		}
 		info := c.infoFrom(ti, &producer)
+		if err := c.overlay(ctx, info); err != nil {
+			return nil, err
+		}
 		c.addConfirmation(ctx, info) // okta_events_status.go
 		return info, nil
 	}
@@ -146,12 +153,23 @@ type StatusView struct {
 	MaxAttempts int           `json:"max_attempts"`
 	LastError   string        `json:"last_error"`
 	Result      *tasks.Result `json:"result"`
+	// RunAt is when a scheduled action runs (set or moved by reschedule).
+	RunAt *time.Time `json:"run_at,omitempty"`
+	// ApprovalExpiresAt is when an action awaiting approval expires.
+	ApprovalExpiresAt *time.Time `json:"approval_expires_at,omitempty"`
 }
 
 // View is the public JSON shape of i.
 func (i *Info) View() StatusView {
-	return StatusView{ID: i.ID, Action: string(i.Action), State: i.State, Attempts: i.Attempts,
+	v := StatusView{ID: i.ID, Action: string(i.Action), State: i.State, Attempts: i.Attempts,
 		MaxAttempts: i.MaxAttempts, LastError: i.LastError, Result: i.Result}
+	if !i.RunAt.IsZero() && !i.Final() {
+		v.RunAt = &i.RunAt
+	}
+	if i.State == StateAwaitingApproval {
+		v.ApprovalExpiresAt = &i.ApprovalExpiresAt
+	}
+	return v
 }
 
 // taskInfo is the inspector's GetTaskInfo, healed after Redis lost its

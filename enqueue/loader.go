@@ -29,6 +29,9 @@ type producerEnv struct {
 	TaskDeadline    time.Duration `envconfig:"TASK_DEADLINE" default:"2h"`
 	ResultRetention time.Duration `envconfig:"RESULT_RETENTION" default:"168h"`
 	MaxAttempts     int           `envconfig:"MAX_ATTEMPTS" default:"12"`
+	Approvals       string        `envconfig:"APPROVALS"`
+	ApprovalTTL     time.Duration `envconfig:"APPROVAL_TTL" default:"24h"`
+	VerifyUser      string        `envconfig:"VERIFY_USER"`
 }
 
 // EnvVar is one variable NewFromEnv reads.
@@ -128,6 +131,14 @@ func NewFromEnv(producer string) (*Client, error) {
 	if err := conn.Check(); err != nil {
 		errs = append(errs, fmt.Errorf("OKTAQ_OKTA_SCOPES: %w", err))
 	}
+	if conn.Approvals, err = tasks.ParseRoles(e.Approvals); err != nil {
+		errs = append(errs, fmt.Errorf("OKTAQ_APPROVALS: %w", err))
+	}
+	if conn.VerifyUser, err = tasks.ParseVerifyPolicy(e.VerifyUser); err != nil {
+		errs = append(errs, fmt.Errorf("OKTAQ_VERIFY_USER: %w", err))
+	} else if err := conn.CheckHolds(); err != nil {
+		errs = append(errs, fmt.Errorf("OKTAQ_VERIFY_USER: %w", err))
+	}
 	var producers tasks.Producers
 	if producers.Roles, err = tasks.ParseProducerRules(e.ProducerRoles); err != nil {
 		errs = append(errs, fmt.Errorf("OKTAQ_PRODUCER_ROLES: %w", err))
@@ -148,5 +159,5 @@ func NewFromEnv(producer string) (*Client, error) {
 	}
 	return New(opt, Options{Keyring: keyring, Connections: map[string]*tasks.Policy{conn.Name: conn},
 		Producer: producer, Producers: producers,
-		Deadline: e.TaskDeadline, Retention: e.ResultRetention, MaxAttempts: e.MaxAttempts}), nil
+		Deadline: e.TaskDeadline, Retention: e.ResultRetention, MaxAttempts: e.MaxAttempts, ApprovalTTL: e.ApprovalTTL}), nil
 }

@@ -1,5 +1,7 @@
 package tasks
 
+import "time"
+
 // Args is one action request: a pointer to one of the action types below.
 // The set is closed; Decode and New return only these.
 type Args interface {
@@ -126,6 +128,9 @@ type UpdateGroups struct {
 type GroupChanges struct {
 	Add    []string `json:"add,omitempty"`
 	Remove []string `json:"remove,omitempty"`
+	// Until makes the adds time-bound: after success oktaq schedules
+	// their removal at this time (Result.FollowUp).
+	Until time.Time `json:"until,omitzero"`
 }
 
 // UpdateApps assigns apps to the user and unassigns others.
@@ -138,6 +143,8 @@ type UpdateApps struct {
 type AppChanges struct {
 	Assign   []string `json:"assign,omitempty"`
 	Unassign []string `json:"unassign,omitempty"`
+	// Until makes the assignments time-bound, as GroupChanges.Until.
+	Until time.Time `json:"until,omitzero"`
 }
 
 func (*Activate) Action() Action       { return ActionActivate }

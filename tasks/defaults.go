@@ -14,4 +14,7 @@ const (
 	// DefaultResultRetention keeps a finished action and its result
 	// readable this long.
 	DefaultResultRetention = 7 * 24 * time.Hour
+	// DefaultApprovalTTL: an action awaiting a second person's approval
+	// expires this long after it was requested.
+	DefaultApprovalTTL = 24 * time.Hour
 )

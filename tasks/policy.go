@@ -17,6 +17,12 @@ type Policy struct {
 	// has no scopes of its own; Scopes then still says what oktaq may do.
 	Scopes []string
 	Roles  Roles
+	// Approvals names the actions that wait for a second person and the
+	// roles that may approve them (OKTAQ_APPROVALS).
+	Approvals Roles
+	// VerifyUser names the actions that first ask the target user to
+	// confirm with an Okta Verify push (OKTAQ_VERIFY_USER).
+	VerifyUser VerifyPolicy
 }
 
 // Check verifies the scopes are known and okta.users.read is enabled

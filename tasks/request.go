@@ -43,6 +43,13 @@ type Request struct {
 	// activation token) are sealed to it; without it such an action is
 	// refused.
 	ResultKey string `json:"result_key,omitempty"`
+	// VerifyUser "push" asks the target user to confirm with an Okta
+	// Verify push before the action runs; the connection may require it
+	// anyway (OKTAQ_VERIFY_USER).
+	VerifyUser string `json:"verify_user,omitempty"`
+	// FollowUpOf is the id of the action whose time-bound access this one
+	// removes; only the worker sets it (the task is signed).
+	FollowUpOf string `json:"follow_up_of,omitempty"`
 }
 
 // Requester identifies who asked for the action. It holds no email or

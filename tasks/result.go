@@ -43,6 +43,14 @@ type Result struct {
 	Sealed *Sealed      `json:"sealed,omitempty"`
 	// Confirmation: whether Okta's events confirm the change (loop.go).
 	Confirmation *Confirmation `json:"confirmation,omitempty"`
+	// FollowUp is the id of the action that removes a time-bound access
+	// at its until time.
+	FollowUp string `json:"follow_up,omitempty"`
+	// Approval is the second person's decision, for an action that
+	// needed one (or who cancelled it).
+	Approval *DecisionInfo `json:"approval,omitempty"`
+	// Verification is how the user confirmed (or did not) the caller.
+	Verification *Verification `json:"verification,omitempty"`
 	Attempts     int           `json:"attempts"`
 	StartedAt    time.Time     `json:"started_at"`
 	FinishedAt   time.Time     `json:"finished_at"`
@@ -101,4 +109,20 @@ type GroupRef struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
 	Type string `json:"type"`
+}
+
+// DecisionInfo is the public part of a Decision: who decided what, when.
+type DecisionInfo struct {
+	Verdict string    `json:"verdict"`
+	By      Requester `json:"by"`
+	At      time.Time `json:"at"`
+}
+
+// Verification is the Okta Verify push sent to the user.
+type Verification struct {
+	Method   string `json:"method"`
+	FactorID string `json:"factor_id,omitempty"`
+	// Result is Okta's factorResult: SUCCESS, REJECTED or TIMEOUT.
+	Result string `json:"result"`
+	Polls  int    `json:"polls"`
 }

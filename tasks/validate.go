@@ -125,6 +125,7 @@ func Validate(a Args, now time.Time) error {
 	}
 	v.text("producer", r.Producer, maxIDLen, false)
 	validateResultKey(v, a)
+	validateHoldFields(v, a, now)
 	a.validateOptions(v)
 	if len(v.errs) > 0 {
 		return &ValidationError{Fields: v.errs}

@@ -30,6 +30,11 @@ type attempt struct {
 	admitted bool
 	// heldUntil is the connection's hold after this attempt, if any.
 	heldUntil time.Time
+	// hold is what the hold check found; approval and verification go
+	// into the result.
+	hold         *holdState
+	approval     *tasks.DecisionInfo
+	verification *tasks.Verification
 }
 
 type attemptKey struct{}
@@ -164,11 +169,14 @@ func (w *Worker) expired(at *attempt, giveUp time.Time) error {
 // every other error goes back to asynq's retry hooks.
 func (w *Worker) execute(ctx context.Context, t *asynq.Task) error {
 	at := attemptFrom(ctx)
+	if err := w.start(ctx, at); err != nil || at.result != nil {
+		return err
+	}
 	ctx = okta.WithJournal(ctx, newJournal(w.rdb, at.taskID, w.opts.TaskDeadline+time.Hour))
 	res, err := at.conn.Exec.Execute(ctx, at.args)
 	at.result = res
 	if err == nil {
-		return nil
+		return w.followUp(ctx, at)
 	}
 	var perm *okta.PermanentError
 	if errors.As(err, &perm) {

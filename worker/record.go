@@ -36,6 +36,12 @@ func (w *Worker) record(next asynq.Handler) asynq.Handler {
 			res = w.baseResult(at)
 		}
 		res.Attempts = attemptNumber(ctx)
+		if res.Approval == nil {
+			res.Approval = at.approval
+		}
+		if res.Verification == nil {
+			res.Verification = at.verification
+		}
 		res.StartedAt, res.FinishedAt = at.started, w.now()
 		if final {
 			res.Outcome = outcomeOf(kind, res)
@@ -53,7 +59,11 @@ func (w *Worker) record(next asynq.Handler) asynq.Handler {
 		}
 		w.metrics.attempts.WithLabelValues(string(action), res.Connection, kind).Inc()
 		w.metrics.duration.WithLabelValues(string(action)).Observe(res.FinishedAt.Sub(at.started).Seconds())
-		w.health.observe(res.Connection, err)
+		if res.Okta.Calls > 0 || err != nil {
+			// An attempt ended without a call (cancelled, denied,
+			// expired) says nothing about the connection.
+			w.health.observe(res.Connection, err)
+		}
 		w.audit(at, res, kind, final, err)
 		return err
 	})
@@ -71,6 +81,8 @@ func (w *Worker) classify(ctx context.Context, err error) (kind string, final bo
 	switch {
 	case err == nil:
 		return "ok", true
+	case errors.As(err, new(*waitError)):
+		return "waiting", false
 	case errors.As(err, &perm):
 		return "permanent", true
 	case errors.Is(err, asynq.SkipRetry):
@@ -118,7 +130,8 @@ func (w *Worker) reportToBreaker(ctx context.Context, at *attempt, kind string, 
 func outcomeOf(kind string, res *tasks.Result) tasks.Outcome {
 	switch kind {
 	case "ok":
-		if res.Outcome == tasks.OutcomeNoOp || res.Outcome == tasks.OutcomePartial {
+		switch res.Outcome {
+		case tasks.OutcomeNoOp, tasks.OutcomePartial, tasks.OutcomeCancelled, tasks.OutcomeDenied, tasks.OutcomeExpired:
 			return res.Outcome
 		}
 		return tasks.OutcomeSucceeded
@@ -223,8 +236,18 @@ func (w *Worker) audit(at *attempt, res *tasks.Result, kind string, final bool, 
 	attrs = append(attrs, slog.String("user_id", res.UserID), slog.String("login", res.Login),
 		slog.String("status_before", res.Okta.StatusBefore), slog.String("status_after", res.Okta.StatusAfter),
 		slog.Any("okta_request_ids", res.Okta.RequestIDs), slog.Int("okta_calls", res.Okta.Calls))
-	if res.Error != nil {
+	var we *waitError
+	switch {
+	case res.Error != nil:
 		attrs = append(attrs, slog.String("code", string(res.Error.Code)))
+	case errors.As(err, &we):
+		attrs = append(attrs, slog.String("code", string(we.Code)), slog.Time("wait_until", we.Until))
+	}
+	if res.Approval != nil {
+		attrs = append(attrs, slog.Group("approver", "id", res.Approval.By.ID, "role", res.Approval.By.Role, "verdict", res.Approval.Verdict))
+	}
+	if res.FollowUp != "" {
+		attrs = append(attrs, slog.String("follow_up", res.FollowUp))
 	}
 	level := slog.LevelInfo
 	if err != nil {
@@ -239,6 +262,8 @@ func (w *Worker) audit(at *attempt, res *tasks.Result, kind string, final bool, 
 // decisionOf names what an attempt decided.
 func decisionOf(kind string, final bool, res *tasks.Result) string {
 	switch {
+	case kind == "waiting":
+		return "waiting"
 	case !final:
 		return "retrying"
 	case res.Outcome == tasks.OutcomeSucceeded, res.Outcome == tasks.OutcomeNoOp:
@@ -247,6 +272,8 @@ func decisionOf(kind string, final bool, res *tasks.Result) string {
 		return "refused"
 	case res.Outcome == tasks.OutcomePartial:
 		return "partial"
+	case res.Outcome == tasks.OutcomeCancelled, res.Outcome == tasks.OutcomeDenied, res.Outcome == tasks.OutcomeExpired:
+		return string(res.Outcome)
 	default:
 		return "failed"
 	}

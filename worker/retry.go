@@ -117,6 +117,11 @@ func (e *HeldError) Error() string {
 // waiting for its step, the confirmation recheck for an Okta event, and
 // the callback schedule for deliveries.
 func (w *Worker) retryDelay(n int, err error, t *asynq.Task) time.Duration {
+	var we *waitError
+	if errors.As(err, &we) {
+		// A held task (approval, schedule, push) wakes at its time.
+		return max(we.Until.Sub(w.now()), 0)
+	}
 	if errors.As(err, new(*stepPending)) {
 		return w.opts.PlaybookPoll
 	}
@@ -133,10 +138,11 @@ func (w *Worker) retryDelay(n int, err error, t *asynq.Task) time.Duration {
 }
 
 // isFailure is asynq's IsFailure: neither a coordinator waiting for its
-// step, nor a delivery waiting its turn (ordering), nor a lease lost to a
-// crash (recovery.go) has failed (an event's recheck has: it counts the
+// step, nor a delivery waiting its turn (ordering), nor a task waiting for
+// its hold (approval, schedule, push), nor a lease lost to a crash
+// (recovery.go) has failed (an event's recheck has: it counts the
 // one look again).
 func isFailure(err error) bool {
 	return !errors.As(err, new(*stepPending)) && !errors.As(err, new(*errCallbackWait)) &&
-		!errors.Is(err, asynq.ErrLeaseExpired) && IsFailure(err)
+		!errors.As(err, new(*waitError)) && !errors.Is(err, asynq.ErrLeaseExpired) && IsFailure(err)
 }

@@ -49,6 +49,20 @@ type Options struct {
 	// PollInterval is how often asynq looks for new, scheduled and retry
 	// tasks when idle (default 1s; tests use less).
 	PollInterval time.Duration
+	// ApprovalTTL is how long an action waits for a second person
+	// (OKTAQ_APPROVAL_TTL, default 24h); the worker needs it when a user
+	// without a push factor falls back to approval.
+	ApprovalTTL time.Duration
+	// AccessReminder is how long before a time-bound access ends that
+	// OnEvent hears of it (OKTAQ_ACCESS_REMINDER; 0: no reminder).
+	AccessReminder time.Duration
+	// PushPoll is the first wait before a push transaction is polled
+	// again; each poll doubles it up to 8 times this (default 2s).
+	PushPoll time.Duration
+	// OnEvent hears of state changes that are not a task's end:
+	// reminders, a push sent, a fall-back to approval. Callbacks hang
+	// here (issue 16). Nil: nobody listens.
+	OnEvent func(context.Context, Event)
 	// Metrics, from NewMetrics; nil makes them on a private registry.
 	Metrics *Metrics
 	// Callbacks, when set, deliver state changes to producers
@@ -102,6 +116,7 @@ type Worker struct {
 	cbTotal     int
 	cbPer       map[string]int
 	breaker     *breaker
+	enq         *asynq.Client // enqueues the removals of time-bound access (the same client)
 }
 
 // New builds a worker; Run starts it.
@@ -116,6 +131,7 @@ func New(opts Options) (*Worker, error) {
 	}
 	w := &Worker{opts: opts, rdb: rdb, metrics: opts.Metrics,
 		client: asynq.NewClientFromRedisClient(rdb), inspector: asynq.NewInspectorFromRedisClient(rdb)}
+	w.enq = w.client
 	w.breaker = &breaker{rdb: rdb, p: opts.Breaker}
 	w.health = &health{down: map[string]string{}, ungranted: map[string][]string{}, w: w}
 	for name := range opts.Connections {
@@ -123,7 +139,7 @@ func New(opts Options) (*Worker, error) {
 	}
 	w.setupCallbacks()
 	actions := asynq.NewServeMux()
-	actions.Use(w.record, w.awaitRedis, w.verify, w.validate, w.authorize, w.leaseUser, w.gate)
+	actions.Use(w.record, w.awaitRedis, w.verify, w.validate, w.authorize, w.hold, w.leaseUser, w.gate, w.verifyCaller)
 	for _, a := range tasks.Actions() {
 		actions.HandleFunc(a.TypeName(), w.execute)
 	}
@@ -157,6 +173,12 @@ func setDefaults(o *Options) {
 	}
 	if o.ShutdownTimeout == 0 {
 		o.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if o.ApprovalTTL == 0 {
+		o.ApprovalTTL = tasks.DefaultApprovalTTL
+	}
+	if o.PushPoll == 0 {
+		o.PushPoll = 2 * time.Second
 	}
 	if o.PollInterval == 0 {
 		o.PollInterval = time.Second

@@ -48,8 +48,9 @@ func newEnqueueClient(cfg *config.Config, users enqueue.UserReader) (*enqueue.Cl
 		Producer: cliProducer, Producers: cfg.Producers,
 		Keyring: cfg.Keyring, Connections: policies,
 		Retention: cfg.Env.ResultRetention, Deadline: cfg.Env.TaskDeadline, MaxAttempts: cfg.Env.MaxAttempts,
-		Users:     users,
-		Playbooks: cfg.Playbooks,
+		Users:       users,
+		Playbooks:   cfg.Playbooks,
+		ApprovalTTL: cfg.Env.ApprovalTTL,
 	}), nil
 }
 
@@ -60,6 +61,8 @@ func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 
 type enqueueFlags struct {
 	user, role, requester, ticket, connection, key, resultKey string
+	verifyUser                                                string
+	until                                                     time.Time
 	addGroups, removeGroups, assignApps, unassignApps         listFlag
 	bulk, sendEmail, revokeSessions, tempPassword, oauth      bool
 	notifyAdmins, removeRecovery, wait, asJSON                bool
@@ -81,6 +84,15 @@ func runEnqueue(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.Var(&f.assignApps, "assign-app", "app to assign, by id or exact label (repeatable)")
 	fs.Var(&f.unassignApps, "unassign-app", "app to unassign (repeatable)")
 	fs.BoolVar(&f.bulk, "bulk", false, "bulk work: waits behind interactive requests")
+	fs.StringVar(&f.verifyUser, "verify-user", "", "push: the user confirms the caller with an Okta Verify push first")
+	fs.Func("until", "groups.update, apps.update: the added access ends at this RFC 3339 time (a removal is scheduled)", func(s string) error {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			return fmt.Errorf("want an RFC 3339 time, like 2026-01-02T18:00:00Z")
+		}
+		f.until = t
+		return nil
+	})
 	fs.BoolVar(&f.sendEmail, "send-email", true, "activate, reactivate, reset_password: Okta emails the user")
 	fs.BoolVar(&f.revokeSessions, "revoke-sessions", false, "reset_password, expire_password: end the user's sessions")
 	fs.BoolVar(&f.tempPassword, "temp-password", false, "expire_password: return a temporary password (needs --result-key)")
@@ -158,7 +170,7 @@ func buildArgs(action tasks.Action, f *enqueueFlags, fs *flag.FlagSet) (tasks.Ar
 		return nil, usagef("unknown action %q; one of: %s", action, actionNames())
 	}
 	*a.Base() = tasks.Request{User: f.user, Connection: f.connection, IdempotencyKey: f.key, ResultKey: f.resultKey,
-		Requester: tasks.Requester{ID: f.requester, Role: f.role}}
+		Requester: tasks.Requester{ID: f.requester, Role: f.role}, VerifyUser: f.verifyUser}
 	if f.ticket != "" {
 		a.Base().Ticket = tasks.Ticket{System: "cli", ID: f.ticket}
 	}
@@ -190,11 +202,11 @@ func buildArgs(action tasks.Action, f *enqueueFlags, fs *flag.FlagSet) (tasks.Ar
 	case *tasks.ClearSessions:
 		t.Options.OAuthTokens, used["oauth-tokens"] = tasks.Bool(f.oauth), true
 	case *tasks.UpdateGroups:
-		t.Groups = tasks.GroupChanges{Add: f.addGroups, Remove: f.removeGroups}
-		used["add-group"], used["remove-group"] = true, true
+		t.Groups = tasks.GroupChanges{Add: f.addGroups, Remove: f.removeGroups, Until: f.until}
+		used["add-group"], used["remove-group"], used["until"] = true, true, true
 	case *tasks.UpdateApps:
-		t.Apps = tasks.AppChanges{Assign: f.assignApps, Unassign: f.unassignApps}
-		used["assign-app"], used["unassign-app"] = true, true
+		t.Apps = tasks.AppChanges{Assign: f.assignApps, Unassign: f.unassignApps, Until: f.until}
+		used["assign-app"], used["unassign-app"], used["until"] = true, true, true
 	}
 	for _, name := range actionFlagNames {
 		if set[name] && !used[name] {

@@ -26,13 +26,13 @@ var actionHelp = map[tasks.Action]struct {
 	tasks.ActionExpirePassword: {"expire the password", []string{"temp-password", "revoke-sessions", "result-key"}},
 	tasks.ActionResetMFA:       {"remove every enrolled factor", []string{"remove-recovery"}},
 	tasks.ActionClearSessions:  {"end every session of the user", []string{"oauth-tokens"}},
-	tasks.ActionUpdateGroups:   {"add to and remove from groups", []string{"add-group", "remove-group"}},
-	tasks.ActionUpdateApps:     {"assign and unassign apps", []string{"assign-app", "unassign-app"}},
+	tasks.ActionUpdateGroups:   {"add to and remove from groups", []string{"add-group", "remove-group", "until"}},
+	tasks.ActionUpdateApps:     {"assign and unassign apps", []string{"assign-app", "unassign-app", "until"}},
 }
 
 // actionFlagNames are the flags that apply to some actions only.
 var actionFlagNames = []string{"send-email", "notify-admins", "revoke-sessions", "temp-password", "remove-recovery",
-	"oauth-tokens", "add-group", "remove-group", "assign-app", "unassign-app"}
+	"oauth-tokens", "add-group", "remove-group", "assign-app", "unassign-app", "until"}
 
 // enqueueUsage prints the usage line, the actions with their own flags,
 // then every flag.

@@ -49,6 +49,15 @@ func printStatus(w io.Writer, i *enqueue.Info) {
 	if i.LastError != "" {
 		fmt.Fprintf(w, "last error: %s\n", i.LastError)
 	}
+	switch {
+	case i.State == enqueue.StateAwaitingApproval:
+		fmt.Fprintf(w, "awaiting approval until %s (POST /v1/actions/%s:approve or :deny)\n", i.ApprovalExpiresAt.UTC().Format(time.RFC3339), i.ID)
+	case i.State == enqueue.StateAwaitingVerification:
+		fmt.Fprintln(w, "awaiting the user's answer to an Okta Verify push")
+	}
+	if !i.RunAt.IsZero() && !i.Final() {
+		fmt.Fprintf(w, "runs at:  %s\n", i.RunAt.UTC().Format(time.RFC3339))
+	}
 	r := i.Result
 	if r == nil {
 		return
@@ -62,6 +71,15 @@ func printStatus(w io.Writer, i *enqueue.Info) {
 	}
 	if r.Error != nil {
 		fmt.Fprintf(w, "error:    %s: %s\n", r.Error.Code, r.Error.Summary)
+	}
+	if r.Approval != nil {
+		fmt.Fprintf(w, "%s by:  %s (%s) at %s\n", r.Approval.Verdict, r.Approval.By.ID, r.Approval.By.Role, r.Approval.At.UTC().Format(time.RFC3339))
+	}
+	if r.Verification != nil {
+		fmt.Fprintf(w, "caller verified by %s: %s\n", r.Verification.Method, r.Verification.Result)
+	}
+	if r.FollowUp != "" {
+		fmt.Fprintf(w, "follow-up: %s (removes the time-bound access)\n", r.FollowUp)
 	}
 	if len(r.Okta.RequestIDs) > 0 {
 		fmt.Fprintf(w, "okta request ids: %s\n", strings.Join(r.Okta.RequestIDs, " "))

@@ -71,6 +71,8 @@ func runWorker(ctx context.Context, env *cmdEnv, args []string) error {
 		StrictPriority:  cfg.Env.StrictPriority,
 		TaskDeadline:    cfg.Env.TaskDeadline,
 		ShutdownTimeout: cfg.Env.ShutdownTimeout,
+		ApprovalTTL:     cfg.Env.ApprovalTTL,
+		AccessReminder:  cfg.Env.AccessReminder,
 		Metrics:         metrics, Logger: log,
 	})
 	if err != nil {

@@ -37,7 +37,11 @@
 // unlock, reset_password, expire_password[?tempPassword=true], expire_password_with_temp_password,
 // reset_factors}; GET /api/v1/groups (q, search), /groups/{id}, /groups/{id}/users;
 // PUT/DELETE /api/v1/groups/{gid}/users/{uid}; GET/POST /api/v1/apps/{aid}/users;
-// GET/DELETE /api/v1/apps/{aid}/users/{uid}; POST /oauth2/v1/token. Any other path: 404
+// GET/DELETE /api/v1/apps/{aid}/users/{uid}; POST /api/v1/users/{id}/factors/{fid}/verify
+// (Okta Verify push: 201 WAITING with a poll link) and GET
+// /api/v1/users/{id}/factors/{fid}/transactions/{tid} (WAITING until a test answers with
+// AnswerPush: SUCCESS, REJECTED or TIMEOUT; TIMEOUT by itself after PushTimeout, 5 minutes;
+// PushTransactions lists them); POST /oauth2/v1/token. Any other path: 404
 // E0000007; a known path with another method: 405 E0000022. The simulator's own controls,
 // for black-box tests of separate processes: GET/DELETE /__sim/requests (the request log as
 // JSON lines: method, path, query, principal, status, applied), GET/PUT /__sim/faults (a SPEC).

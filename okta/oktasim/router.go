@@ -56,7 +56,7 @@ func (s *Sim) routes() []route {
 		rs = append(rs, route{"POST", "/api/v1/users/{id}/lifecycle/" + op.path, um, op.perm, op.handler(s)})
 	}
 	rs = append(rs, s.eventHookRoutes()...)
-	return rs
+	return append(rs, s.pushRoutes()...)
 }
 
 // splitPath splits the escaped path and unescapes each segment, so a login with %2F stays one segment.

@@ -50,6 +50,7 @@ type Sim struct {
 	routeTable    []route
 	hooks         *hookStore // event hooks and the System Log (events.go, eventhooks.go)
 	dice          *dice
+	pushes        map[string]*pushTxn // push transactions by id (push.go)
 
 	inflight atomic.Int64
 }

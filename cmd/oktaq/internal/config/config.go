@@ -54,6 +54,10 @@ type Env struct {
 	EventHookSecret   okta.Secret   `envconfig:"EVENT_HOOK_SECRET" desc:"the Authorization value Okta's event hooks send to /v1/okta/events/{connection}; without it the receiver is off" secret:"true"`
 	ConfirmTimeout    time.Duration `envconfig:"CONFIRM_TIMEOUT" default:"30m" desc:"an action whose Okta event has not arrived this long after it succeeded is marked unconfirmed"`
 	ConfirmationsOff  bool          `envconfig:"CONFIRMATIONS_OFF" desc:"do not wait for Okta's events to confirm actions (no event hook registered)"`
+	Approvals         string        `envconfig:"APPROVALS" desc:"actions that wait for a second person, and the roles that may approve them: action=role|role;... (the approver is not the requester and comes through the same producer)"`
+	ApprovalTTL       time.Duration `envconfig:"APPROVAL_TTL" default:"24h" desc:"an action awaiting approval ends expired after this long"`
+	VerifyUser        string        `envconfig:"VERIFY_USER" desc:"actions that first ask the target user to confirm the caller with an Okta Verify push: action=push or action=push_or_approval (no push factor: wait for a second person of OKTAQ_APPROVALS instead of refusing)"`
+	AccessReminder    time.Duration `envconfig:"ACCESS_REMINDER" default:"24h" desc:"a time-bound access (groups.until, apps.until) sends a reminder event this long before it is removed; 0 sends none"`
 
 	Concurrency     int           `envconfig:"CONCURRENCY" default:"10" desc:"actions a worker process runs at once"`
 	Queues          string        `envconfig:"QUEUES" default:"critical=6,default=3,low=1" desc:"queue weights; critical holds suspend, deactivate, clear sessions and reset MFA; callbacks=2 (deliveries to producers) and events=1 (Okta events) are added unless named"`

@@ -30,6 +30,10 @@ type fileConnection struct {
 	DPoP             bool     `json:"dpop,omitempty"`
 	Scopes           []string `json:"scopes"`
 	Roles            string   `json:"roles"`
+	// Approvals and VerifyUser are OKTAQ_APPROVALS and OKTAQ_VERIFY_USER
+	// for this connection.
+	Approvals  string `json:"approvals,omitempty"`
+	VerifyUser string `json:"verify_user,omitempty"`
 }
 
 // Connections returns every configured connection by name, with its
@@ -144,6 +148,15 @@ func (fc fileConnection) policy() (*tasks.Policy, error) {
 		return nil, fmt.Errorf("roles: %w", err)
 	}
 	p := &tasks.Policy{Name: fc.Name, Scopes: fc.Scopes, Roles: roles}
+	if p.Approvals, err = tasks.ParseRoles(fc.Approvals); err != nil {
+		return nil, fmt.Errorf("approvals: %w", err)
+	}
+	if p.VerifyUser, err = tasks.ParseVerifyPolicy(fc.VerifyUser); err != nil {
+		return nil, fmt.Errorf("verify_user: %w", err)
+	}
+	if err := p.CheckHolds(); err != nil {
+		return nil, fmt.Errorf("verify_user: %w", err)
+	}
 	return p, p.Check()
 }
 

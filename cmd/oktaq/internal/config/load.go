@@ -95,6 +95,17 @@ func load(producer bool) (*Config, error) {
 	c.Policy = tasks.Policy{Name: tasks.DefaultConnection, Scopes: splitList(e.OktaScopes)}
 	c.Policy.Roles, err = tasks.ParseRoles(e.Roles)
 	check("OKTAQ_ROLES", err)
+	c.Policy.Approvals, err = tasks.ParseRoles(e.Approvals)
+	check("OKTAQ_APPROVALS", err)
+	c.Policy.VerifyUser, err = tasks.ParseVerifyPolicy(e.VerifyUser)
+	check("OKTAQ_VERIFY_USER", err)
+	check("OKTAQ_VERIFY_USER", c.Policy.CheckHolds())
+	if e.ApprovalTTL <= 0 {
+		check("OKTAQ_APPROVAL_TTL", errors.New("must be positive, like 24h"))
+	}
+	if e.AccessReminder < 0 {
+		check("OKTAQ_ACCESS_REMINDER", errors.New("must be 0 (no reminder) or positive, like 24h"))
+	}
 	check("OKTAQ_OKTA_SCOPES", c.Policy.Check())
 	if e.OktaMaxInFlight == 0 && e.Concurrency > 0 {
 		// Derived, so that a worker's first calls find a slot each.

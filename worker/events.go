@@ -1,0 +1,51 @@
+package worker
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/oktaq/oktaq/tasks"
+)
+
+// Event is a change of an action's state that is not its end (its end
+// is the result record): a push sent to the user, a fall-back to
+// approval, a reminder that a time-bound access ends soon. Options.OnEvent
+// hears it; the callbacks (issue 16) deliver it as
+// {"type": Type, "data": <the action's view>}.
+type Event struct {
+	// Type is one of the Event constants.
+	Type   string
+	TaskID string
+	Args   tasks.Args
+	// At is when what the event announces happens (the access ends, the
+	// approval expires).
+	At     time.Time
+	Detail *tasks.Detail
+}
+
+// Event types, named as the callbacks' "action.<state>".
+const (
+	// EventAccessExpiring: a time-bound access is removed at At
+	// (OKTAQ_ACCESS_REMINDER before). TaskID is the removal's.
+	EventAccessExpiring = "action.expiring"
+	// EventAwaitingVerification: a push went to the user.
+	EventAwaitingVerification = "action.awaiting_verification"
+	// EventAwaitingApproval: a user without a push factor fell back to a
+	// second person's approval, which expires at At.
+	EventAwaitingApproval = "action.awaiting_approval"
+)
+
+// emit logs the event and hands it to OnEvent.
+func (w *Worker) emit(ctx context.Context, e Event) {
+	attrs := []any{slog.String("type", e.Type), slog.String("task_id", e.TaskID), slog.Time("at", e.At)}
+	if e.Args != nil {
+		r := e.Args.Base()
+		attrs = append(attrs, slog.String("action", string(e.Args.Action())), slog.String("producer", r.Producer),
+			slog.String("user", r.User), slog.String("connection", r.ConnectionName()))
+	}
+	w.opts.Logger.InfoContext(ctx, "event", attrs...)
+	if w.opts.OnEvent != nil {
+		w.opts.OnEvent(ctx, e)
+	}
+}
