@@ -3,11 +3,8 @@ package oktasim
 import (
 	"encoding/json"
 	"net/http"
-	"regexp"
 	"strings"
 )
-
-var userFilterRe = regexp.MustCompile(`^\s*user\.id\s+eq\s+"([^"]+)"\s*$`)
 
 func (c *call) app() (*app, response) {
 	a := c.s.org.apps[c.params["aid"]]
