@@ -66,7 +66,8 @@ func TestDevBannerCommandsWork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dev.Stderr = os.Stderr
+	var stderr syncWriter
+	dev.Stderr = &stderr
 	if err := dev.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +115,7 @@ func TestDevBannerCommandsWork(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := dev.Wait(); err != nil {
-		t.Fatalf("oktaq dev did not stop cleanly on Ctrl-C: %v", err)
+		t.Fatalf("oktaq dev did not stop cleanly on Ctrl-C: %v\n%s", err, stderr.String())
 	}
 }
 
