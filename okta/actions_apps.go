@@ -135,19 +135,13 @@ func (e *Executor) resolveApp(ctx context.Context, ref string) (*oktaApp, error)
 	// The SDK's oneOf decoder fails on app types it does not know; the
 	// raw body recorded by the transport is read instead. q= is a prefix
 	// match: the exact label may be on any page.
-	var apps []oktaApp
-	err := e.eachPage(ctx, "app list", func(ctx context.Context, after string) (*oktasdk.APIResponse, error) {
+	apps, err := listAll[oktaApp](ctx, e, "app list", func(ctx context.Context, after string) (*oktasdk.APIResponse, error) {
 		req := e.api.ApplicationAPI.ListApplications(ctx).Q(ref).Limit(200)
 		if after != "" {
 			req = req.After(after)
 		}
 		_, r, err := req.Execute()
 		return r, err
-	}, func(body []byte) error {
-		var page []oktaApp
-		err := json.Unmarshal(body, &page)
-		apps = append(apps, page...)
-		return err
 	})
 	if err != nil {
 		return nil, err

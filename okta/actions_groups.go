@@ -181,19 +181,13 @@ func (e *Executor) resolveGroup(ctx context.Context, ref string) (*oktaGroup, []
 		return &g, nil, nil
 	}
 	search := fmt.Sprintf(`profile.name eq "%s"`, strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(ref))
-	var found []oktaGroup
-	err := e.eachPage(ctx, "group list", func(ctx context.Context, after string) (*oktasdk.APIResponse, error) {
+	found, err := listAll[oktaGroup](ctx, e, "group list", func(ctx context.Context, after string) (*oktasdk.APIResponse, error) {
 		req := e.api.GroupAPI.ListGroups(ctx).Search(search).Limit(200)
 		if after != "" {
 			req = req.After(after)
 		}
 		_, r, err := req.Execute()
 		return r, err
-	}, func(body []byte) error {
-		var page []oktaGroup
-		err := json.Unmarshal(body, &page)
-		found = append(found, page...)
-		return err
 	})
 	if err != nil {
 		return nil, nil, err

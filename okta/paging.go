@@ -2,6 +2,7 @@ package okta
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
@@ -13,6 +14,20 @@ import (
 // than read in part: a decision taken on part of a list (no_op, not
 // found) would be silently wrong.
 const maxPages = 500
+
+// listAll reads every page of a list whose items decode as T (only the
+// fields T names: the SDK's models are strict about shapes, the raw body
+// is read instead).
+func listAll[T any](ctx context.Context, e *Executor, what string, fetch func(ctx context.Context, after string) (*oktasdk.APIResponse, error)) ([]T, error) {
+	var out []T
+	err := e.eachPage(ctx, what, fetch, func(body []byte) error {
+		var page []T
+		err := json.Unmarshal(body, &page)
+		out = append(out, page...)
+		return err
+	})
+	return out, err
+}
 
 // eachPage reads every page of a list: fetch asks for the page after the
 // cursor ("" for the first), each reads its body. Okta sends rel="self"

@@ -2,7 +2,6 @@ package okta
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	oktasdk "github.com/okta/okta-sdk-golang/v5/okta"
@@ -109,29 +108,21 @@ func (e *Executor) ResolveTargets(ctx context.Context, step tasks.PlaybookStep, 
 
 // listUserGroups reads every group of the user, with type and name.
 func (e *Executor) listUserGroups(ctx context.Context, uid string) ([]oktaGroup, error) {
-	var out []oktaGroup
-	err := e.eachPage(ctx, "user's groups", func(ctx context.Context, after string) (*oktasdk.APIResponse, error) {
+	return listAll[oktaGroup](ctx, e, "user's groups", func(ctx context.Context, after string) (*oktasdk.APIResponse, error) {
 		req := e.api.UserAPI.ListUserGroups(ctx, uid).Limit(200)
 		if after != "" {
 			req = req.After(after)
 		}
 		_, r, err := req.Execute()
 		return r, err
-	}, func(body []byte) error {
-		var page []oktaGroup
-		err := json.Unmarshal(body, &page)
-		out = append(out, page...)
-		return err
 	})
-	return out, err
 }
 
 // listUserApps reads every app assigned to the user, with the assignment
 // embedded (its scope: USER or GROUP). The SDK's oneOf decoder fails on
 // app types it does not know; the raw body is read instead.
 func (e *Executor) listUserApps(ctx context.Context, uid string) ([]userApp, error) {
-	var out []userApp
-	err := e.eachPage(ctx, "user's apps", func(ctx context.Context, after string) (*oktasdk.APIResponse, error) {
+	return listAll[userApp](ctx, e, "user's apps", func(ctx context.Context, after string) (*oktasdk.APIResponse, error) {
 		req := e.api.ApplicationAPI.ListApplications(ctx).Filter(fmt.Sprintf(`user.id eq "%s"`, uid)).
 			Expand("user/" + uid).Limit(200)
 		if after != "" {
@@ -139,11 +130,5 @@ func (e *Executor) listUserApps(ctx context.Context, uid string) ([]userApp, err
 		}
 		_, r, err := req.Execute()
 		return r, err
-	}, func(body []byte) error {
-		var page []userApp
-		err := json.Unmarshal(body, &page)
-		out = append(out, page...)
-		return err
 	})
-	return out, err
 }

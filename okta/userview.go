@@ -192,31 +192,19 @@ func (e *Executor) readViewUser(ctx context.Context, ref string) (*viewUser, err
 
 // viewGroups reads every page of GET /users/{id}/groups.
 func (e *Executor) viewGroups(ctx context.Context, id string) ([]tasks.UserGroup, error) {
-	out := []tasks.UserGroup{}
-	err := e.eachPage(ctx, "user's groups", func(ctx context.Context, after string) (*oktasdk.APIResponse, error) {
-		req := e.api.UserAPI.ListUserGroups(ctx, id).Limit(200)
-		if after != "" {
-			req = req.After(after)
-		}
-		_, r, err := req.Execute()
-		return r, err
-	}, func(body []byte) error {
-		var page []oktaGroup
-		err := json.Unmarshal(body, &page)
-		for _, g := range page {
-			out = append(out, tasks.UserGroup{ID: g.ID, Name: g.Profile.Name, Type: g.Type})
-		}
-		return err
-	})
+	groups, err := e.listUserGroups(ctx, id)
+	out := make([]tasks.UserGroup, 0, len(groups))
+	for _, g := range groups {
+		out = append(out, tasks.UserGroup{ID: g.ID, Name: g.Profile.Name, Type: g.Type})
+	}
 	return out, err
 }
 
 // userApps reads every page of GET /apps?filter=user.id eq "id": the apps
 // assigned to the user, directly or through a group (okta.apps.read).
 func (e *Executor) userApps(ctx context.Context, id string) ([]tasks.UserApp, error) {
-	out := []tasks.UserApp{}
 	filter := fmt.Sprintf("user.id eq %q", id)
-	err := e.eachPage(ctx, "user's apps", func(ctx context.Context, after string) (*oktasdk.APIResponse, error) {
+	apps, err := listAll[oktaApp](ctx, e, "user's apps", func(ctx context.Context, after string) (*oktasdk.APIResponse, error) {
 		// The SDK's oneOf decoder fails on app types it does not know;
 		// the raw body is read instead.
 		req := e.api.ApplicationAPI.ListApplications(ctx).Filter(filter).Limit(200)
@@ -225,14 +213,11 @@ func (e *Executor) userApps(ctx context.Context, id string) ([]tasks.UserApp, er
 		}
 		_, r, err := req.Execute()
 		return r, err
-	}, func(body []byte) error {
-		var page []oktaApp
-		err := json.Unmarshal(body, &page)
-		for _, a := range page {
-			out = append(out, tasks.UserApp{ID: a.ID, Label: a.Label})
-		}
-		return err
 	})
+	out := make([]tasks.UserApp, 0, len(apps))
+	for _, a := range apps {
+		out = append(out, tasks.UserApp{ID: a.ID, Label: a.Label})
+	}
 	return out, err
 }
 
