@@ -28,13 +28,14 @@ const cliProducer = "cli"
 // configuration: same Redis, keys, policy, attempts and deadlines.
 // producerClient loads the configuration and builds the producer client,
 // for the commands that enqueue or read actions.
-func producerClient(env *cmdEnv) (*enqueue.Client, error) {
+func producerClient(env *cmdEnv) (*config.Config, *enqueue.Client, error) {
 	cfg, err := config.Load()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	warnConfig(env, cfg)
-	return newEnqueueClient(cfg, nil)
+	c, err := newEnqueueClient(cfg, nil)
+	return cfg, c, err
 }
 
 // Only each connection's scopes and roles are read, not its secrets.
@@ -119,7 +120,7 @@ func runEnqueue(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := producerClient(env)
+	_, c, err := producerClient(env)
 	if err != nil {
 		return err
 	}

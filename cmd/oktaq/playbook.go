@@ -108,12 +108,7 @@ func runPlaybookRun(ctx context.Context, env *cmdEnv, args []string) error {
 	case f.dryRun && f.wait:
 		return usagef("--dry-run and --wait: a dry run starts nothing to wait for")
 	}
-	cfg, err := config.Load()
-	if err != nil {
-		return err
-	}
-	warnConfig(env, cfg)
-	c, err := newEnqueueClient(cfg, nil)
+	cfg, c, err := producerClient(env)
 	if err != nil {
 		return err
 	}
@@ -251,12 +246,7 @@ func runPlaybookUndo(ctx context.Context, env *cmdEnv, args []string) error {
 	case f.role == "":
 		return usagef("--role is required: the requester's role, checked against OKTAQ_ROLES")
 	}
-	cfg, err := config.Load()
-	if err != nil {
-		return err
-	}
-	warnConfig(env, cfg)
-	c, err := newEnqueueClient(cfg, nil)
+	_, c, err := producerClient(env)
 	if err != nil {
 		return err
 	}
@@ -274,12 +264,7 @@ func runPlaybookList(env *cmdEnv, args []string) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	cfg, err := config.Load()
-	if err != nil {
-		return err
-	}
-	warnConfig(env, cfg)
-	c, err := newEnqueueClient(cfg, nil)
+	_, c, err := producerClient(env)
 	if err != nil {
 		return err
 	}
