@@ -2,7 +2,7 @@
 // tools that read it use: deploy/k8s against the Kubernetes and Prometheus
 // Operator API types (strict decode), deploy/compose.yaml against the
 // Compose specification (compose-go, as `docker compose` loads it).
-// cmd/oktaq/deploy_test.go checks what the files mean; this checks that
+// deploy/config_test.go and k8s_test.go check what the files mean; this checks that
 // the tools would accept their shape. It is its own module so that the
 // main module does not depend on k8s.io/api or compose-go.
 //

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -9,7 +10,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/oktaq/oktaq/cmd/oktaq/internal/config"
+	"github.com/oktaq/oktaq/internal/config"
 	"github.com/oktaq/oktaq/internal/redistest"
 	"github.com/oktaq/oktaq/okta"
 )
@@ -76,5 +77,58 @@ func TestDashboardWrites(t *testing.T) {
 				t.Errorf("%s (auth %v): headers %v", target, auth, hd)
 			}
 		}
+	}
+}
+
+// TestAPIDashboard: `oktaq api` serves the asynq dashboard on its admin
+// listener only with a password, behind basic auth, read-only unless told
+// otherwise, with its Prometheus link set.
+func TestAPIDashboard(t *testing.T) {
+	r := redistest.New(t)
+	log := slog.New(slog.DiscardHandler)
+	admin := http.NewServeMux()
+	admin.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "metrics") })
+	cfg := func(password string, readOnly bool) *config.Config {
+		return &config.Config{Redis: r.Opt, Env: &config.Env{AdminUser: "admin", AdminPassword: okta.Secret(password),
+			DashboardReadOnly: readOnly, PrometheusURL: "http://prometheus.test:9090"}}
+	}
+	get := func(h http.Handler, method, target, user, pass string) (int, string) {
+		req := httptest.NewRequest(method, target, nil)
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+
+	off := withDashboard(admin, cfg("", true), log)
+	if code, _ := get(off, "GET", "/monitoring/", "admin", ""); code != http.StatusNotFound {
+		t.Errorf("without OKTAQ_ADMIN_PASSWORD: /monitoring/ answers %d, want 404", code)
+	}
+
+	on := withDashboard(admin, cfg("s3cret-dashboard", true), log)
+	for _, c := range []struct {
+		method, path, user, pass string
+		want                     int
+	}{
+		{"GET", "/monitoring/", "", "", http.StatusUnauthorized},
+		{"GET", "/monitoring/", "admin", "wrong", http.StatusUnauthorized},
+		{"GET", "/monitoring/api/queues", "root", "s3cret-dashboard", http.StatusUnauthorized},
+		{"GET", "/monitoring/", "admin", "s3cret-dashboard", http.StatusOK},
+		{"GET", "/monitoring/api/queues", "admin", "s3cret-dashboard", http.StatusOK},
+		{"POST", "/monitoring/api/queues/default:pause", "admin", "s3cret-dashboard", http.StatusMethodNotAllowed},
+		{"GET", "/metrics", "", "", http.StatusOK},
+	} {
+		if code, _ := get(on, c.method, c.path, c.user, c.pass); code != c.want {
+			t.Errorf("%s %s as %q/%q: %d, want %d", c.method, c.path, c.user, c.pass, code, c.want)
+		}
+	}
+	if _, body := get(on, "GET", "/monitoring/", "admin", "s3cret-dashboard"); !strings.Contains(body, "prometheus.test") {
+		t.Errorf("the dashboard page does not carry OKTAQ_PROMETHEUS_URL")
+	}
+	rw := withDashboard(admin, cfg("s3cret-dashboard", false), log)
+	if code, _ := get(rw, "POST", "/monitoring/api/queues/default:pause", "admin", "s3cret-dashboard"); code == http.StatusMethodNotAllowed {
+		t.Errorf("OKTAQ_DASHBOARD_READ_ONLY=false: the dashboard still refuses writes")
 	}
 }

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/oktaq/oktaq/cmd/oktaq/internal/config"
 	"github.com/oktaq/oktaq/enqueue"
+	"github.com/oktaq/oktaq/internal/config"
 	"github.com/oktaq/oktaq/tasks"
 )
 

@@ -3,8 +3,8 @@ package main
 import (
 	"testing"
 
-	"github.com/oktaq/oktaq/cmd/oktaq/internal/config"
 	"github.com/oktaq/oktaq/enqueue"
+	"github.com/oktaq/oktaq/internal/config"
 )
 
 // TestClientLoaderReadsServerVariables: enqueue.NewFromEnv reads the

@@ -11,7 +11,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 
-	"github.com/oktaq/oktaq/cmd/oktaq/internal/config"
+	"github.com/oktaq/oktaq/internal/config"
 	"github.com/oktaq/oktaq/okta/oktasim"
 	"github.com/oktaq/oktaq/tasks"
 )

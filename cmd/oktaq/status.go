@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/oktaq/oktaq/cmd/oktaq/internal/config"
 	"github.com/oktaq/oktaq/enqueue"
+	"github.com/oktaq/oktaq/internal/config"
 )
 
 func init() {

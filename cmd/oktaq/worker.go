@@ -13,8 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/oktaq/oktaq/cmd/oktaq/internal/config"
 	"github.com/oktaq/oktaq/enqueue"
+	"github.com/oktaq/oktaq/internal/config"
 	"github.com/oktaq/oktaq/okta"
 	"github.com/oktaq/oktaq/okta/ratelimit"
 	"github.com/oktaq/oktaq/worker"

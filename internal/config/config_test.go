@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/oktaq/oktaq/cmd/oktaq/internal/config"
+	"github.com/oktaq/oktaq/internal/config"
 )
 
 // base sets a minimal valid configuration.

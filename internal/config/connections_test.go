@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/oktaq/oktaq/cmd/oktaq/internal/config"
+	"github.com/oktaq/oktaq/internal/config"
 )
 
 func writeFile(t *testing.T, dir, name, body string) string {

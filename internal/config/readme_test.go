@@ -7,12 +7,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/oktaq/oktaq/cmd/oktaq/internal/config"
+	"github.com/oktaq/oktaq/internal/config"
 )
 
 var update = flag.Bool("update", false, "rewrite the README's configuration table")
 
-const readme = "../../../../README.md"
+const readme = "../../README.md"
 
 // Table renders the configuration table of the README from the Env struct.
 func table() string {
@@ -33,7 +33,7 @@ func table() string {
 }
 
 // TestREADMEConfigTable fails when the README's table and the config struct
-// drift; `go test ./cmd/oktaq/internal/config -run README -update` rewrites it.
+// drift; `go test ./internal/config -run README -update` rewrites it.
 func TestREADMEConfigTable(t *testing.T) {
 	const begin, end = "<!-- config:begin -->\n", "<!-- config:end -->"
 	b, err := os.ReadFile(readme)
@@ -53,6 +53,6 @@ func TestREADMEConfigTable(t *testing.T) {
 			}
 			return
 		}
-		t.Fatalf("README.md configuration table is out of date; run: go test ./cmd/oktaq/internal/config -run README -update")
+		t.Fatalf("README.md configuration table is out of date; run: go test ./internal/config -run README -update")
 	}
 }

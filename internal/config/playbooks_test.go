@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/oktaq/oktaq/cmd/oktaq/internal/config"
+	"github.com/oktaq/oktaq/internal/config"
 )
 
 func writePlaybooks(t *testing.T, name, body string) string {

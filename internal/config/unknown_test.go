@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/oktaq/oktaq/cmd/oktaq/internal/config"
+	"github.com/oktaq/oktaq/internal/config"
 )
 
 func TestUnknownVars(t *testing.T) {

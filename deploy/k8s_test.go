@@ -1,4 +1,4 @@
-package main
+package deploy_test
 
 import (
 	"bytes"
@@ -347,18 +347,6 @@ func decodeSpec(t *testing.T, o *k8sObject, v any) {
 	if err := o.Spec.Decode(v); err != nil {
 		t.Fatalf("%s %s/%s: spec: %v", o.file, o.Kind, o.Metadata.Name, err)
 	}
-}
-
-func subset(sel, labels map[string]string) bool {
-	if len(sel) == 0 {
-		return false
-	}
-	for k, v := range sel {
-		if labels[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // secretMounted checks that path is a file a Secret volume puts in c, and
