@@ -125,7 +125,7 @@ func purposeOf(cmd redis.Cmder) string {
 		if name == "hset" && len(args) > 2 && args[2] == "result" {
 			return "result"
 		}
-		return "asynq"
+		return "asynq:" + name
 	case strings.HasPrefix(key, "oktaq:lim:"):
 		return "limiter"
 	case strings.HasPrefix(key, "oktaq:journal:"):
@@ -155,4 +155,3 @@ func purposeOf(cmd redis.Cmder) string {
 type hookedOpt struct{ c redis.UniversalClient }
 
 func (h hookedOpt) MakeRedisClient() any { return h.c }
-
