@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,7 +90,19 @@ func (e *benchEnv) drainCounted(b *testing.B, n int, enqueue func(*asynq.Client,
 	b.StopTimer()
 	q := asynq.NewClient(e.r.Opt)
 	defer q.Close()
+	used := func() int64 {
+		info, _ := e.r.Client.Info(context.Background(), "memory").Result()
+		var m int64
+		for _, l := range strings.Split(info, "\r\n") {
+			if s, ok := strings.CutPrefix(l, "used_memory:"); ok {
+				m, _ = strconv.ParseInt(s, 10, 64)
+			}
+		}
+		return m
+	}
+	m0 := used()
 	enqueue(q, n)
+	queuedBytes.Store((used() - m0) / int64(n))
 	done.Store(0)
 	e.count.reset()
 	b.StartTimer()
@@ -105,3 +120,6 @@ func (e *benchEnv) drainCounted(b *testing.B, n int, enqueue func(*asynq.Client,
 	}
 	return d, total, table
 }
+
+// queuedBytes is Redis memory per queued task of the last drainCounted.
+var queuedBytes atomic.Int64

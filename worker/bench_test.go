@@ -47,6 +47,7 @@ func BenchmarkWorkerThroughput(b *testing.B) {
 		fair, fairTrips = fair+d, fairTrips+trips
 		d, trips, tab = env.drainCounted(b, benchBatch, func(q *asynq.Client, n int) { env.enqueueActions(b, q, n, 2*i+1) }, env.oktaqServer)
 		full, fullTrips, fullTable = full+d, fullTrips+trips, tab
+		b.ReportMetric(float64(queuedBytes.Load()), "redis_B/queued_action")
 	}
 	n := float64(b.N * benchBatch)
 	bareRate, fairRate, fullRate := n/bare.Seconds(), n/fair.Seconds(), n/full.Seconds()

@@ -122,10 +122,10 @@ func purposeOf(cmd redis.Cmder) string {
 	}
 	switch {
 	case strings.HasPrefix(key, "asynq:"):
-		if name == "hset" && len(args) > 2 && args[2] == "result" {
-			return "result"
+		if name == "hset" && len(args) > 2 && args[2] == "result" || name == "evalsha" && strings.Contains(key, "}:t:") {
+			return "result" // asynq's ResultWriter, or oktaq's result script
 		}
-		return "asynq:" + name
+		return "asynq"
 	case strings.HasPrefix(key, "oktaq:lim:"):
 		return "limiter"
 	case strings.HasPrefix(key, "oktaq:journal:"):
