@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -62,7 +63,7 @@ func (w *Worker) leaseUser(next asynq.Handler) asynq.Handler {
 		conn, ref := at.conn.Conn.Name, normalizeRef(at.args.Base().User)
 		token := newToken()
 		keys := []string{userKey(conn, ref)}
-		ans, err := acquireLease.Run(ctx, w.rdb, []string{keys[0], aliasKey(conn, ref)}, token, w.opts.Lease.TTL.Milliseconds(), userKey(conn, "")).Slice()
+		ans, err := w.acquireWithJournal(ctx, at, []string{keys[0], aliasKey(conn, ref)}, token, w.opts.Lease.TTL.Milliseconds(), userKey(conn, ""))
 		got := int64(0)
 		if err == nil && len(ans) == 2 {
 			got, _ = ans[0].(int64)
@@ -94,6 +95,23 @@ func (w *Worker) leaseUser(next asynq.Handler) asynq.Handler {
 		}()
 		return next.ProcessTask(ctx, t)
 	})
+}
+
+// acquireWithJournal runs acquireLease and, in the same round trip (a
+// pipeline), reads the task's journal entry for execute.
+func (w *Worker) acquireWithJournal(ctx context.Context, at *attempt, keys []string, args ...any) ([]any, error) {
+	pipe := w.rdb.Pipeline()
+	lease := acquireLease.EvalSha(ctx, pipe, keys, args...)
+	entry := pipe.Get(ctx, journalKey(at.taskID))
+	_, _ = pipe.Exec(ctx)
+	if b, err := entry.Bytes(); err == nil || errors.Is(err, redis.Nil) {
+		at.journal = &journalRead{known: true, entry: b}
+	}
+	ans, err := lease.Slice()
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		ans, err = acquireLease.Run(ctx, w.rdb, keys, args...).Slice()
+	}
+	return ans, err
 }
 
 // keepLease extends the lease every third of its TTL while the action

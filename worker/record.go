@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -199,7 +198,7 @@ func (w *Worker) writeResult(ctx context.Context, t *asynq.Task, res *tasks.Resu
 	_, _ = pipe.Exec(ctx)
 	first = marker.Val() || marker.Err() != nil
 	n, err := write.Int()
-	if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		n, err = writeResultScript.Run(ctx, w.rdb, []string{key}, b).Int()
 	}
 	switch {
