@@ -235,28 +235,6 @@ func (c countingExec) Execute(ctx context.Context, a tasks.Args) (*tasks.Result,
 	return c.Executor.Execute(ctx, a)
 }
 
-// drain enqueues n tasks, then times a server processing all of them.
-func drain(b *testing.B, r *redistest.Redis, n int, enqueue func(*asynq.Client, int), start func() func()) time.Duration {
-	b.StopTimer()
-	q := asynq.NewClient(r.Opt)
-	defer q.Close()
-	enqueue(q, n)
-	done.Store(0)
-	b.StartTimer()
-	t0 := time.Now()
-	stop := start()
-	for done.Load() < int64(n) {
-		time.Sleep(time.Millisecond)
-	}
-	d := time.Since(t0)
-	b.StopTimer()
-	stop()
-	if err := r.Client.FlushDB(context.Background()).Err(); err != nil {
-		b.Fatal(err)
-	}
-	return d
-}
-
 func finishedAt(b *testing.B, insp *asynq.Inspector, id string) time.Time {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
