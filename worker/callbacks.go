@@ -145,12 +145,17 @@ func cbUndeliveredKey(producer string) string {
 // if that producer has a callback URL. At most one delivery of a type per
 // action: the task id is derived from both, so a re-run of the recording
 // step does not send the same state twice.
-func (w *Worker) emitCallback(ctx context.Context, producer, actionID, typ string, data any) {
-	cb := w.opts.Callbacks
-	if cb == nil || producer == "" {
-		return
+// hasCallbacks tells whether producer has a callback endpoint.
+func (w *Worker) hasCallbacks(producer string) bool {
+	if w.opts.Callbacks == nil || producer == "" {
+		return false
 	}
-	if _, ok := cb.Endpoints[producer]; !ok {
+	_, ok := w.opts.Callbacks.Endpoints[producer]
+	return ok
+}
+
+func (w *Worker) emitCallback(ctx context.Context, producer, actionID, typ string, data any) {
+	if !w.hasCallbacks(producer) {
 		return
 	}
 	if err := w.enqueueCallback(ctx, producer, actionID, typ, data); err != nil {

@@ -11,25 +11,51 @@ import (
 // journal is okta.Journal for one task, in Redis, so that the attempt
 // after a crash (in any worker process) knows a call was sent and never
 // answered. It expires with the task's deadline.
+//
+// The entry may come read already (known, entry): the user lease reads it
+// in the round trip that takes the lease, and only this attempt writes it
+// while the lease is held (asynq runs a task once at a time), so the copy
+// stays true: Sent and Answered keep it in step.
 type journal struct {
-	rdb redis.UniversalClient
-	key string
-	ttl time.Duration
+	rdb   redis.UniversalClient
+	key   string
+	ttl   time.Duration
+	known bool
+	entry []byte
 }
 
-func newJournal(rdb redis.UniversalClient, taskID string, ttl time.Duration) *journal {
-	return &journal{rdb: rdb, key: "oktaq:journal:" + taskID, ttl: ttl}
+func journalKey(taskID string) string { return "oktaq:journal:" + taskID }
+
+func newJournal(rdb redis.UniversalClient, taskID string, ttl time.Duration, pre *journalRead) *journal {
+	j := &journal{rdb: rdb, key: journalKey(taskID), ttl: ttl}
+	if pre != nil && pre.known {
+		j.known, j.entry = true, pre.entry
+	}
+	return j
+}
+
+// journalRead is the journal entry as read with the lease.
+type journalRead struct {
+	known bool
+	entry []byte
 }
 
 func (j *journal) Sent(ctx context.Context, before []byte) error {
-	return j.rdb.Set(ctx, j.key, before, j.ttl).Err()
+	err := j.rdb.Set(ctx, j.key, before, j.ttl).Err()
+	j.known, j.entry = err == nil, before
+	return err
 }
 
 func (j *journal) Answered(ctx context.Context) error {
-	return j.rdb.Del(ctx, j.key).Err()
+	err := j.rdb.Del(ctx, j.key).Err()
+	j.known, j.entry = err == nil, nil
+	return err
 }
 
 func (j *journal) Pending(ctx context.Context) ([]byte, bool, error) {
+	if j.known {
+		return j.entry, j.entry != nil, nil
+	}
 	b, err := j.rdb.Get(ctx, j.key).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, false, nil

@@ -2,8 +2,10 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,20 +36,12 @@ func DefaultLeasePolicy() LeasePolicy {
 	return LeasePolicy{TTL: 30 * time.Second, Busy: 500 * time.Millisecond}
 }
 
-// userKeys are the lease keys of a task's user: the reference as given
-// (a login lower-cased, as Okta compares logins; an id as is), and the
-// other name of the same user when an earlier action resolved it (login
-// <-> id, remembered for a day), so that an action given the login and
-// one given the id also wait for each other. Every key carries the
-// connection's hash tag.
-func (w *Worker) userKeys(ctx context.Context, conn, ref string) []string {
-	ref = normalizeRef(ref)
-	keys := []string{userKey(conn, ref)}
-	if other, err := w.rdb.Get(ctx, aliasKey(conn, ref)).Result(); err == nil && other != "" {
-		keys = append(keys, userKey(conn, other))
-	}
-	return keys
-}
+// The lease keys of a task's user are the reference as given (a login
+// lower-cased, as Okta compares logins; an id as is), and the other name
+// of the same user when an earlier action resolved it (login <-> id,
+// remembered for a day), so that an action given the login and one given
+// the id also wait for each other. Every key carries the connection's
+// hash tag; acquireLease reads the alias itself (one round trip).
 
 func normalizeRef(ref string) string {
 	ref = strings.TrimSpace(ref)
@@ -60,29 +54,23 @@ func normalizeRef(ref string) string {
 func userKey(conn, ref string) string  { return "oktaq:{" + conn + "}:user:" + ref }
 func aliasKey(conn, ref string) string { return "oktaq:{" + conn + "}:alias:" + ref }
 
-// remember notes that ref and id name the same user, both ways.
-func (w *Worker) remember(ctx context.Context, conn, ref, id string) {
-	ref = normalizeRef(ref)
-	if id == "" || ref == id {
-		return
-	}
-	ctx = context.WithoutCancel(ctx)
-	pipe := w.rdb.Pipeline()
-	pipe.Set(ctx, aliasKey(conn, ref), id, 24*time.Hour)
-	pipe.Set(ctx, aliasKey(conn, id), ref, 24*time.Hour)
-	_, _ = pipe.Exec(ctx)
-}
-
 // leaseUser serializes actions per (connection, user): it takes the
 // user's lease for the rest of the chain, or holds the task (reschedule
 // without spending an attempt) while another action has it.
 func (w *Worker) leaseUser(next asynq.Handler) asynq.Handler {
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 		at := attemptFrom(ctx)
-		conn, ref := at.conn.Conn.Name, at.args.Base().User
-		keys := w.userKeys(ctx, conn, ref)
+		conn, ref := at.conn.Conn.Name, normalizeRef(at.args.Base().User)
 		token := newToken()
-		got, err := acquireLease.Run(ctx, w.rdb, keys, token, w.opts.Lease.TTL.Milliseconds()).Int()
+		keys := []string{userKey(conn, ref)}
+		ans, err := w.acquireWithJournal(ctx, at, []string{keys[0], aliasKey(conn, ref)}, token, w.opts.Lease.TTL.Milliseconds(), userKey(conn, ""))
+		got := int64(0)
+		if err == nil && len(ans) == 2 {
+			got, _ = ans[0].(int64)
+			if other, _ := ans[1].(string); other != "" {
+				keys = append(keys, userKey(conn, other))
+			}
+		}
 		switch {
 		case err != nil:
 			// Without Redis nothing can be done anyway (the limiter
@@ -95,14 +83,35 @@ func (w *Worker) leaseUser(next asynq.Handler) asynq.Handler {
 		stop := w.keepLease(ctx, keys, token)
 		defer func() {
 			stop()
-			_ = releaseLease.Run(context.WithoutCancel(ctx), w.rdb, keys, token).Err()
+			// The release also remembers that ref and the id Okta
+			// resolved name the same user, both ways (one round trip).
+			rkeys, argv := keys, []any{token, len(keys)}
+			if at.result != nil && at.result.UserID != "" && at.result.UserID != ref {
+				id := at.result.UserID
+				rkeys = append(slices.Clip(keys), aliasKey(conn, ref), aliasKey(conn, id))
+				argv = append(argv, ref, id, (24 * time.Hour).Milliseconds())
+			}
+			_ = releaseLease.Run(context.WithoutCancel(ctx), w.rdb, rkeys, argv...).Err()
 		}()
-		err = next.ProcessTask(ctx, t)
-		if at.result != nil {
-			w.remember(ctx, conn, ref, at.result.UserID)
-		}
-		return err
+		return next.ProcessTask(ctx, t)
 	})
+}
+
+// acquireWithJournal runs acquireLease and, in the same round trip (a
+// pipeline), reads the task's journal entry for execute.
+func (w *Worker) acquireWithJournal(ctx context.Context, at *attempt, keys []string, args ...any) ([]any, error) {
+	pipe := w.rdb.Pipeline()
+	lease := acquireLease.EvalSha(ctx, pipe, keys, args...)
+	entry := pipe.Get(ctx, journalKey(at.taskID))
+	_, _ = pipe.Exec(ctx)
+	if b, err := entry.Bytes(); err == nil || errors.Is(err, redis.Nil) {
+		at.journal = &journalRead{known: true, entry: b}
+	}
+	ans, err := lease.Slice()
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		ans, err = acquireLease.Run(ctx, w.rdb, keys, args...).Slice()
+	}
+	return ans, err
 }
 
 // keepLease extends the lease every third of its TTL while the action
@@ -133,19 +142,31 @@ for i = 1, #KEYS do
 end
 return 0`)
 
-// acquireLease takes every key of KEYS for ARGV[1], for ARGV[2] ms, or
-// none: 1 taken, 0 one of them is held by another.
+// acquireLease takes the user's lease keys for ARGV[1], for ARGV[2] ms,
+// or none: KEYS[1] is the reference's key, KEYS[2] its alias; the alias
+// names a second key, ARGV[3] .. alias (the same hash tag, so the same
+// slot). It answers {1 taken or 0 one is held by another, the alias}.
 var acquireLease = redis.NewScript(`
-for i = 1, #KEYS do
-  local v = redis.call("GET", KEYS[i])
-  if v and v ~= ARGV[1] then return 0 end
+local keys = {KEYS[1]}
+local other = redis.call("GET", KEYS[2])
+if other and other ~= "" then keys[2] = ARGV[3] .. other else other = "" end
+for i = 1, #keys do
+  local v = redis.call("GET", keys[i])
+  if v and v ~= ARGV[1] then return {0, other} end
 end
-for i = 1, #KEYS do redis.call("SET", KEYS[i], ARGV[1], "PX", ARGV[2]) end
-return 1`)
+for i = 1, #keys do redis.call("SET", keys[i], ARGV[1], "PX", ARGV[2]) end
+return {1, other}`)
 
-// releaseLease deletes the keys still held by ARGV[1].
+// releaseLease deletes the first ARGV[2] keys still held by ARGV[1]; with
+// ARGV[3] (a reference) and ARGV[4] (its user id) it also sets the next
+// two keys, the aliases of each, to the other for ARGV[5] ms.
 var releaseLease = redis.NewScript(`
-for i = 1, #KEYS do
+local n = tonumber(ARGV[2])
+for i = 1, n do
   if redis.call("GET", KEYS[i]) == ARGV[1] then redis.call("DEL", KEYS[i]) end
+end
+if ARGV[3] then
+  redis.call("SET", KEYS[n+1], ARGV[4], "PX", ARGV[5])
+  redis.call("SET", KEYS[n+2], ARGV[3], "PX", ARGV[5])
 end
 return 0`)

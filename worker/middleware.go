@@ -35,6 +35,8 @@ type attempt struct {
 	hold         *holdState
 	approval     *tasks.DecisionInfo
 	verification *tasks.Verification
+	// journal is the task's journal entry, read with the user lease.
+	journal *journalRead
 }
 
 type attemptKey struct{}
@@ -172,7 +174,7 @@ func (w *Worker) execute(ctx context.Context, t *asynq.Task) error {
 	if err := w.start(ctx, at); err != nil || at.result != nil {
 		return err
 	}
-	ctx = okta.WithJournal(ctx, newJournal(w.rdb, at.taskID, w.opts.TaskDeadline+time.Hour))
+	ctx = okta.WithJournal(ctx, newJournal(w.rdb, at.taskID, w.opts.TaskDeadline+time.Hour, at.journal))
 	res, err := at.conn.Exec.Execute(ctx, at.args)
 	at.result = res
 	if err == nil {

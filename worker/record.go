@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -49,10 +50,11 @@ func (w *Worker) record(next asynq.Handler) asynq.Handler {
 				res.Error = errorInfo(at, err)
 			}
 			w.confirmationOf(at, res) // confirm.go
-			if werr := w.writeResult(ctx, t, res); werr != nil {
+			first, werr := w.writeResult(ctx, t, res)
+			if werr != nil {
 				w.opts.Logger.Error("result not written", "task_id", id, "error", werr)
 			}
-			if w.firstOutcome(ctx, id) {
+			if first {
 				w.metrics.actions.WithLabelValues(string(action), res.Connection, string(res.Outcome)).Inc()
 			}
 			w.finished(ctx, t, at, res, err) // callbacks_emit.go
@@ -163,50 +165,59 @@ func (w *Worker) baseResult(at *attempt) *tasks.Result {
 	return res
 }
 
-// firstOutcome reports whether this is the first final outcome of the
-// task: an action whose acknowledgement to asynq was lost runs again
-// (and confirms its end state), and must not be counted twice. The
-// marker lives as long as a task may run. When Redis cannot say, the
-// outcome is counted (a metric may then count twice; it never drops one).
-func (w *Worker) firstOutcome(ctx context.Context, taskID string) bool {
-	if taskID == "" {
-		return true
-	}
-	first, err := w.rdb.SetNX(context.WithoutCancel(ctx), "oktaq:counted:"+taskID, 1, w.opts.TaskDeadline+time.Hour).Result()
-	return first || err != nil
-}
-
-// writeResult stores the result with the task. asynq's ResultWriter sets
-// the field on whatever hash is there: after Redis rolled back (the task
-// gone, its message with it) it would leave a result-only hash with no
-// expiry, so such a remnant is dropped at once.
-func (w *Worker) writeResult(ctx context.Context, t *asynq.Task, res *tasks.Result) error {
+// writeResult stores the result with the task and reports whether this
+// is the task's first final outcome, in one round trip (a pipeline of the
+// write and the marker). An action whose acknowledgement to asynq was
+// lost runs again (and confirms its end state), and must not be counted
+// twice; the marker lives as long as a task may run. When Redis cannot
+// say, the outcome is counted (a metric may then count twice; it never
+// drops one).
+//
+// asynq's ResultWriter sets the field on whatever hash is there: after
+// Redis rolled back (the task gone, its message with it) it would leave a
+// result-only hash with no expiry; the script writes only next to a
+// message.
+func (w *Worker) writeResult(ctx context.Context, t *asynq.Task, res *tasks.Result) (first bool, err error) {
 	b, err := json.Marshal(res)
 	if err != nil {
-		return err
+		return true, err
 	}
 	rw := t.ResultWriter()
-	if rw == nil {
-		return errors.New("task has no result writer")
+	q, ok := asynq.GetQueueName(ctx)
+	if rw == nil || !ok {
+		return true, errors.New("task has no result writer")
 	}
-	if _, err = rw.Write(b); err != nil {
-		return err
+	if err := ctx.Err(); err != nil {
+		return true, fmt.Errorf("failed to write task result: %w", err)
 	}
-	if q, ok := asynq.GetQueueName(ctx); ok {
-		key := "asynq:{" + q + "}:t:" + rw.TaskID()
-		if n, _ := dropRemnant.Run(context.WithoutCancel(ctx), w.rdb, []string{key}).Int(); n == 1 {
-			return errors.New("the task vanished while it ran (Redis lost data?): its result was dropped")
-		}
+	ctx = context.WithoutCancel(ctx)
+	key := "asynq:{" + q + "}:t:" + rw.TaskID()
+	pipe := w.rdb.Pipeline()
+	write := writeResultScript.EvalSha(ctx, pipe, []string{key}, b)
+	marker := pipe.SetNX(ctx, "oktaq:counted:"+rw.TaskID(), 1, w.opts.TaskDeadline+time.Hour)
+	_, _ = pipe.Exec(ctx)
+	first = marker.Val() || marker.Err() != nil
+	n, err := write.Int()
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		n, err = writeResultScript.Run(ctx, w.rdb, []string{key}, b).Int()
 	}
-	return nil
+	switch {
+	case err != nil:
+		return first, err
+	case n < 0:
+		return first, errors.New("the task vanished while it ran (Redis lost data?): its result was dropped")
+	}
+	return first, nil
 }
 
-// dropRemnant deletes a task hash that has no message.
-var dropRemnant = redis.NewScript(`
-if redis.call("EXISTS", KEYS[1]) == 1 and redis.call("HEXISTS", KEYS[1], "msg") == 0 then
+// writeResultScript: -1 when the task hash has no message (nothing is
+// written, a remnant is dropped); else 0 and the result is set.
+var writeResultScript = redis.NewScript(`
+if redis.call("HEXISTS", KEYS[1], "msg") == 0 then
 	redis.call("DEL", KEYS[1])
-	return 1
+	return -1
 end
+redis.call("HSET", KEYS[1], "result", ARGV[1])
 return 0`)
 
 // audit logs one line per attempt, naming its decision: performed

@@ -106,6 +106,7 @@ type Worker struct {
 	srv       *asynq.Server
 	mux       *asynq.ServeMux
 	rdb       redis.UniversalClient
+	redisErrs *redisErrors // redisgate.go
 	metrics   *Metrics
 	health    *health
 	// callbacks.go
@@ -129,9 +130,10 @@ func New(opts Options) (*Worker, error) {
 	if !ok {
 		return nil, errors.New("worker: unsupported Redis connection option")
 	}
-	w := &Worker{opts: opts, rdb: rdb, metrics: opts.Metrics,
+	w := &Worker{opts: opts, rdb: rdb, redisErrs: &redisErrors{}, metrics: opts.Metrics,
 		client: asynq.NewClientFromRedisClient(rdb), inspector: asynq.NewInspectorFromRedisClient(rdb)}
 	w.enq = w.client
+	rdb.AddHook(w.redisErrs)
 	w.breaker = &breaker{rdb: rdb, p: opts.Breaker}
 	w.health = &health{down: map[string]string{}, ungranted: map[string][]string{}, w: w}
 	for name := range opts.Connections {
