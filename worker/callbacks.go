@@ -162,20 +162,22 @@ type callbackOut struct {
 // action: the task id is derived from both, so a re-run of the recording
 // step does not send the same state twice.
 func (w *Worker) emitCallback(ctx context.Context, producer, actionID, typ string, data any) {
-	w.emitCallbackOut(ctx, callbackOut{producer: producer, actionID: actionID, typ: typ, data: data})
+	_ = w.emitCallbackOut(ctx, callbackOut{producer: producer, actionID: actionID, typ: typ, data: data})
 }
 
-func (w *Worker) emitCallbackOut(ctx context.Context, c callbackOut) {
+func (w *Worker) emitCallbackOut(ctx context.Context, c callbackOut) error {
 	cb := w.opts.Callbacks
 	if cb == nil || c.producer == "" {
-		return
+		return nil
 	}
 	if _, ok := cb.Endpoints[c.producer]; !ok {
-		return
+		return nil
 	}
-	if err := w.enqueueCallback(ctx, c); err != nil {
+	err := w.enqueueCallback(ctx, c)
+	if err != nil {
 		w.opts.Logger.Error("callback not enqueued", "producer", c.producer, "action_id", c.actionID, "type", c.typ, "error", err)
 	}
+	return err
 }
 
 func (w *Worker) enqueueCallback(ctx context.Context, c callbackOut) error {
@@ -335,7 +337,7 @@ func (w *Worker) handleCallbackRequest(ctx context.Context, t *asynq.Task) error
 	// what came next has its own delivery.
 	view.State, view.Result, view.LastError, view.Attempts = strings.TrimPrefix(cr.Type, "action."), nil, "", 0
 	id, _ := asynq.GetTaskID(ctx)
-	w.emitCallbackOut(ctx, callbackOut{producer: cr.Producer, actionID: cr.ActionID, typ: cr.Type,
+	// A failed enqueue is retried (the request's MaxRetry): at least once.
+	return w.emitCallbackOut(ctx, callbackOut{producer: cr.Producer, actionID: cr.ActionID, typ: cr.Type,
 		seq: cr.Sequence, after: id, due: cr.Due, data: view})
-	return nil
 }

@@ -39,8 +39,10 @@ const (
 	EventAwaitingApproval = "action.awaiting_approval"
 )
 
-// emit logs the event and hands it to OnEvent.
-func (w *Worker) emit(ctx context.Context, e Event) {
+// emit logs the event, hands it to OnEvent and to the producer's
+// callbacks; it returns the error of the last, for a caller that must
+// deliver at least once.
+func (w *Worker) emit(ctx context.Context, e Event) error {
 	attrs := []any{slog.String("type", e.Type), slog.String("task_id", e.TaskID), slog.Time("at", e.At)}
 	if e.Args != nil {
 		r := e.Args.Base()
@@ -51,7 +53,7 @@ func (w *Worker) emit(ctx context.Context, e Event) {
 	if w.opts.OnEvent != nil {
 		w.opts.OnEvent(ctx, e)
 	}
-	w.callBackEvent(ctx, e)
+	return w.callBackEvent(ctx, e)
 }
 
 // EventView is the data of an event's callback: the action's view, in
@@ -72,9 +74,9 @@ var eventStates = map[string]string{
 // callBackEvent sends the event to the action's producer. A reminder
 // goes out once per end time (a reschedule re-arms it); the other events
 // once per action.
-func (w *Worker) callBackEvent(ctx context.Context, e Event) {
+func (w *Worker) callBackEvent(ctx context.Context, e Event) error {
 	if w.opts.Callbacks == nil || e.Args == nil {
-		return
+		return nil
 	}
 	v := ActionView{ID: e.TaskID, Action: string(e.Args.Action()), State: eventStates[e.Type]}
 	if q, ok := asynq.GetQueueName(ctx); ok {
@@ -88,5 +90,5 @@ func (w *Worker) callBackEvent(ctx context.Context, e Event) {
 	if e.Type == EventAccessExpiring {
 		out.key = strconv.FormatInt(e.At.UnixMilli(), 10)
 	}
-	w.emitCallbackOut(ctx, out)
+	return w.emitCallbackOut(ctx, out)
 }

@@ -88,7 +88,7 @@ func (w *Worker) followUp(ctx context.Context, at *attempt) error {
 	// the delivery's id is the removal's).
 	if w.opts.Callbacks != nil {
 		if v, verr := w.currentView(queue, id); verr == nil {
-			w.emitCallbackOut(ctx, callbackOut{producer: r.Producer, actionID: id, typ: "action.scheduled", due: until, data: v})
+			_ = w.emitCallbackOut(ctx, callbackOut{producer: r.Producer, actionID: id, typ: "action.scheduled", due: until, data: v})
 		}
 	}
 	return nil
