@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/oktaq/oktaq/enqueue"
+	"github.com/oktaq/oktaq/okta/oktasim"
 	"github.com/oktaq/oktaq/tasks"
 	"github.com/oktaq/oktaq/worker"
 )
@@ -122,5 +123,41 @@ func TestCallbacksHeldActions(t *testing.T) {
 	}
 	if rcv.badSigs != 0 {
 		t.Errorf("%d deliveries with a bad signature", rcv.badSigs)
+	}
+}
+
+// TestCallbacksVerification: a push to the user is called back as
+// action.awaiting_verification, a user without a push factor falling
+// back to approval as action.awaiting_approval (decided in a worker,
+// not at enqueue), each before the outcome.
+func TestCallbacksVerification(t *testing.T) {
+	rcv := newReceiver(t, 0)
+	h := newHarness(t, append(withHolds("user.reset_mfa=security", "user.reset_password=push;user.reset_mfa=push_or_approval", func(o *worker.Options) {
+		o.PollInterval, o.PushPoll = 20*time.Millisecond, 20*time.Millisecond
+		o.Callbacks = fastCallbacks(map[string]worker.CallbackEndpoint{"helpdesk-a": endpoint(t, rcv.srv.URL)})
+	}), withUsers(seedUser("pam@example.com", "ACTIVE", withPush),
+		seedUser("uma@example.com", "ACTIVE", func(u *oktasim.SeedUser) { u.Factors = []string{"sms"} })))...)
+	c := h.producerClient("helpdesk-a", nil)
+	ctx, cancel := context.WithTimeout(bg, time.Minute)
+	defer cancel()
+	pam := h.must(c.Enqueue(bg, resetOf("pam@example.com"))).ID
+	mfa := h.must(c.Enqueue(bg, &tasks.ResetMFA{Request: tasks.Request{User: "uma@example.com", Requester: tasks.Requester{ID: "agent-42", Role: "it-admin"}}})).ID
+	first := rcv.byAction(ctx, map[string][]string{pam: {"action.awaiting_verification"}, mfa: {"action.awaiting_approval"}})
+	if d := first[pam][0]; d.Data.State != "awaiting_verification" || !strings.Contains(string(d.Raw), string(tasks.CodeAwaitingVerification)) {
+		t.Errorf("push delivery %s", d.Raw)
+	}
+	if d := first[mfa][0]; d.Data.State != "awaiting_approval" || !strings.Contains(string(d.Raw), string(tasks.CodeNoPushFactor)) {
+		t.Errorf("fall-back delivery %s", d.Raw)
+	}
+	until(t, "the push waiting", func() bool { return h.waitingPushes()["pam@example.com"] != "" })
+	if err := h.sim.AnswerPush(h.waitingPushes()["pam@example.com"], oktasim.PushSuccess); err != nil {
+		t.Fatal(err)
+	}
+	h.must(c.Approve(bg, "helpdesk-a", mfa, tasks.Requester{ID: "agent-7", Role: "security"}))
+	for range 2 {
+		d := rcv.next(ctx)
+		if d.Body.Type != "action.succeeded" || d.Body.Sequence != 2 || (d.Data.ID != pam && d.Data.ID != mfa) {
+			t.Errorf("delivery %s for %s (sequence %d), want action.succeeded #2", d.Body.Type, d.Data.ID, d.Body.Sequence)
+		}
 	}
 }
