@@ -141,6 +141,17 @@ func cbUndeliveredKey(producer string) string {
 	return "oktaq:cb:undelivered:{" + producer + "}"
 }
 
+// extendTTL: KEYS the keys (one slot), ARGV[1] a TTL (ms). Sets it on
+// each key whose own is shorter or absent; never shortens (EXPIRE GT
+// needs Redis 7).
+var extendTTL = redis.NewScript(`
+for _, k in ipairs(KEYS) do
+  local t = redis.call('PTTL', k)
+  if t ~= -2 and t < tonumber(ARGV[1]) then redis.call('PEXPIRE', k, ARGV[1]) end
+end
+return 1
+`)
+
 // callbackOut is one state to call back.
 type callbackOut struct {
 	producer, actionID, typ string
@@ -212,10 +223,7 @@ func (w *Worker) enqueueCallback(ctx context.Context, c callbackOut) error {
 	}
 	// Only ever lengthen: a state called back earlier may have been due
 	// later (a removal scheduled weeks ahead).
-	pipe.ExpireNX(ctx, cbPendingKey(c.actionID), keep)
-	pipe.ExpireGT(ctx, cbPendingKey(c.actionID), keep)
-	pipe.ExpireNX(ctx, cbSeqKey(c.actionID), keep)
-	pipe.ExpireGT(ctx, cbSeqKey(c.actionID), keep)
+	extendTTL.Eval(ctx, pipe, []string{cbPendingKey(c.actionID), cbSeqKey(c.actionID)}, keep.Milliseconds())
 	pipe.ZAdd(ctx, cbUndeliveredKey(c.producer), redis.Z{Score: float64(now.UnixMilli()), Member: id})
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("record pending delivery: %w", err)

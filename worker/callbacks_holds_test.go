@@ -124,6 +124,11 @@ func TestCallbacksHeldActions(t *testing.T) {
 	if rcv.badSigs != 0 {
 		t.Errorf("%d deliveries with a bad signature", rcv.badSigs)
 	}
+	// The sequence lives past the removal's end (due in 90 minutes) and
+	// the delivery's 49 hours, so a later state is numbered after it.
+	if ttl := h.redis.Client.TTL(bg, tasks.CallbackSeqKey(grant.FollowUp)).Val(); ttl < 50*time.Hour || ttl > 51*time.Hour {
+		t.Errorf("sequence TTL of the removal %v, want about 50.5h", ttl)
+	}
 }
 
 // TestCallbacksVerification: a push to the user is called back as
