@@ -209,8 +209,7 @@ func (a *api) postDecision(w http.ResponseWriter, r *http.Request, producer, id,
 	} else {
 		info, err = a.c.Deny(r.Context(), producer, id, body.Approver)
 	}
-	decision := map[string]string{"approve": "approved", "deny": "denied"}[verb]
-	a.holdAudit(r, decision, producer, id, body.Approver, err)
+	a.holdAudit(r, verb, producer, id, body.Approver, err)
 	a.answerHold(w, info, err)
 }
 
@@ -239,15 +238,35 @@ func (a *api) readHoldBody(w http.ResponseWriter, r *http.Request, v any, option
 	return nil
 }
 
-// holdAudit logs one line per approve, deny, cancel or reschedule, with
-// who decided; the worker's line for the action names the approver too.
-func (a *api) holdAudit(r *http.Request, decision, producer, id string, by tasks.Requester, err error) {
-	attrs := []any{slog.String("decision", decision), slog.String("producer", producer), slog.String("task_id", id),
-		slog.Group("approver", "id", by.ID, "role", by.Role)}
+// holdAudit logs one line per approve, deny, cancel or reschedule: the
+// decision (approved, denied, cancelled, rescheduled, or refused with
+// its code and reason), who decided (approver), and the action's own
+// fields as the API's and the worker's audit lines name them (action,
+// connection, user, requester, ticket, task id), so that one query on
+// task_id follows an action from accepted to performed.
+func (a *api) holdAudit(r *http.Request, verb, producer, id string, by tasks.Requester, err error) {
+	decision := map[string]string{"approve": "approved", "deny": "denied", "cancel": "cancelled", "reschedule": "rescheduled"}[verb]
+	if err != nil {
+		decision = "refused"
+	}
+	attrs := []any{slog.String("decision", decision), slog.String("verb", verb), slog.String("producer", producer), slog.String("task_id", id)}
+	if _, args, terr := a.c.taskFor(r.Context(), producer, id); terr == nil {
+		req := args.Base()
+		attrs = append(attrs, slog.String("action", string(args.Action())), slog.String("connection", req.ConnectionName()),
+			slog.String("user", req.User),
+			slog.Group("requester", "id", req.Requester.ID, "role", req.Requester.Role),
+			slog.Group("ticket", "system", req.Ticket.System, "id", req.Ticket.ID))
+	}
+	attrs = append(attrs, slog.Group("approver", "id", by.ID, "role", by.Role))
 	level := slog.LevelInfo
 	if err != nil {
 		level = slog.LevelWarn
-		attrs = append(attrs, slog.String("refused", err.Error()))
+		var he *HoldError
+		p := problemFor(err)
+		if errors.As(err, &he) {
+			p = holdProblem(he)
+		}
+		attrs = append(attrs, slog.String("code", p.Code), slog.String("reason", reasonOf(p)))
 	}
 	a.log.Log(r.Context(), level, "audit", attrs...)
 }

@@ -241,6 +241,9 @@ func (c *Client) enqueueAs(ctx context.Context, producer string, a tasks.Args, o
 			return nil, oerr
 		}
 	}
+	if err == nil {
+		c.requestCallback(ctx, info, due) // callbacks_request.go
+	}
 	return info, err
 }
 
@@ -290,7 +293,6 @@ func (c *Client) submit(ctx context.Context, task *asynq.Task, aopts []asynq.Opt
 	}
 	info := c.infoFrom(ti, nil)
 	info.Producer = producer
-	c.requestCallback(ctx, info) // callbacks_request.go
 	return info, nil
 }
 

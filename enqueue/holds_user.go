@@ -5,31 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/hibiken/asynq"
 
 	"github.com/oktaq/oktaq/tasks"
 )
 
-// Held is one action on a user that waits: for a second person
-// (awaiting_approval), for the user's answer to a push
-// (awaiting_verification), or the removal of a time-bound access
-// (ExpiresAccess, at RunAt). The user view (GET /v1/users/{ref}) lists
-// them.
-type Held struct {
-	ID       string       `json:"id"`
-	Action   tasks.Action `json:"action"`
-	State    string       `json:"state"`
-	Producer string       `json:"producer"`
-	// ExpiresAccess marks the removal of a time-bound access, granted by
-	// the action FollowUpOf; RunAt is when the access ends.
-	ExpiresAccess bool      `json:"expires_access,omitempty"`
-	FollowUpOf    string    `json:"follow_up_of,omitempty"`
-	RunAt         time.Time `json:"run_at,omitzero"`
-	// ApprovalExpiresAt is when an action awaiting approval expires.
-	ApprovalExpiresAt time.Time `json:"approval_expires_at,omitzero"`
-}
+// Held is one action on a user that waits (tasks.HeldAction): the user
+// view (GET /v1/users/{ref}) lists them.
+type Held = tasks.HeldAction
 
 // HeldFor lists the actions on a user, named by any of refs (the Okta id
 // and the login, compared case-insensitively), that await approval or

@@ -229,12 +229,13 @@ func (a *api) postCancel(w http.ResponseWriter, r *http.Request, producer, id st
 	}
 	if body.Requester.Role != "" {
 		if err := a.c.opts.Producers.Authorize(producer, "", body.Requester.Role); err != nil {
+			a.holdAudit(r, "cancel", producer, id, body.Requester, err)
 			writeProblem(w, problemFor(err))
 			return
 		}
 	}
 	info, err := a.c.Cancel(r.Context(), producer, id, body.Requester)
-	a.holdAudit(r, "cancelled", producer, id, body.Requester, err)
+	a.holdAudit(r, "cancel", producer, id, body.Requester, err)
 	a.answerHold(w, info, err)
 }
 
@@ -253,7 +254,7 @@ func (a *api) postReschedule(w http.ResponseWriter, r *http.Request, producer, i
 		return
 	}
 	info, err := a.c.Reschedule(r.Context(), producer, id, *body.RunAt)
-	a.holdAudit(r, "rescheduled", producer, id, body.Requester, err)
+	a.holdAudit(r, "reschedule", producer, id, body.Requester, err)
 	a.answerHold(w, info, err)
 }
 

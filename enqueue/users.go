@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -79,7 +80,34 @@ func (c *Client) userAs(ctx context.Context, producer, ref string, q UserQuery) 
 	if err != nil {
 		return nil, err
 	}
-	return v.ForRole(policy, q.Role), nil
+	out := v.ForRole(policy, q.Role)
+	c.addHeld(ctx, producer, ref, out)
+	return out, nil
+}
+
+// addHeld lists producer's held actions on the user (named by id, login
+// or the ref asked): awaiting approval or a push in PendingActions,
+// removals of time-bound access in ExpiringAccess. A Redis failure leaves
+// both out, said in Omitted: the Okta part of the view still stands.
+func (c *Client) addHeld(ctx context.Context, producer, ref string, v *tasks.UserView) {
+	v.PendingActions, v.ExpiringAccess = []tasks.HeldAction{}, []tasks.HeldAction{}
+	held, err := c.HeldFor(ctx, v.ID, v.Login, ref)
+	if err != nil {
+		v.PendingActions, v.ExpiringAccess = nil, nil
+		v.Omitted = append(slices.Clone(v.Omitted), tasks.Omission{Section: "pending_actions",
+			Reason: "oktaq's queue could not be read; pending_actions and expiring_access are left out"})
+		return
+	}
+	for _, h := range held {
+		switch {
+		case producer != "" && h.Producer != producer:
+		case h.ExpiresAccess:
+			v.ExpiringAccess = append(v.ExpiringAccess, h)
+		default:
+			v.PendingActions = append(v.PendingActions, h)
+		}
+	}
+	slices.SortFunc(v.ExpiringAccess, func(a, b tasks.HeldAction) int { return a.RunAt.Compare(b.RunAt) })
 }
 
 // getUser answers GET /v1/users/{ref}?connection=&role=&fresh=.

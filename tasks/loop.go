@@ -1,6 +1,9 @@
 package tasks
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // The closed loop: names the API (which receives Okta's event hooks) and
 // the worker (which processes them and calls producers back) share.
@@ -60,4 +63,30 @@ type CallbackRequest struct {
 	Queue    string `json:"queue"`
 	// Type is the callback type, e.g. action.scheduled.
 	Type string `json:"type"`
+	// Sequence is the number the API took for this delivery
+	// (CallbackSeqKey); 0: the worker takes one.
+	Sequence int64 `json:"sequence,omitempty"`
+	// Due is when the action is due: its callback keys live until then
+	// and CallbackKeep after.
+	Due time.Time `json:"due,omitzero"`
 }
+
+// CallbackSeqKey is the counter of an action's callback sequence numbers
+// and CallbackPendingKey the sorted set (by sequence number) of its
+// deliveries not yet done: the API takes a number and marks its request
+// pending there when a state is reached at enqueue, so that a later state
+// reached in a worker is numbered, and delivered, after it. The braces
+// keep an action's keys on one cluster slot.
+func CallbackSeqKey(actionID string) string     { return "oktaq:cb:{" + actionID + "}:seq" }
+func CallbackPendingKey(actionID string) string { return "oktaq:cb:{" + actionID + "}:pending" }
+
+// CallbackRequestID is the task id of the request to call back state
+// typ of an action (one per action and state).
+func CallbackRequestID(actionID, typ string) string {
+	return "cbr-" + actionID + "-" + strings.ReplaceAll(typ, ".", "-")
+}
+
+// CallbackKeep is how long an action's callback keys live past the time
+// it is due: the longest a delivery is retried and then kept (the
+// worker's defaults, 25 h and 24 h).
+const CallbackKeep = 49 * time.Hour

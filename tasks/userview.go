@@ -30,6 +30,14 @@ type UserView struct {
 	// Actions says for every action whether the role may take it on this
 	// user now; nil when no role was given.
 	Actions []UserAction `json:"actions,omitempty"`
+	// PendingActions are the asking producer's actions on this user that
+	// wait for a second person (awaiting_approval) or for the user's
+	// answer to a push (awaiting_verification); ExpiringAccess the
+	// removals of the user's time-bound access, each at its run_at. Read
+	// from oktaq's own queue on every view, never cached; another
+	// producer's actions are not shown (results stay per producer).
+	PendingActions []HeldAction `json:"pending_actions"`
+	ExpiringAccess []HeldAction `json:"expiring_access"`
 	// Omitted names each section left out and why (a scope the connection
 	// does not enable or Okta does not grant).
 	Omitted []Omission `json:"omitted,omitempty"`
@@ -86,6 +94,24 @@ type UserAction struct {
 	// Reason says why not in words an agent understands; for an
 	// available action it may carry a note (what will happen).
 	Reason string `json:"reason,omitempty"`
+}
+
+// HeldAction is one action on a user that waits: for a second person
+// (awaiting_approval), for the user's answer to a push
+// (awaiting_verification), or the removal of a time-bound access
+// (ExpiresAccess, at RunAt). GET /v1/actions/{id} shows it in full.
+type HeldAction struct {
+	ID       string `json:"id"`
+	Action   Action `json:"action"`
+	State    string `json:"state"`
+	Producer string `json:"producer"`
+	// ExpiresAccess marks the removal of a time-bound access, granted by
+	// the action FollowUpOf; RunAt is when the access ends.
+	ExpiresAccess bool      `json:"expires_access,omitempty"`
+	FollowUpOf    string    `json:"follow_up_of,omitempty"`
+	RunAt         time.Time `json:"run_at,omitzero"`
+	// ApprovalExpiresAt is when an action awaiting approval expires.
+	ApprovalExpiresAt time.Time `json:"approval_expires_at,omitzero"`
 }
 
 // Omission is one section of the view that was not read.

@@ -135,10 +135,37 @@ type ActionView struct {
 }
 
 // Redis keys; {id} hash tags keep an action's keys on one cluster slot.
-func cbSeqKey(actionID string) string     { return "oktaq:cb:{" + actionID + "}:seq" }
-func cbPendingKey(actionID string) string { return "oktaq:cb:{" + actionID + "}:pending" }
+func cbSeqKey(actionID string) string     { return tasks.CallbackSeqKey(actionID) }
+func cbPendingKey(actionID string) string { return tasks.CallbackPendingKey(actionID) }
 func cbUndeliveredKey(producer string) string {
 	return "oktaq:cb:undelivered:{" + producer + "}"
+}
+
+// extendTTL: KEYS the keys (one slot), ARGV[1] a TTL (ms). Sets it on
+// each key whose own is shorter or absent; never shortens (EXPIRE GT
+// needs Redis 7).
+var extendTTL = redis.NewScript(`
+for _, k in ipairs(KEYS) do
+  local t = redis.call('PTTL', k)
+  if t ~= -2 and t < tonumber(ARGV[1]) then redis.call('PEXPIRE', k, ARGV[1]) end
+end
+return 1
+`)
+
+// callbackOut is one state to call back.
+type callbackOut struct {
+	producer, actionID, typ string
+	// key tells apart deliveries of a type that may recur (a reminder per
+	// end time); empty for the others, which go out once per action.
+	key string
+	// seq is the sequence number the API took, or 0: take the next.
+	seq int64
+	// after marks this delivery's request (an API's callback request)
+	// done once the delivery is marked pending.
+	after string
+	// due: the action's keys live until then and CallbackKeep after.
+	due  time.Time
+	data any
 }
 
 // emitCallback enqueues a delivery of typ for the action to its producer,
@@ -155,35 +182,54 @@ func (w *Worker) hasCallbacks(producer string) bool {
 }
 
 func (w *Worker) emitCallback(ctx context.Context, producer, actionID, typ string, data any) {
-	if !w.hasCallbacks(producer) {
-		return
-	}
-	if err := w.enqueueCallback(ctx, producer, actionID, typ, data); err != nil {
-		w.opts.Logger.Error("callback not enqueued", "producer", producer, "action_id", actionID, "type", typ, "error", err)
-	}
+	_ = w.emitCallbackOut(ctx, callbackOut{producer: producer, actionID: actionID, typ: typ, data: data})
 }
 
-func (w *Worker) enqueueCallback(ctx context.Context, producer, actionID, typ string, data any) error {
+func (w *Worker) emitCallbackOut(ctx context.Context, c callbackOut) error {
+	if !w.hasCallbacks(c.producer) {
+		return nil
+	}
+	err := w.enqueueCallback(ctx, c)
+	if err != nil {
+		w.opts.Logger.Error("callback not enqueued", "producer", c.producer, "action_id", c.actionID, "type", c.typ, "error", err)
+	}
+	return err
+}
+
+func (w *Worker) enqueueCallback(ctx context.Context, c callbackOut) error {
 	now := w.now().UTC()
-	seq, err := w.rdb.Incr(ctx, cbSeqKey(actionID)).Result()
-	if err != nil {
-		return fmt.Errorf("next sequence number: %w", err)
+	seq := c.seq
+	if seq == 0 {
+		var err error
+		if seq, err = w.rdb.Incr(ctx, cbSeqKey(c.actionID)).Result(); err != nil {
+			return fmt.Errorf("next sequence number: %w", err)
+		}
 	}
-	body, err := json.Marshal(CallbackBody{Type: typ, Timestamp: now, Sequence: seq, Data: data})
+	body, err := json.Marshal(CallbackBody{Type: c.typ, Timestamp: now, Sequence: seq, Data: c.data})
 	if err != nil {
 		return err
 	}
-	payload, err := json.Marshal(callbackTask{Producer: producer, ActionID: actionID, Type: typ, Sequence: seq, CreatedAt: now, Body: body})
+	payload, err := json.Marshal(callbackTask{Producer: c.producer, ActionID: c.actionID, Type: c.typ, Sequence: seq, CreatedAt: now, Body: body})
 	if err != nil {
 		return err
 	}
-	id := "cb-" + producer + "-" + actionID + "-" + strings.ReplaceAll(typ, ".", "-")
+	id := "cb-" + c.producer + "-" + c.actionID + "-" + strings.ReplaceAll(c.typ, ".", "-")
+	if c.key != "" {
+		id += "-" + c.key
+	}
 	keep := w.opts.Callbacks.MaxAge + w.opts.Callbacks.Retention
+	if c.due.After(now) {
+		keep += c.due.Sub(now)
+	}
 	pipe := w.rdb.Pipeline()
-	pipe.ZAdd(ctx, cbPendingKey(actionID), redis.Z{Score: float64(seq), Member: id})
-	pipe.Expire(ctx, cbPendingKey(actionID), keep)
-	pipe.Expire(ctx, cbSeqKey(actionID), keep)
-	pipe.ZAdd(ctx, cbUndeliveredKey(producer), redis.Z{Score: float64(now.UnixMilli()), Member: id})
+	pipe.ZAdd(ctx, cbPendingKey(c.actionID), redis.Z{Score: float64(seq), Member: id})
+	if c.after != "" {
+		pipe.ZRem(ctx, cbPendingKey(c.actionID), c.after)
+	}
+	// Only ever lengthen: a state called back earlier may have been due
+	// later (a removal scheduled weeks ahead).
+	extendTTL.Eval(ctx, pipe, []string{cbPendingKey(c.actionID), cbSeqKey(c.actionID)}, keep.Milliseconds())
+	pipe.ZAdd(ctx, cbUndeliveredKey(c.producer), redis.Z{Score: float64(now.UnixMilli()), Member: id})
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("record pending delivery: %w", err)
 	}
@@ -192,12 +238,12 @@ func (w *Worker) enqueueCallback(ctx context.Context, producer, actionID, typ st
 		asynq.MaxRetry(callbackMaxRetry), asynq.Retention(w.opts.Callbacks.Retention))
 	if errors.Is(err, asynq.ErrTaskIDConflict) {
 		// Already sent (or being sent) under this id: undo our marks.
-		w.rdb.ZRem(ctx, cbPendingKey(actionID), id)
+		w.rdb.ZRem(ctx, cbPendingKey(c.actionID), id)
 		return nil
 	}
 	if err != nil {
-		w.rdb.ZRem(ctx, cbPendingKey(actionID), id)
-		w.rdb.ZRem(ctx, cbUndeliveredKey(producer), id)
+		w.rdb.ZRem(ctx, cbPendingKey(c.actionID), id)
+		w.rdb.ZRem(ctx, cbUndeliveredKey(c.producer), id)
 		return fmt.Errorf("enqueue delivery: %w", err)
 	}
 	return nil
@@ -280,7 +326,10 @@ func (w *Worker) addQueue(name string, weight int) {
 }
 
 // handleCallbackRequest is tasks.TypeCallbackRequest: a state reached at
-// enqueue (scheduled for later) is called back like any other.
+// enqueue (scheduled for later, awaiting approval) is called back like
+// any other, under the sequence number the API took; the request's own
+// pending mark, which held later deliveries back, gives way to the
+// delivery's.
 func (w *Worker) handleCallbackRequest(ctx context.Context, t *asynq.Task) error {
 	if err := w.verifyTask(ctx, t); err != nil {
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
@@ -296,6 +345,12 @@ func (w *Worker) handleCallbackRequest(ctx context.Context, t *asynq.Task) error
 	if err != nil {
 		return err
 	}
-	w.emitCallback(ctx, cr.Producer, cr.ActionID, cr.Type, view)
-	return nil
+	// The view as it was when the state was reached: a worker may pick
+	// the request up after the action moved on (a cancel woke it), and
+	// what came next has its own delivery.
+	view.State, view.Result, view.LastError, view.Attempts = strings.TrimPrefix(cr.Type, "action."), nil, "", 0
+	id, _ := asynq.GetTaskID(ctx)
+	// A failed enqueue is retried (the request's MaxRetry): at least once.
+	return w.emitCallbackOut(ctx, callbackOut{producer: cr.Producer, actionID: cr.ActionID, typ: cr.Type,
+		seq: cr.Sequence, after: id, due: cr.Due, data: view})
 }

@@ -84,6 +84,13 @@ func (w *Worker) followUp(ctx context.Context, at *attempt) error {
 		return &okta.TransientError{Err: fmt.Errorf("schedule the removal of the time-bound access: %w", err)}
 	}
 	at.result.FollowUp = id
+	// The removal is accepted for later like a scheduled request (once:
+	// the delivery's id is the removal's).
+	if w.opts.Callbacks != nil {
+		if v, verr := w.currentView(queue, id); verr == nil {
+			_ = w.emitCallbackOut(ctx, callbackOut{producer: r.Producer, actionID: id, typ: "action.scheduled", due: until, data: v})
+		}
+	}
 	return nil
 }
 

@@ -29,7 +29,7 @@ import (
 // holdCheckScript: KEYS[1] the hold, ARGV[1] now (unix ms). Answers
 // {verdict, arg, ...}: cancelled (the decision), denied (the decision),
 // expired, wait (until, unix ms), remind (run_at: the reminder is due
-// now and marked sent), go (approval state, decision, run_at, verify
+// now; the worker marks it sent after sending, remindedScript), go (approval state, decision, run_at, verify
 // state, verify factor, verify transaction, polls).
 var holdCheckScript = redis.NewScript(`
 local k = KEYS[1]
@@ -48,15 +48,22 @@ end
 if h[5] and now < tonumber(h[5]) then
   if h[6] and not h[7] then
     local at = tonumber(h[5]) - tonumber(h[6])
-    if now >= at then
-      redis.call('HSET', k, 'reminded', '1')
-      return {'remind', h[5]}
-    end
+    if now >= at then return {'remind', h[5]} end
     return {'wait', tostring(at), 'run_at'}
   end
   return {'wait', h[5], 'run_at'}
 end
 return {'go', h[2] or '', h[4] or '', h[5] or '', h[8] or '', h[9] or '', h[10] or '', h[11] or '0'}
+`)
+
+// remindedScript: KEYS[1] the hold, ARGV[1] the run_at the reminder was
+// sent for. Marks it sent unless a reschedule moved run_at meanwhile (the
+// new end time gets its own reminder). Sent first, marked after: a crash
+// in between sends it again (at least once; the callback's id, made of
+// the run_at, keeps the delivery to one).
+var remindedScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'run_at') == ARGV[1] then redis.call('HSET', KEYS[1], 'reminded', '1') end
+return 1
 `)
 
 // holdStartScript: KEYS[1] the hold, ARGV[1] now (unix ms), ARGV[2] the
@@ -125,8 +132,14 @@ func (w *Worker) hold(next asynq.Handler) asynq.Handler {
 			return &waitError{Until: msTime(raw[1]), Code: code}
 		case "remind":
 			runAt := msTime(raw[1])
-			w.emit(ctx, Event{Type: EventAccessExpiring, TaskID: at.taskID, Args: at.args, At: runAt,
+			err := w.emit(ctx, Event{Type: EventAccessExpiring, TaskID: at.taskID, Args: at.args, At: runAt,
 				Detail: &tasks.Detail{Code: tasks.CodeAccessExpiring, Reason: "the access ends at " + runAt.UTC().Format(time.RFC3339) + " unless the removal is cancelled or rescheduled"}})
+			if err != nil {
+				return &okta.TransientError{Err: fmt.Errorf("send the access reminder: %w", err)}
+			}
+			if err := remindedScript.Run(ctx, w.rdb, []string{tasks.HoldKey(at.taskID)}, raw[1]).Err(); err != nil {
+				return &okta.TransientError{Err: fmt.Errorf("mark the reminder sent: %w", err)}
+			}
 			return &waitError{Until: runAt, Code: tasks.CodeAccessExpiring}
 		}
 		hs := holdState{approval: raw[1], decision: raw[2], verify: raw[4], verifyFactor: raw[5], verifyTxn: raw[6]}

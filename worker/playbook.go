@@ -77,6 +77,7 @@ func (w *Worker) runPlaybook(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	if run.State.Final() {
+		w.runEnded(ctx, run) // again, if a crash came between the end and its callback
 		return nil
 	}
 	fail := func(info *tasks.ErrorInfo) error {
@@ -87,7 +88,11 @@ func (w *Worker) runPlaybook(ctx context.Context, t *asynq.Task) error {
 		}
 		run.State, run.FinishedAt = tasks.RunFailed, w.now()
 		run.Failed = append(run.Failed, fmt.Sprintf("run: %s (%s)", info.Summary, info.Code))
-		return w.saveRun(ctx, run)
+		if err := w.saveRun(ctx, run); err != nil {
+			return err
+		}
+		w.runEnded(ctx, run)
+		return nil
 	}
 	if err := w.opts.Producers.Authorize(rr.Producer, rr.ConnectionName(), rr.Requester.Role); err != nil {
 		var pn *tasks.ProducerNotAllowedError
@@ -171,7 +176,11 @@ func (w *Worker) runPlaybook(ctx context.Context, t *asynq.Task) error {
 	w.opts.Logger.Info("audit", "decision", "playbook_run", "run_id", run.ID, "playbook", run.Playbook,
 		"state", run.State, "user", rr.User, "login", run.Login, "producer", rr.Producer,
 		"requester", rr.Requester.ID, "ticket", rr.Ticket.ID)
-	return w.saveRun(ctx, run)
+	if err := w.saveRun(ctx, run); err != nil {
+		return err
+	}
+	w.runEnded(ctx, run)
+	return nil
 }
 
 // startStep decides whether step i is sent (StepSkip, Every resolved to

@@ -81,7 +81,7 @@ func (w *Worker) sendPush(ctx context.Context, at *attempt, p Pusher, mode tasks
 			tasks.HoldExpiresAt, expires.UnixMilli()); err != nil {
 			return err
 		}
-		w.emit(ctx, Event{Type: EventAwaitingApproval, TaskID: at.taskID, Args: at.args, At: expires,
+		_ = w.emit(ctx, Event{Type: EventAwaitingApproval, TaskID: at.taskID, Args: at.args, At: expires,
 			Detail: &tasks.Detail{Code: tasks.CodeNoPushFactor, Reason: nf.Error() + "; a second person must approve instead"}})
 		return &waitError{Until: expires, Code: tasks.CodeAwaitingApproval}
 	case errors.As(err, &nf):
@@ -96,7 +96,7 @@ func (w *Worker) sendPush(ctx context.Context, at *attempt, p Pusher, mode tasks
 		tasks.HoldVerifyTxn, tx.ID, tasks.HoldVerifyPolls, 0); err != nil {
 		return err
 	}
-	w.emit(ctx, Event{Type: EventAwaitingVerification, TaskID: at.taskID, Args: at.args, At: w.now(),
+	_ = w.emit(ctx, Event{Type: EventAwaitingVerification, TaskID: at.taskID, Args: at.args, At: w.now(),
 		Detail: &tasks.Detail{Code: tasks.CodeAwaitingVerification, Reason: "an Okta Verify push was sent to the user"}})
 	return &waitError{Until: w.now().Add(w.pushBackoff(0)), Code: tasks.CodeAwaitingVerification}
 }

@@ -54,14 +54,15 @@ type Options struct {
 	// without a push factor falls back to approval.
 	ApprovalTTL time.Duration
 	// AccessReminder is how long before a time-bound access ends that
-	// OnEvent hears of it (OKTAQ_ACCESS_REMINDER; 0: no reminder).
+	// the producer (callback action.expiring) and OnEvent hear of it
+	// (OKTAQ_ACCESS_REMINDER; 0: no reminder).
 	AccessReminder time.Duration
 	// PushPoll is the first wait before a push transaction is polled
 	// again; each poll doubles it up to 8 times this (default 2s).
 	PushPoll time.Duration
 	// OnEvent hears of state changes that are not a task's end:
-	// reminders, a push sent, a fall-back to approval. Callbacks hang
-	// here (issue 16). Nil: nobody listens.
+	// reminders, a push sent, a fall-back to approval. The producer's
+	// callbacks get them regardless (events.go). Nil: nobody listens.
 	OnEvent func(context.Context, Event)
 	// Metrics, from NewMetrics; nil makes them on a private registry.
 	Metrics *Metrics

@@ -149,6 +149,16 @@ func printUser(w io.Writer, v *tasks.UserView) {
 		apps = append(apps, a.Label)
 	}
 	fmt.Fprintf(w, "  groups     %s\n  factors    %s\n  apps       %s\n", orNone(groups), orNone(factors), orNone(apps))
+	for _, h := range v.PendingActions {
+		fmt.Fprintf(w, "  pending    %s %s %s", h.ID, h.Action, h.State)
+		if !h.ApprovalExpiresAt.IsZero() {
+			fmt.Fprintf(w, " (expires %s)", h.ApprovalExpiresAt.Format(time.RFC3339))
+		}
+		fmt.Fprintln(w)
+	}
+	for _, h := range v.ExpiringAccess {
+		fmt.Fprintf(w, "  expiring   access granted by %s ends %s (removal %s)\n", h.FollowUpOf, h.RunAt.Format(time.RFC3339), h.ID)
+	}
 	for _, o := range v.Omitted {
 		fmt.Fprintf(w, "  (not shown: %s: %s)\n", o.Section, o.Reason)
 	}
