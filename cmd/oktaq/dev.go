@@ -121,7 +121,16 @@ func startDev(ctx context.Context, f devFlags, log *slog.Logger) (*dev, error) {
 	simLn := lns["sim-addr"]
 	d.simURL = "http://" + simLn.Addr().String()
 	sim.SetBaseURL(d.simURL)
-	d.serve(ctx, func(ctx context.Context) error { return enqueue.ServeListener(ctx, simLn, sim.Handler(), time.Second) })
+	d.serve(ctx, func(ctx context.Context) error {
+		// The draining worker may still be calling the simulator when
+		// Ctrl-C stops both: past the grace period the demo's Okta is
+		// cut off, which is no failure of the demo.
+		err := enqueue.ServeListener(ctx, simLn, sim.Handler(), 5*time.Second)
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil
+		}
+		return err
+	})
 
 	policy, err := tasks.ParseRoles(devRoles)
 	if err != nil {
