@@ -59,8 +59,9 @@ func childWorker() int {
 	retry := worker.DefaultRetryPolicy()
 	retry.Base, retry.Cap = time.Millisecond, 10*time.Millisecond
 	w, err := worker.New(worker.Options{Redis: redisOpt, Keyring: kr, Producers: testProducers, Concurrency: 8, PollInterval: 50 * time.Millisecond, Retry: retry,
-		Connections: map[string]*worker.Connection{"default": {Conn: conn, Exec: exec}},
-		Logger:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		PlaybookPoll: 50 * time.Millisecond,
+		Connections:  map[string]*worker.Connection{"default": {Conn: conn, Exec: exec}},
+		Logger:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -180,29 +181,43 @@ func waitCompleted(t *testing.T, h *harness, want int) {
 	until(t, fmt.Sprintf("%d tasks completed", want), func() bool { return completed(h) >= want })
 }
 
-// expireLeases sets the lease of every task in flight on the default queue
-// to the epoch, as if the dead worker had been gone for long, and returns
-// how many there were. The key is asynq's (base.LeaseKey). The dead
-// worker's per-user leases (lease.go) have expired by then too: they go.
+// expireLeases sets the lease of every task in flight on any queue to the
+// epoch, as if the dead worker had been gone for long, and returns how
+// many there were. The key is asynq's (base.LeaseKey). The dead worker's
+// per-user leases (lease.go) have expired by then too: they go. So have
+// its calls' rate-limiter slots (35 s): a bucket whose window no answer
+// has shown yet lets one call at a time, and would wait for them.
 func expireLeases(t *testing.T, h *harness) int {
 	t.Helper()
 	ctx := context.Background()
-	key := "asynq:{" + tasks.QueueDefault + "}:lease"
-	ids, err := h.redis.Client.ZRange(ctx, key, 0, -1).Result()
-	if err != nil {
-		t.Fatal(err)
+	n := 0
+	for _, q := range []string{tasks.QueueCritical, tasks.QueueDefault, tasks.QueueLow} {
+		n += expireZSet(t, h, "asynq:{"+q+"}:lease")
 	}
-	for _, id := range ids {
-		if err := h.redis.Client.ZAdd(ctx, key, redis.Z{Score: 0, Member: id}).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	expireZSet(t, h, ratelimit.KeyPrefix+"{default}:inflight")
 	users, err := h.redis.Client.Keys(ctx, "oktaq:{default}:user:*").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(users) > 0 {
 		if err := h.redis.Client.Del(ctx, users...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return n
+}
+
+// expireZSet sets every member's score (its lease's end) to the epoch and
+// returns how many there were.
+func expireZSet(t *testing.T, h *harness, key string) int {
+	t.Helper()
+	ctx := context.Background()
+	ids, err := h.redis.Client.ZRange(ctx, key, 0, -1).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if err := h.redis.Client.ZAdd(ctx, key, redis.Z{Score: 0, Member: id}).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
