@@ -105,6 +105,7 @@ type Limiter struct {
 
 	mu   sync.Mutex
 	keys map[[2]string]string // connection, bucket -> counter key
+	lost lostSlots            // slots whose release Redis missed (lostslots.go)
 }
 
 // KeyPrefix starts every limiter key: "oktaq:lim:{connection}...".
@@ -200,6 +201,7 @@ func (l *Limiter) Acquire(ctx context.Context, c Call) (done func(Observation), 
 		maxWait *= 3
 	}
 	start := time.Now()
+	l.releaseLost(ctx, c.Connection)
 	for tries := 0; ; tries++ {
 		key := l.counter(c.Connection, c.Bucket)
 		member := key + "|" + leaseID()
@@ -208,6 +210,8 @@ func (l *Limiter) Acquire(ctx context.Context, c Call) (done func(Observation), 
 		res, err := acquireScript.Run(ctx, l.rdb, []string{connKey(c.Connection), inflightKey(c.Connection),
 			bucketKey(c.Connection, key)}, args...).Slice()
 		if err != nil {
+			// The grant may have been written with its answer lost.
+			l.lost.add(c.Connection, member, l.opts.Lease)
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("rate limiter: %w", ctx.Err())
 			}
@@ -285,6 +289,7 @@ func (l *Limiter) observe(ctx context.Context, c Call, key, member string, o Obs
 			l.opts.MinBlock.Milliseconds(), (24 * time.Hour).Milliseconds()).Slice()
 		if err != nil {
 			l.opts.Logger.WarnContext(ctx, "rate limiter: recording a call failed", "bucket", c.Bucket, "error", err)
+			l.lost.add(c.Connection, member, l.opts.Lease)
 			return
 		}
 		code, n, k := reply(res)
@@ -309,6 +314,7 @@ func (l *Limiter) Peek(ctx context.Context, conn string, buckets []string) (unti
 	if len(buckets) == 0 {
 		return time.Time{}, "", nil
 	}
+	l.releaseLost(ctx, conn)
 	keys := []string{connKey(conn), inflightKey(conn)}
 	args := append([]any{PriorityFrom(ctx).class()}, l.params()...)
 	for _, b := range buckets {
