@@ -25,13 +25,15 @@ type LeasePolicy struct {
 	Busy time.Duration
 }
 
-// DefaultLeasePolicy: a lease lasts 30 s past its last renewal (it is
-// renewed every 10 s while the action runs, so an attempt may take as long
-// as it needs); a busy user's task runs again within 0.5-1 s. 30 s is
-// asynq's own lease: by the time asynq hands a dead worker's task to
-// another, the user is free again, and a crash delays nothing further.
+// DefaultLeasePolicy: a lease lasts 15 s past its last renewal (it is
+// renewed every 5 s while the action runs, so an attempt may take as long
+// as it needs); a busy user's task runs again within 0.5-1 s. 15 s is how
+// long the orphan scan (orphans.go) waits before it puts a dead worker's
+// task back: by then the user is free again, and a crash delays nothing
+// further. (With 30 s, a task put back after a kill -9 waited another
+// 15 s for its own user.)
 func DefaultLeasePolicy() LeasePolicy {
-	return LeasePolicy{TTL: 30 * time.Second, Busy: 500 * time.Millisecond}
+	return LeasePolicy{TTL: orphanStale, Busy: 500 * time.Millisecond}
 }
 
 // userKeys are the lease keys of a task's user: the reference as given

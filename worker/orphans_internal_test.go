@@ -87,3 +87,11 @@ func TestOrphanedTasksArePutBackAndRun(t *testing.T) {
 		t.Errorf("ran %v, want orphan-1 and orphan-2", got)
 	}
 }
+
+// A task the orphan scan puts back finds its user free: the dead
+// attempt's user lease has ended by then (with 30 s it waited 15 s more).
+func TestUserLeaseEndsByTheTimeAnOrphanIsPutBack(t *testing.T) {
+	if ttl := DefaultLeasePolicy().TTL; ttl > orphanStale {
+		t.Errorf("a dead worker's user lease lasts %s past its last renewal, longer than the %s after which its task is put back", ttl, orphanStale)
+	}
+}
