@@ -37,7 +37,7 @@ func TestOrphanedTasksArePutBackAndRun(t *testing.T) {
 	// last extended orphanStale+1 s ago, live just now.
 	prefix := "asynq:{" + q + "}:"
 	for range 3 {
-		id, err := r.Client.RPopLPush(ctx, prefix+"pending", prefix+"active").Result()
+		id, err := r.Client.LMove(ctx, prefix+"pending", prefix+"active", "RIGHT", "LEFT").Result() // asynq: RPOPLPUSH
 		if err != nil {
 			t.Fatal(err)
 		}
