@@ -83,7 +83,11 @@ func (w *Worker) leaseUser(next asynq.Handler) asynq.Handler {
 		at := attemptFrom(ctx)
 		conn, ref := at.conn.Conn.Name, at.args.Base().User
 		keys := w.userKeys(ctx, conn, ref)
-		token := newToken()
+		// The lease is the task's: asynq runs one attempt of a task at a
+		// time, so a lease held under the task's own id was left by its
+		// earlier attempt (its release lost while Redis was down, or its
+		// worker killed) and is taken over at once, not waited out.
+		token := "task:" + at.taskID
 		got, err := acquireLease.Run(ctx, w.rdb, keys, token, w.opts.Lease.TTL.Milliseconds()).Int()
 		switch {
 		case err != nil:
