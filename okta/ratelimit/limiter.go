@@ -29,8 +29,10 @@ type Config struct {
 	// well under Okta's org-wide concurrency limit. With 4 or more, one
 	// slot is kept for critical calls, and half for actions under way.
 	MaxInFlight int
-	// Lease is how long a granted call holds its slot if its worker dies
-	// before saying it ended: at least the request timeout.
+	// Lease is how long a granted call holds its slot past its last
+	// renewal: the call renews it every half lease while it runs
+	// (slotlease.go), so a slot whose worker died, or that a Redis
+	// rollback brought back, frees itself within a lease.
 	Lease time.Duration
 	// MaxWait is the longest a call waits in place for a slot or a budget
 	// that frees sooner than a reschedule would run (a window's probe, a
@@ -75,7 +77,7 @@ func MaxInFlightFor(concurrency int) int { return max(1, 2*concurrency) }
 // quarter of the window; DefaultMaxInFlight calls in flight.
 func DefaultConfig() Config {
 	return Config{Reserve: DefaultReserve, CriticalHeadroom: 0.1, BulkHeadroom: 0.1, HeadroomRelease: 0.25,
-		MaxInFlight: DefaultMaxInFlight, Lease: 35 * time.Second, MaxWait: time.Second, Jitter: 500 * time.Millisecond,
+		MaxInFlight: DefaultMaxInFlight, Lease: 10 * time.Second, MaxWait: time.Second, Jitter: 500 * time.Millisecond,
 		MinBlock: time.Second}
 }
 
@@ -230,7 +232,8 @@ func (l *Limiter) Acquire(ctx context.Context, c Call) (done func(Observation), 
 			continue
 		case code == codeOK:
 			l.event(Granted, c.Connection, c.Bucket, n)
-			return func(o Observation) { l.observe(ctx, c, key, member, o) }, nil
+			stop := l.keepSlot(c.Connection, member)
+			return func(o Observation) { stop(); l.observe(ctx, c, key, member, o) }, nil
 		case code == codeBudget, code == codeConcurrencyBlocked, code == codeInFlightCap, code == codeProbing, code == codeCounterMoved:
 			// Refused for n ms: wait below, or hand the wait to the worker.
 		default:

@@ -10,7 +10,7 @@ import (
 // ended while Redis did not answer (observe failed), or Redis failed while
 // granting (the grant may have been written and its answer lost). Left
 // alone, each would hold a slot of the in-flight cap until its lease ends
-// (Config.Lease, 35 s by default), so a Redis outage of a few seconds kept
+// (Config.Lease past its last renewal), so a Redis outage of a few seconds kept
 // the connection's first calls out for half a minute after Redis was back.
 // They are released at the connection's next Acquire or Peek that reaches
 // Redis: one ZREM, only while some are kept. A slot whose lease has ended

@@ -61,3 +61,48 @@ func TestSlotsReleasedWhileRedisWasDownAreFreedWhenItIsBack(t *testing.T) {
 		t.Errorf("after Redis came back, %d of 2 first calls granted: the slots of calls that ended while it was down are still held", granted)
 	}
 }
+
+// Chaos (redis-rollback row): a rollback brought back the slots of calls
+// that had ended (their releases were lost with the rolled-back seconds)
+// under one 35 s lease, and they kept first calls out for half a minute.
+// Slots now have a short lease that a call renews while it runs: a call
+// longer than its lease keeps its slot, and a slot nobody renews frees
+// itself within a lease. Before the fix the slot's expiry never moved.
+func TestCallInFlightRenewsItsSlot(t *testing.T) {
+	r := redistest.New(t)
+	o := testLimits()
+	o.Lease = 400 * time.Millisecond
+	lim, err := ratelimit.New(r.Client, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	done, err := lim.Acquire(ctx, ratelimit.Call{Connection: "default", Bucket: ratelimit.BucketUsersGetOne, Method: "GET"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inflight := ratelimit.KeyPrefix + "{default}:inflight"
+	first, err := r.Client.ZRangeWithScores(ctx, inflight, 0, -1).Result()
+	if err != nil || len(first) != 1 {
+		t.Fatalf("slots held: %v %v; want 1", first, err)
+	}
+	renewed := false
+	for range 200 { // the renewal is due after 200 ms; look at most 200 times
+		s, err := r.Client.ZScore(ctx, inflight, first[0].Member.(string)).Result()
+		if err == nil && s > first[0].Score {
+			renewed = true
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !renewed {
+		t.Fatal("the slot of a call still in flight was never renewed: it frees itself while the call runs")
+	}
+	done(ratelimit.Observation{Status: 200})
+	if n, err := r.Client.ZCard(ctx, inflight).Result(); err != nil || n != 0 {
+		t.Fatalf("%d slots held after the call ended (%v); want 0", n, err)
+	}
+	if ratelimit.DefaultConfig().Lease > 10*time.Second {
+		t.Errorf("default slot lease %s: a slot nobody renews holds the cap longer than 10 s", ratelimit.DefaultConfig().Lease)
+	}
+}
