@@ -27,13 +27,11 @@ type LeasePolicy struct {
 
 // DefaultLeasePolicy: a lease lasts 15 s past its last renewal (it is
 // renewed every 5 s while the action runs, so an attempt may take as long
-// as it needs); a busy user's task runs again within 0.5-1 s. 15 s is how
-// long the orphan scan (orphans.go) waits before it puts a dead worker's
-// task back: by then the user is free again, and a crash delays nothing
-// further. (With 30 s, a task put back after a kill -9 waited another
-// 15 s for its own user.)
+// as it needs); a busy user's task runs again within 0.5-1 s. A task takes
+// over a lease under its own id, so only other actions on the user wait
+// out the lease of a worker that died: up to 15 s.
 func DefaultLeasePolicy() LeasePolicy {
-	return LeasePolicy{TTL: orphanStale, Busy: 500 * time.Millisecond}
+	return LeasePolicy{TTL: 15 * time.Second, Busy: 500 * time.Millisecond}
 }
 
 // userKeys are the lease keys of a task's user: the reference as given
