@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -19,9 +20,14 @@ import (
 //
 // Each worker therefore reads the leases of its queues every
 // orphanScanEvery and remembers each one's score. A lease whose score has
-// not moved for orphanStale (more than a heartbeat, with slack for a
-// loaded machine) belongs to a worker that no longer beats: it died, or
-// the task came back with a rollback and nobody runs it. The task is put
+// not moved for orphanStale (more than a heartbeat, with slack) belongs to
+// a worker that no longer beats: it died, or the task came back with a
+// rollback and nobody runs it. So that a live worker whose heartbeat is
+// merely late (a starved machine) keeps its tasks, a task that any
+// worker's heartbeat record lists as running (asynq:workers:{server},
+// rewritten at each beat, gone 10 s after the last) is left alone: a dead
+// worker's tasks are put back once its record has expired, a rolled-back
+// task once the live workers' next beat has rewritten theirs. The task is put
 // back at the head of its queue, as asynq's own requeue on shutdown does
 // (one script, which checks the score is still the one seen, so a task is
 // never both active and pending). It spends no attempt and runs again at
@@ -95,6 +101,11 @@ func (w *Worker) requeueOrphans(ctx context.Context, st *orphans, now time.Time)
 	if st.seen == nil {
 		st.seen = map[string]map[string]leaseSeen{}
 	}
+	running, err := w.listedRunning(ctx, now)
+	if err != nil {
+		clear(st.seen)
+		return 0
+	}
 	n := 0
 	for q := range w.opts.Queues {
 		prefix := "asynq:{" + q + "}:"
@@ -111,7 +122,7 @@ func (w *Worker) requeueOrphans(ctx context.Context, st *orphans, now time.Time)
 			if !ok || s.score != z.Score {
 				s = leaseSeen{score: z.Score, since: now}
 			}
-			if now.Sub(s.since) >= orphanStale {
+			if now.Sub(s.since) >= orphanStale && !running[id] {
 				args = append(args, id, z.Score)
 				continue
 			}
@@ -130,4 +141,31 @@ func (w *Worker) requeueOrphans(ctx context.Context, st *orphans, now time.Time)
 		n += moved
 	}
 	return n
+}
+
+// listedRunning is the task ids that live asynq servers' heartbeat records
+// list as running.
+func (w *Worker) listedRunning(ctx context.Context, now time.Time) (map[string]bool, error) {
+	// Scores are the records' expiry (the writer's clock); a minute back
+	// leaves out long-dead servers without trusting clocks to agree.
+	keys, err := w.rdb.ZRangeByScore(ctx, "asynq:workers", &redis.ZRangeBy{
+		Min: strconv.FormatInt(now.Add(-time.Minute).Unix(), 10), Max: "+inf"}).Result()
+	if err != nil || len(keys) == 0 {
+		return nil, err
+	}
+	pipe := w.rdb.Pipeline()
+	cmds := make([]*redis.StringSliceCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.HKeys(ctx, k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	running := map[string]bool{}
+	for _, c := range cmds {
+		for _, id := range c.Val() {
+			running[id] = true
+		}
+	}
+	return running, nil
 }

@@ -62,8 +62,17 @@ func TestOrphanedTasksArePutBackAndRun(t *testing.T) {
 	if n := w.requeueOrphans(ctx, &st, now.Add(orphanStale-time.Millisecond)); n != 0 {
 		t.Fatalf("within %s, %d tasks put back", orphanStale, n)
 	}
-	if n := w.requeueOrphans(ctx, &st, now.Add(orphanStale)); n != 2 {
-		t.Fatalf("put back %d tasks, want the 2 orphans", n)
+	// orphan-2's worker's heartbeat record still lists it (the worker is
+	// late, not dead): it stays until the record is gone.
+	record := "asynq:workers:{test-host:1:late}"
+	r.Client.ZAdd(ctx, "asynq:workers", redis.Z{Score: float64(now.Add(10 * time.Second).Unix()), Member: record})
+	r.Client.HSet(ctx, record, "orphan-2", "{}")
+	if n := w.requeueOrphans(ctx, &st, now.Add(orphanStale)); n != 1 {
+		t.Fatalf("put back %d tasks, want orphan-1 (orphan-2 is listed as running)", n)
+	}
+	r.Client.Del(ctx, record) // its record expires: the worker died
+	if n := w.requeueOrphans(ctx, &st, now.Add(orphanStale+time.Second)); n != 1 {
+		t.Fatalf("put back %d tasks, want orphan-2 once its worker's record is gone", n)
 	}
 	for id, want := range map[string]asynq.TaskState{"orphan-1": asynq.TaskStatePending, "orphan-2": asynq.TaskStatePending, "live": asynq.TaskStateActive} {
 		info, err := inspector.GetTaskInfo(q, id)
