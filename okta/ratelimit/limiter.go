@@ -77,7 +77,7 @@ func MaxInFlightFor(concurrency int) int { return max(1, 2*concurrency) }
 // quarter of the window; DefaultMaxInFlight calls in flight.
 func DefaultConfig() Config {
 	return Config{Reserve: DefaultReserve, CriticalHeadroom: 0.1, BulkHeadroom: 0.1, HeadroomRelease: 0.25,
-		MaxInFlight: DefaultMaxInFlight, Lease: 10 * time.Second, MaxWait: time.Second, Jitter: 500 * time.Millisecond,
+		MaxInFlight: DefaultMaxInFlight, Lease: 4 * time.Second, MaxWait: time.Second, Jitter: 500 * time.Millisecond,
 		MinBlock: time.Second}
 }
 
