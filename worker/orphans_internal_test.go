@@ -21,12 +21,22 @@ import (
 // put back then run on a real asynq server.
 func TestOrphanedTasksArePutBackAndRun(t *testing.T) {
 	r := redistest.New(t)
+	orphanedTasksArePutBackAndRun(t, r.Client, r.Opt, "default")
+}
+
+// The same on a Redis Cluster: the scan's keys of one queue share its
+// hash tag, and the heartbeat records are read across slots.
+func TestOrphanedTasksArePutBackOnRedisCluster(t *testing.T) {
+	c := redistest.NewCluster(t)
+	orphanedTasksArePutBackAndRun(t, c.Client, c.Opt, "orphans-"+newToken())
+}
+
+func orphanedTasksArePutBackAndRun(t *testing.T, rdb redis.UniversalClient, opt asynq.RedisConnOpt, q string) {
 	ctx := context.Background()
-	client := asynq.NewClient(r.Opt)
+	client := asynq.NewClient(opt)
 	t.Cleanup(func() { _ = client.Close() })
-	inspector := asynq.NewInspector(r.Opt)
+	inspector := asynq.NewInspector(opt)
 	t.Cleanup(func() { _ = inspector.Close() })
-	const q = "default"
 	for _, id := range []string{"orphan-1", "orphan-2", "live"} {
 		if _, err := client.Enqueue(asynq.NewTask("test:orphan", nil), asynq.Queue(q), asynq.TaskID(id)); err != nil {
 			t.Fatal(err)
@@ -34,22 +44,27 @@ func TestOrphanedTasksArePutBackAndRun(t *testing.T) {
 	}
 	now := time.Now()
 	lease := func(id string, at time.Time) { // as asynq's dequeue and heartbeat write it
-		r.Client.ZAdd(ctx, "asynq:{"+q+"}:lease", redis.Z{Score: float64(at.Add(30 * time.Second).Unix()), Member: id})
+		rdb.ZAdd(ctx, "asynq:{"+q+"}:lease", redis.Z{Score: float64(at.Add(30 * time.Second).Unix()), Member: id})
 	}
 	// Dequeue all three as asynq does (dequeueCmd).
 	prefix := "asynq:{" + q + "}:"
+	t.Cleanup(func() { // a cluster not started by the test is shared: leave nothing behind
+		ctx := context.Background()
+		rdb.Del(ctx, prefix+"active", prefix+"lease", prefix+"pending", prefix+"t:orphan-1", prefix+"t:orphan-2", prefix+"t:live")
+		rdb.SRem(ctx, "asynq:queues", q)
+	})
 	for range 3 {
-		id, err := r.Client.LMove(ctx, prefix+"pending", prefix+"active", "RIGHT", "LEFT").Result() // asynq: RPOPLPUSH
+		id, err := rdb.LMove(ctx, prefix+"pending", prefix+"active", "RIGHT", "LEFT").Result() // asynq: RPOPLPUSH
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.Client.HSet(ctx, prefix+"t:"+id, "state", "active")
+		rdb.HSet(ctx, prefix+"t:"+id, "state", "active")
 		lease(id, now)
 	}
 	// A lease entry of a task no longer active (done since) is no orphan.
-	r.Client.ZAdd(ctx, prefix+"lease", redis.Z{Score: 1, Member: "gone"})
+	rdb.ZAdd(ctx, prefix+"lease", redis.Z{Score: 1, Member: "gone"})
 
-	w := &Worker{rdb: r.Client, opts: Options{Queues: map[string]int{q: 1}, Logger: slog.New(slog.DiscardHandler)}}
+	w := &Worker{rdb: rdb, opts: Options{Queues: map[string]int{q: 1}, Logger: slog.New(slog.DiscardHandler)}}
 	var st orphans
 	// First sight (a worker that just started, or after Redis failed):
 	// nothing is judged, however old the leases look.
@@ -64,13 +79,14 @@ func TestOrphanedTasksArePutBackAndRun(t *testing.T) {
 	}
 	// orphan-2's worker's heartbeat record still lists it (the worker is
 	// late, not dead): it stays until the record is gone.
-	record := "asynq:workers:{test-host:1:late}"
-	r.Client.ZAdd(ctx, "asynq:workers", redis.Z{Score: float64(now.Add(10 * time.Second).Unix()), Member: record})
-	r.Client.HSet(ctx, record, "orphan-2", "{}")
+	record := "asynq:workers:{test-host:1:" + q + "}"
+	rdb.ZAdd(ctx, "asynq:workers", redis.Z{Score: float64(now.Add(10 * time.Second).Unix()), Member: record})
+	t.Cleanup(func() { rdb.ZRem(context.Background(), "asynq:workers", record) })
+	rdb.HSet(ctx, record, "orphan-2", "{}")
 	if n := w.requeueOrphans(ctx, &st, now.Add(orphanStale)); n != 1 {
 		t.Fatalf("put back %d tasks, want orphan-1 (orphan-2 is listed as running)", n)
 	}
-	r.Client.Del(ctx, record) // its record expires: the worker died
+	rdb.Del(ctx, record) // its record expires: the worker died
 	if n := w.requeueOrphans(ctx, &st, now.Add(orphanStale+time.Second)); n != 1 {
 		t.Fatalf("put back %d tasks, want orphan-2 once its worker's record is gone", n)
 	}
@@ -89,7 +105,7 @@ func TestOrphanedTasksArePutBackAndRun(t *testing.T) {
 	}
 	// asynq runs the tasks put back, like any pending task.
 	ran := make(chan string, 3)
-	srv := asynq.NewServer(r.Opt, asynq.Config{Concurrency: 2, Queues: map[string]int{q: 1}, LogLevel: asynq.FatalLevel})
+	srv := asynq.NewServer(opt, asynq.Config{Concurrency: 2, Queues: map[string]int{q: 1}, LogLevel: asynq.FatalLevel})
 	if err := srv.Start(asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 		id, _ := asynq.GetTaskID(ctx)
 		ran <- id
