@@ -309,3 +309,25 @@ func TestHeldOnLastAttemptEndsWithAResult(t *testing.T) {
 		t.Errorf("%s %s %+v", info.State, r.Outcome, r.Error)
 	}
 }
+
+// Chaos (redis-kill row): an attempt that ended while Redis was down
+// could not release its user's lease, and the task's next attempt found
+// its own user busy until the lease ran out (13 s after Redis was back).
+// The lease is the task's own: its next attempt (or the same task put
+// back after a crash) takes it over at once. Before the fix this task,
+// with no attempt to spare, was archived "another action on this user".
+func TestTaskTakesOverTheUserLeaseItsEarlierAttemptLeft(t *testing.T) {
+	h := newHarness(t, withUsers(seedUser("left@example.com", "ACTIVE")))
+	const id = "lease-left-behind"
+	// The lease as the task's earlier attempt left it.
+	if err := h.redis.Client.Set(t.Context(), "oktaq:{default}:user:left@example.com", "task:"+id, time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	info := h.wait(h.enqueueID(id, &tasks.Suspend{Request: request("left@example.com")}, asynq.MaxRetry(0)))
+	if r := result(t, info); info.State != asynq.TaskStateCompleted || r.Outcome != tasks.OutcomeSucceeded {
+		t.Errorf("%s %s %+v, want completed and succeeded", info.State, r.Outcome, r.Error)
+	}
+	if n, _ := h.redis.Client.Exists(t.Context(), "oktaq:{default}:user:left@example.com").Result(); n != 0 {
+		t.Error("the user's lease is still held after the action")
+	}
+}

@@ -27,13 +27,13 @@ type LeasePolicy struct {
 	Busy time.Duration
 }
 
-// DefaultLeasePolicy: a lease lasts 30 s past its last renewal (it is
-// renewed every 10 s while the action runs, so an attempt may take as long
-// as it needs); a busy user's task runs again within 0.5-1 s. 30 s is
-// asynq's own lease: by the time asynq hands a dead worker's task to
-// another, the user is free again, and a crash delays nothing further.
+// DefaultLeasePolicy: a lease lasts 15 s past its last renewal (it is
+// renewed every 5 s while the action runs, so an attempt may take as long
+// as it needs); a busy user's task runs again within 0.5-1 s. A task takes
+// over a lease under its own id, so only other actions on the user wait
+// out the lease of a worker that died: up to 15 s.
 func DefaultLeasePolicy() LeasePolicy {
-	return LeasePolicy{TTL: 30 * time.Second, Busy: 500 * time.Millisecond}
+	return LeasePolicy{TTL: 15 * time.Second, Busy: 500 * time.Millisecond}
 }
 
 // The lease keys of a task's user are the reference as given (a login
@@ -61,7 +61,11 @@ func (w *Worker) leaseUser(next asynq.Handler) asynq.Handler {
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 		at := attemptFrom(ctx)
 		conn, ref := at.conn.Conn.Name, normalizeRef(at.args.Base().User)
-		token := newToken()
+		// The lease is the task's: asynq runs one attempt of a task at a
+		// time, so a lease held under the task's own id was left by its
+		// earlier attempt (its release lost while Redis was down, or its
+		// worker killed) and is taken over at once, not waited out.
+		token := "task:" + at.taskID
 		keys := []string{userKey(conn, ref)}
 		ans, err := w.acquireWithJournal(ctx, at, []string{keys[0], aliasKey(conn, ref)}, token, w.opts.Lease.TTL.Milliseconds(), userKey(conn, ""))
 		got := int64(0)

@@ -17,8 +17,10 @@ import (
 // IsFailure with asynq.ErrLeaseExpired. A task whose end could not be
 // written while Redis was away goes the same way (redisgate.go holds the
 // end of an attempt through a short outage to avoid that). So a crash
-// costs 60-120 s before the task is picked up again; none of it is
-// configurable. What is:
+// would cost 60-120 s before the task is picked up again; none of it is
+// configurable, and orphans.go puts such tasks back within seconds
+// instead (they reach this delay function only if asynq's recoverer finds
+// them first). What is configurable:
 //
 //   - the delay after recovery: 0 here (the task did nothing wrong; the
 //     default backoff added up to 10 s more),

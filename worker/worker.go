@@ -221,10 +221,13 @@ func (w *Worker) Run(ctx context.Context) error {
 	hctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); w.health.checkCredentials(hctx, w.opts.CredentialCheck) }()
+	scanned := make(chan struct{})
+	go func() { defer close(scanned); w.scanOrphans(hctx) }()
 	<-ctx.Done()
 	cancel()
 	w.srv.Shutdown()
 	<-done
+	<-scanned
 	return nil
 }
 

@@ -37,7 +37,6 @@ func newUserReader(cfg *config.Config, rdb redis.UniversalClient, log *slog.Logg
 	opts := ratelimit.DefaultConfig()
 	opts.Reserve = cfg.Env.RateReserve
 	opts.MaxInFlight = cfg.Env.OktaMaxInFlight
-	opts.Lease = max(opts.Lease, cfg.Env.OktaRequestTimeout+5*time.Second)
 	opts.Logger = log
 	limiter, err := ratelimit.New(rdb, opts)
 	if err != nil {

@@ -118,7 +118,6 @@ func newLimiter(rdb redis.UniversalClient, cfg *config.Config, log *slog.Logger,
 	opts := ratelimit.DefaultConfig()
 	opts.Reserve = cfg.Env.RateReserve
 	opts.MaxInFlight = cfg.Env.OktaMaxInFlight
-	opts.Lease = max(opts.Lease, cfg.Env.OktaRequestTimeout+5*time.Second)
 	opts.Logger = log
 	if m != nil {
 		opts.OnEvent = m.OnLimit

@@ -29,8 +29,10 @@ type Config struct {
 	// well under Okta's org-wide concurrency limit. With 4 or more, one
 	// slot is kept for critical calls, and half for actions under way.
 	MaxInFlight int
-	// Lease is how long a granted call holds its slot if its worker dies
-	// before saying it ended: at least the request timeout.
+	// Lease is how long a granted call holds its slot past its last
+	// renewal: the call renews it every half lease while it runs
+	// (slotlease.go), so a slot whose worker died, or that a Redis
+	// rollback brought back, frees itself within a lease.
 	Lease time.Duration
 	// MaxWait is the longest a call waits in place for a slot or a budget
 	// that frees sooner than a reschedule would run (a window's probe, a
@@ -75,7 +77,7 @@ func MaxInFlightFor(concurrency int) int { return max(1, 2*concurrency) }
 // quarter of the window; DefaultMaxInFlight calls in flight.
 func DefaultConfig() Config {
 	return Config{Reserve: DefaultReserve, CriticalHeadroom: 0.1, BulkHeadroom: 0.1, HeadroomRelease: 0.25,
-		MaxInFlight: DefaultMaxInFlight, Lease: 35 * time.Second, MaxWait: time.Second, Jitter: 500 * time.Millisecond,
+		MaxInFlight: DefaultMaxInFlight, Lease: 4 * time.Second, MaxWait: time.Second, Jitter: 500 * time.Millisecond,
 		MinBlock: time.Second}
 }
 
@@ -105,6 +107,7 @@ type Limiter struct {
 
 	mu   sync.Mutex
 	keys map[[2]string]string // connection, bucket -> counter key
+	lost lostSlots            // slots whose release Redis missed (lostslots.go)
 }
 
 // KeyPrefix starts every limiter key: "oktaq:lim:{connection}...".
@@ -200,6 +203,7 @@ func (l *Limiter) Acquire(ctx context.Context, c Call) (done func(Observation), 
 		maxWait *= 3
 	}
 	start := time.Now()
+	l.releaseLost(ctx, c.Connection)
 	for tries := 0; ; tries++ {
 		key := l.counter(c.Connection, c.Bucket)
 		member := key + "|" + leaseID()
@@ -208,6 +212,8 @@ func (l *Limiter) Acquire(ctx context.Context, c Call) (done func(Observation), 
 		res, err := acquireScript.Run(ctx, l.rdb, []string{connKey(c.Connection), inflightKey(c.Connection),
 			bucketKey(c.Connection, key)}, args...).Slice()
 		if err != nil {
+			// The grant may have been written with its answer lost.
+			l.lost.add(c.Connection, member, l.opts.Lease)
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("rate limiter: %w", ctx.Err())
 			}
@@ -226,7 +232,8 @@ func (l *Limiter) Acquire(ctx context.Context, c Call) (done func(Observation), 
 			continue
 		case code == codeOK:
 			l.event(Granted, c.Connection, c.Bucket, n)
-			return func(o Observation) { l.observe(ctx, c, key, member, o) }, nil
+			stop := l.keepSlot(c.Connection, member)
+			return func(o Observation) { stop(); l.observe(ctx, c, key, member, o) }, nil
 		case code == codeBudget, code == codeConcurrencyBlocked, code == codeInFlightCap, code == codeProbing, code == codeCounterMoved:
 			// Refused for n ms: wait below, or hand the wait to the worker.
 		default:
@@ -285,6 +292,7 @@ func (l *Limiter) observe(ctx context.Context, c Call, key, member string, o Obs
 			l.opts.MinBlock.Milliseconds(), (24 * time.Hour).Milliseconds()).Slice()
 		if err != nil {
 			l.opts.Logger.WarnContext(ctx, "rate limiter: recording a call failed", "bucket", c.Bucket, "error", err)
+			l.lost.add(c.Connection, member, l.opts.Lease)
 			return
 		}
 		code, n, k := reply(res)
@@ -309,6 +317,7 @@ func (l *Limiter) Peek(ctx context.Context, conn string, buckets []string) (unti
 	if len(buckets) == 0 {
 		return time.Time{}, "", nil
 	}
+	l.releaseLost(ctx, conn)
 	keys := []string{connKey(conn), inflightKey(conn)}
 	args := append([]any{PriorityFrom(ctx).class()}, l.params()...)
 	for _, b := range buckets {

@@ -128,7 +128,7 @@ func (s *system) env(name string) []string {
 		"OKTAQ_OKTA_DOMAIN=http://"+s.addr(s.simPort), "OKTAQ_OKTA_ALLOW_HTTP=true",
 		"OKTAQ_OKTA_CLIENT_ID="+clientID, "OKTAQ_OKTA_CLIENT_SECRET_FILE="+s.secretFile,
 		"OKTAQ_OKTA_SCOPES=okta.users.read,okta.users.manage",
-		"OKTAQ_ROLES=*=it-admin",
+		"OKTAQ_ROLES=*=it-admin", "OKTAQ_PRODUCER_ROLES=chaos=it-admin",
 		"OKTAQ_API_TOKENS=chaos="+hex.EncodeToString(sum[:]),
 		"OKTAQ_API_ADDR="+s.addr(s.apiPort),
 		"OKTAQ_ADMIN_ADDR="+s.addr(admin),
