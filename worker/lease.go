@@ -11,6 +11,8 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/oktaq/oktaq/tasks"
 )
 
 // LeasePolicy configures the per-user lease: two actions on one user of
@@ -63,13 +65,22 @@ func (w *Worker) leaseUser(next asynq.Handler) asynq.Handler {
 		conn, ref := at.conn.Conn.Name, normalizeRef(at.args.Base().User)
 		token := newToken()
 		keys := []string{userKey(conn, ref)}
-		ans, err := w.acquireWithJournal(ctx, at, []string{keys[0], aliasKey(conn, ref)}, token, w.opts.Lease.TTL.Milliseconds(), userKey(conn, ""))
+		hold, ans, err := w.acquireWithJournal(ctx, at, []string{keys[0], aliasKey(conn, ref)}, token, w.opts.Lease.TTL.Milliseconds(), userKey(conn, ""))
 		got := int64(0)
 		if err == nil && len(ans) == 2 {
 			got, _ = ans[0].(int64)
 			if other, _ := ans[1].(string); other != "" {
 				keys = append(keys, userKey(conn, other))
 			}
+		}
+		// The hold decides first, as when it was read before the lease:
+		// a held task gives back the lease it took in the same round trip
+		// (a held task is rare; an unheld one saves a round trip).
+		if herr := w.applyHold(ctx, at, hold.raw, hold.err); herr != nil || at.result != nil {
+			if got == 1 {
+				_ = releaseLease.Run(context.WithoutCancel(ctx), w.rdb, keys, token, len(keys)).Err()
+			}
+			return herr
 		}
 		switch {
 		case err != nil:
@@ -97,21 +108,35 @@ func (w *Worker) leaseUser(next asynq.Handler) asynq.Handler {
 	})
 }
 
-// acquireWithJournal runs acquireLease and, in the same round trip (a
-// pipeline), reads the task's journal entry for execute.
-func (w *Worker) acquireWithJournal(ctx context.Context, at *attempt, keys []string, args ...any) ([]any, error) {
+// holdRead is the answer of holdCheckScript (hold.go), or why none came.
+type holdRead struct {
+	raw []string
+	err error
+}
+
+// acquireWithJournal runs, in one round trip (a pipeline), the task's
+// hold check (hold.go), acquireLease, and the read of the task's journal
+// entry for execute.
+func (w *Worker) acquireWithJournal(ctx context.Context, at *attempt, keys []string, args ...any) (holdRead, []any, error) {
+	holdKeys, now := []string{tasks.HoldKey(at.taskID)}, w.now().UnixMilli()
 	pipe := w.rdb.Pipeline()
+	check := holdCheckScript.EvalSha(ctx, pipe, holdKeys, now)
 	lease := acquireLease.EvalSha(ctx, pipe, keys, args...)
 	entry := pipe.Get(ctx, journalKey(at.taskID))
 	_, _ = pipe.Exec(ctx)
 	if b, err := entry.Bytes(); err == nil || errors.Is(err, redis.Nil) {
 		at.journal = &journalRead{known: true, entry: b}
 	}
+	var hold holdRead
+	hold.raw, hold.err = check.StringSlice()
+	if hold.err != nil && redis.HasErrorPrefix(hold.err, "NOSCRIPT") {
+		hold.raw, hold.err = holdCheckScript.Run(ctx, w.rdb, holdKeys, now).StringSlice()
+	}
 	ans, err := lease.Slice()
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		ans, err = acquireLease.Run(ctx, w.rdb, keys, args...).Slice()
 	}
-	return ans, err
+	return hold, ans, err
 }
 
 // keepLease extends the lease every third of its TTL while the action
