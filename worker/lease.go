@@ -115,15 +115,19 @@ type holdRead struct {
 }
 
 // acquireWithJournal runs, in one round trip (a pipeline), the task's
-// hold check (hold.go), acquireLease, and the read of the task's journal
-// entry for execute.
+// hold check (hold.go), acquireLease, the read of the task's journal
+// entry for execute, and a look at the connection's breaker (gate).
 func (w *Worker) acquireWithJournal(ctx context.Context, at *attempt, keys []string, args ...any) (holdRead, []any, error) {
 	holdKeys, now := []string{tasks.HoldKey(at.taskID)}, w.now().UnixMilli()
 	pipe := w.rdb.Pipeline()
 	check := holdCheckScript.EvalSha(ctx, pipe, holdKeys, now)
 	lease := acquireLease.EvalSha(ctx, pipe, keys, args...)
 	entry := pipe.Get(ctx, journalKey(at.taskID))
+	// A breaker with no hold admits every attempt (admitScript's first
+	// answer): the gate skips its round trip then.
+	breakerHold := pipe.HGet(ctx, stateKey(at.conn.Conn.Name), "until")
 	_, _ = pipe.Exec(ctx)
+	at.breakerClosed = errors.Is(breakerHold.Err(), redis.Nil)
 	if b, err := entry.Bytes(); err == nil || errors.Is(err, redis.Nil) {
 		at.journal = &journalRead{known: true, entry: b}
 	}

@@ -37,6 +37,9 @@ type attempt struct {
 	verification *tasks.Verification
 	// journal is the task's journal entry, read with the user lease.
 	journal *journalRead
+	// breakerClosed: the connection's breaker had no hold when the user
+	// lease was taken (read in its round trip), so the gate need not ask.
+	breakerClosed bool
 }
 
 type attemptKey struct{}
@@ -144,7 +147,11 @@ func (w *Worker) gate(next asynq.Handler) asynq.Handler {
 			w.metrics.delayed.WithLabelValues(at.conn.Conn.Name, bucket).Inc()
 			return &okta.RateLimitedError{Until: until, Bucket: bucket}
 		}
-		adm, err := w.breaker.admit(ctx, at.conn.Conn.Name, w.now())
+		var adm admission
+		err = nil
+		if !at.breakerClosed {
+			adm, err = w.breaker.admit(ctx, at.conn.Conn.Name, w.now())
+		}
 		if err != nil {
 			// Redis is down: the limiter refuses every call anyway.
 			w.opts.Logger.Warn("connection breaker unreadable", "error", err)
