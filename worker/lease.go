@@ -12,6 +12,8 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/oktaq/oktaq/okta"
+	"github.com/oktaq/oktaq/okta/ratelimit"
 	"github.com/oktaq/oktaq/tasks"
 )
 
@@ -108,6 +110,12 @@ func (w *Worker) leaseUser(next asynq.Handler) asynq.Handler {
 	})
 }
 
+// blockedPiper is an Executor that can send Blocked in the lease's
+// pipeline (*okta.Executor).
+type blockedPiper interface {
+	BlockedIn(ctx context.Context, pipe redis.Pipeliner, rdb redis.UniversalClient, a tasks.Args) (func() (time.Time, string, error), bool)
+}
+
 // holdRead is the answer of holdCheckScript (hold.go), or why none came.
 type holdRead struct {
 	raw []string
@@ -116,7 +124,8 @@ type holdRead struct {
 
 // acquireWithJournal runs, in one round trip (a pipeline), the task's
 // hold check (hold.go), acquireLease, the read of the task's journal
-// entry for execute, and a look at the connection's breaker (gate).
+// entry for execute, and the gate's looks at the connection's breaker
+// and rate limits.
 func (w *Worker) acquireWithJournal(ctx context.Context, at *attempt, keys []string, args ...any) (holdRead, []any, error) {
 	holdKeys, now := []string{tasks.HoldKey(at.taskID)}, w.now().UnixMilli()
 	pipe := w.rdb.Pipeline()
@@ -126,6 +135,12 @@ func (w *Worker) acquireWithJournal(ctx context.Context, at *attempt, keys []str
 	// A breaker with no hold admits every attempt (admitScript's first
 	// answer): the gate skips its round trip then.
 	breakerHold := pipe.HGet(ctx, stateKey(at.conn.Conn.Name), "until")
+	if bp, ok := at.conn.Exec.(blockedPiper); ok {
+		pctx := ratelimit.WithPriority(ctx, okta.PriorityOf(at.args))
+		if answer, ok := bp.BlockedIn(pctx, pipe, w.rdb, at.args); ok {
+			at.blocked = answer
+		}
+	}
 	_, _ = pipe.Exec(ctx)
 	at.breakerClosed = errors.Is(breakerHold.Err(), redis.Nil)
 	if b, err := entry.Bytes(); err == nil || errors.Is(err, redis.Nil) {

@@ -40,6 +40,9 @@ type attempt struct {
 	// breakerClosed: the connection's breaker had no hold when the user
 	// lease was taken (read in its round trip), so the gate need not ask.
 	breakerClosed bool
+	// blocked reads the rate-limit peek sent with the user lease, when
+	// the executor could send it there (the gate's Blocked otherwise).
+	blocked func() (time.Time, string, error)
 }
 
 type attemptKey struct{}
@@ -136,7 +139,11 @@ func (w *Worker) gate(next asynq.Handler) asynq.Handler {
 		if w.now().After(giveUp) {
 			return w.expired(at, giveUp)
 		}
-		until, bucket, err := at.conn.Exec.Blocked(ctx, at.args)
+		blocked := at.blocked
+		if blocked == nil {
+			blocked = func() (time.Time, string, error) { return at.conn.Exec.Blocked(ctx, at.args) }
+		}
+		until, bucket, err := blocked()
 		if err != nil {
 			w.opts.Logger.Warn("rate-limit state unreadable; each call asks the limiter, which refuses while Redis is down", "error", err)
 		}
