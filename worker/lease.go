@@ -97,14 +97,20 @@ func (w *Worker) leaseUser(next asynq.Handler) asynq.Handler {
 		defer func() {
 			stop()
 			// The release also remembers that ref and the id Okta
-			// resolved name the same user, both ways (one round trip).
-			rkeys, argv := keys, []any{token, len(keys)}
+			// resolved name the same user, both ways. record sends it
+			// with the result write (one round trip for both), or alone
+			// when the attempt ends without one.
+			rel := &leaseRelease{keys: keys, argv: []any{token, len(keys)}}
 			if at.result != nil && at.result.UserID != "" && at.result.UserID != ref {
 				id := at.result.UserID
-				rkeys = append(slices.Clip(keys), aliasKey(conn, ref), aliasKey(conn, id))
-				argv = append(argv, ref, id, (24 * time.Hour).Milliseconds())
+				rel.keys = append(slices.Clip(keys), aliasKey(conn, ref), aliasKey(conn, id))
+				rel.argv = append(rel.argv, ref, id, (24 * time.Hour).Milliseconds())
 			}
-			_ = releaseLease.Run(context.WithoutCancel(ctx), w.rdb, rkeys, argv...).Err()
+			if p := recover(); p != nil {
+				w.releaseNow(ctx, rel)
+				panic(p)
+			}
+			at.release = rel
 		}()
 		return next.ProcessTask(ctx, t)
 	})
@@ -156,6 +162,28 @@ func (w *Worker) acquireWithJournal(ctx context.Context, at *attempt, keys []str
 		ans, err = acquireLease.Run(ctx, w.rdb, keys, args...).Slice()
 	}
 	return hold, ans, err
+}
+
+// leaseRelease is a user lease's releaseLease call, not yet sent.
+type leaseRelease struct {
+	keys []string
+	argv []any
+}
+
+// releaseNow sends the attempt's lease release on its own.
+func (w *Worker) releaseNow(ctx context.Context, rel *leaseRelease) {
+	_ = releaseLease.Run(context.WithoutCancel(ctx), w.rdb, rel.keys, rel.argv...).Err()
+}
+
+// queueRelease adds the release to pipe; the returned func, called
+// after Exec, sends it alone if Redis did not know the script.
+func (w *Worker) queueRelease(ctx context.Context, pipe redis.Pipeliner, rel *leaseRelease) func() {
+	cmd := releaseLease.EvalSha(ctx, pipe, rel.keys, rel.argv...)
+	return func() {
+		if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			w.releaseNow(ctx, rel)
+		}
+	}
 }
 
 // keepLease extends the lease every third of its TTL while the action

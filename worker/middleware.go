@@ -43,6 +43,9 @@ type attempt struct {
 	// blocked reads the rate-limit peek sent with the user lease, when
 	// the executor could send it there (the gate's Blocked otherwise).
 	blocked func() (time.Time, string, error)
+	// release is the user lease's release, left by leaseUser for record
+	// to send with the result write (lease.go).
+	release *leaseRelease
 }
 
 type attemptKey struct{}

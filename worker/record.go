@@ -25,6 +25,10 @@ func (w *Worker) record(next asynq.Handler) asynq.Handler {
 		at := &attempt{taskID: id, action: action, started: w.now()}
 		err := next.ProcessTask(context.WithValue(ctx, attemptKey{}, at), t)
 		kind, final := w.classify(ctx, err)
+		if !final && at.release != nil {
+			w.releaseNow(ctx, at.release)
+			at.release = nil
+		}
 		// A final attempt that is not a probe reports to the breaker in
 		// the result write's round trip (issue 19): its answer only
 		// feeds a log line.
@@ -55,11 +59,21 @@ func (w *Worker) record(next asynq.Handler) asynq.Handler {
 			}
 			w.confirmationOf(at, res) // confirm.go
 			var report *queuedReport
+			var released func()
 			first, werr := w.writeResult(ctx, t, res, func(pipe redis.Pipeliner) {
 				if reportLater {
 					report = w.breaker.queueReport(context.WithoutCancel(ctx), pipe, at.conn.Conn.Name, "", breakerOutcome(kind), w.now())
 				}
+				if at.release != nil {
+					released = w.queueRelease(context.WithoutCancel(ctx), pipe, at.release)
+				}
 			})
+			switch {
+			case released != nil:
+				released()
+			case at.release != nil: // the result write gave up before its round trip
+				w.releaseNow(ctx, at.release)
+			}
 			if werr != nil {
 				w.opts.Logger.Error("result not written", "task_id", id, "error", werr)
 			}
@@ -208,7 +222,8 @@ func (w *Worker) baseResult(at *attempt) *tasks.Result {
 // result-only hash with no expiry; the script writes only next to a
 // message.
 //
-// with, when not nil, adds commands of the caller to the same pipeline.
+// with, when not nil, adds commands of the caller to the same pipeline,
+// ahead of the write.
 func (w *Worker) writeResult(ctx context.Context, t *asynq.Task, res *tasks.Result, with func(redis.Pipeliner)) (first bool, err error) {
 	b, err := json.Marshal(res)
 	if err != nil {
@@ -225,11 +240,13 @@ func (w *Worker) writeResult(ctx context.Context, t *asynq.Task, res *tasks.Resu
 	ctx = context.WithoutCancel(ctx)
 	key := "asynq:{" + q + "}:t:" + rw.TaskID()
 	pipe := w.rdb.Pipeline()
-	write := writeResultScript.EvalSha(ctx, pipe, []string{key}, b)
-	marker := pipe.SetNX(ctx, "oktaq:counted:"+rw.TaskID(), 1, w.opts.TaskDeadline+time.Hour)
 	if with != nil {
+		// First: whoever sees the result sees the caller's commands done
+		// (a released user lease).
 		with(pipe)
 	}
+	write := writeResultScript.EvalSha(ctx, pipe, []string{key}, b)
+	marker := pipe.SetNX(ctx, "oktaq:counted:"+rw.TaskID(), 1, w.opts.TaskDeadline+time.Hour)
 	_, _ = pipe.Exec(ctx)
 	first = marker.Val() || marker.Err() != nil
 	n, err := write.Int()
