@@ -246,6 +246,16 @@ func TestStrictRequests(t *testing.T) {
 		{"syntax error", `{` + base + `,"user":"a@example.com",}`, "payload", fmt.Sprintf("at byte %d", len(base)+len(`{,"user":"a@example.com",}`)-1)},
 		{"deadline past the maximum", `{` + base + `,"user":"a@example.com","deadline":"` + time.Now().Add(3*time.Hour).UTC().Format(time.RFC3339) + `"}`, "deadline", "OKTAQ_TASK_DEADLINE"},
 		{"deadline not a time", `{` + base + `,"user":"a@example.com","deadline":"soon"}`, "deadline", "RFC 3339"},
+		// The body is walked once, with the envelope's fields allowed
+		// beside the payload's (issue 19): they stay checked.
+		{"deadline a number", `{` + base + `,"user":"a@example.com","deadline":5}`, "deadline", "RFC 3339"},
+		{"duplicate dropped field", `{"action":"user.suspend","user":"a@example.com","requester":{"id":"a","role":"it-admin","email":"x@example.com","email":"y@example.com"}}`, "requester.email", "twice"},
+		{"duplicate run_at", `{` + base + `,"user":"a@example.com","run_at":null,"run_at":null}`, "run_at", "twice"},
+		{"field in another case", `{` + base + `,"User":"a@example.com"}`, "User", "not a known field"},
+		{"empty field name", `{` + base + `,"user":"a@example.com","":1}`, "payload", "empty name"},
+		{"version set", `{` + base + `,"user":"a@example.com","v":1}`, "v", "set by oktaq"},
+		{"not an object", `["user.suspend"]`, "payload", "JSON object"},
+		{"trailing data", `{` + base + `,"user":"a@example.com"} {}`, "payload", "after the JSON object"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/oktaq/oktaq/okta/ratelimit"
 	"github.com/oktaq/oktaq/tasks"
 )
@@ -70,4 +72,22 @@ func refusal(err error) error {
 		return err
 	}
 	return &TransientError{Err: fmt.Errorf("waiting for the rate limiter: %w", err)}
+}
+
+// pipelinePeeker is a CallLimiter whose Peek can ride a caller's pipeline
+// (*ratelimit.Limiter).
+type pipelinePeeker interface {
+	PeekIn(ctx context.Context, pipe redis.Pipeliner, rdb redis.UniversalClient, conn string, buckets []string) (func() (time.Time, string, error), bool)
+}
+
+// BlockedIn is Blocked sent in the caller's pipeline on rdb (the worker's
+// gate, read with the user lease in one round trip); answer reads it
+// after the pipeline ran. ok is false when the limiter cannot (another
+// limiter, or another Redis): call Blocked then.
+func (e *Executor) BlockedIn(ctx context.Context, pipe redis.Pipeliner, rdb redis.UniversalClient, a tasks.Args) (answer func() (time.Time, string, error), ok bool) {
+	pp, ok := e.limiter.(pipelinePeeker)
+	if !ok {
+		return nil, false
+	}
+	return pp.PeekIn(ctx, pipe, rdb, e.conn.Name, Buckets(a.Action()))
 }

@@ -97,14 +97,45 @@ const (
 // report counts an attempt's outcome; probe is its admission's Probe. It
 // returns when the connection is held until (zero when closed).
 func (b *breaker) report(ctx context.Context, conn, probe string, o outcome, now time.Time) (time.Time, error) {
+	keys, args := b.reportArgs(conn, probe, o, now)
+	return reportAnswer(reportScript.Run(ctx, b.rdb, keys, args...).Int64Slice())
+}
+
+func (b *breaker) reportArgs(conn, probe string, o outcome, now time.Time) ([]string, []any) {
 	slice := b.p.Window / time.Duration(b.p.Slots)
 	cur := now.UnixMilli() / slice.Milliseconds()
 	keys := []string{stateKey(conn)}
 	for i := range b.p.Slots {
 		keys = append(keys, stateKey(conn)+":"+strconv.FormatInt(cur-int64(i), 10))
 	}
-	res, err := reportScript.Run(ctx, b.rdb, keys, now.UnixMilli(), int(o), probe, b.p.MinAttempts,
-		int(b.p.FailRatio*1000), b.p.Hold.Milliseconds(), b.p.MaxHold.Milliseconds(), (b.p.Window + slice).Milliseconds()).Int64Slice()
+	return keys, []any{now.UnixMilli(), int(o), probe, b.p.MinAttempts,
+		int(b.p.FailRatio * 1000), b.p.Hold.Milliseconds(), b.p.MaxHold.Milliseconds(), (b.p.Window + slice).Milliseconds()}
+}
+
+// queuedReport is a report sent in another round trip's pipeline (the
+// result write's, record.go): an attempt that is not a probe needs the
+// answer only for a log line.
+type queuedReport struct {
+	cmd  *redis.Cmd
+	keys []string
+	args []any
+}
+
+// queueReport adds report's script to pipe; answer reads it after Exec.
+func (b *breaker) queueReport(ctx context.Context, pipe redis.Pipeliner, conn, probe string, o outcome, now time.Time) *queuedReport {
+	keys, args := b.reportArgs(conn, probe, o, now)
+	return &queuedReport{cmd: reportScript.EvalSha(ctx, pipe, keys, args...), keys: keys, args: args}
+}
+
+func (b *breaker) answer(ctx context.Context, q *queuedReport) (time.Time, error) {
+	res, err := q.cmd.Int64Slice()
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		res, err = reportScript.Run(ctx, b.rdb, q.keys, q.args...).Int64Slice()
+	}
+	return reportAnswer(res, err)
+}
+
+func reportAnswer(res []int64, err error) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, fmt.Errorf("connection breaker: %w", err)
 	}

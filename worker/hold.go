@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/oktaq/oktaq/okta"
@@ -107,57 +106,62 @@ func (w *Worker) holdTTL() time.Duration {
 	return w.opts.TaskDeadline + tasks.DefaultResultRetention + time.Hour
 }
 
-// hold applies the task's hold before anything touches Okta.
-func (w *Worker) hold(next asynq.Handler) asynq.Handler {
-	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
-		at := attemptFrom(ctx)
-		now := w.now()
-		raw, err := holdCheckScript.Run(ctx, w.rdb, []string{tasks.HoldKey(at.taskID)}, now.UnixMilli()).StringSlice()
+// applyHold applies the task's hold, read by holdCheckScript (raw), before
+// anything touches Okta. It answers an error that ends or defers the
+// attempt, or nil with at.result set (the action ended held: cancelled,
+// denied, expired), or nil with at.hold set: go on. The check runs in the
+// per-user lease's round trip (lease.go), so it costs no round trip of
+// its own (issue 19).
+func (w *Worker) applyHold(ctx context.Context, at *attempt, raw []string, err error) error {
+	switch {
+	case err != nil:
+		return &okta.TransientError{Err: fmt.Errorf("read the task's hold: %w", err)}
+	case len(raw) < 2:
+		return &okta.TransientError{Err: fmt.Errorf("read the task's hold: unexpected answer %q", raw)}
+	}
+	switch raw[0] {
+	case "cancelled":
+		return w.endHeld(at, tasks.OutcomeCancelled, tasks.CodeCancelled, "cancelled before it ran", raw[1])
+	case "denied":
+		return w.endHeld(at, tasks.OutcomeDenied, tasks.CodeDenied, "a second person denied the action", raw[1])
+	case "expired":
+		return w.endHeld(at, tasks.OutcomeExpired, tasks.CodeApprovalExpired,
+			fmt.Sprintf("nobody approved the action within OKTAQ_APPROVAL_TTL (%s)", w.opts.ApprovalTTL), "")
+	case "wait":
+		code := tasks.CodeNotYetDue
+		if raw[2] == "approval" {
+			code = tasks.CodeAwaitingApproval
+		}
+		return &waitError{Until: msTime(raw[1]), Code: code}
+	case "remind":
+		runAt := msTime(raw[1])
+		// Sent first, marked sent after: a crash in between sends the
+		// reminder again (at least once; receivers dedupe).
+		err := w.emit(ctx, Event{Type: EventAccessExpiring, TaskID: at.taskID, Args: at.args, At: runAt,
+			Detail: &tasks.Detail{Code: tasks.CodeAccessExpiring, Reason: "the access ends at " + runAt.UTC().Format(time.RFC3339) + " unless the removal is cancelled or rescheduled"}})
 		if err != nil {
-			return &okta.TransientError{Err: fmt.Errorf("read the task's hold: %w", err)}
+			return &okta.TransientError{Err: fmt.Errorf("send the access reminder: %w", err)}
 		}
-		switch raw[0] {
-		case "cancelled":
-			return w.endHeld(at, tasks.OutcomeCancelled, tasks.CodeCancelled, "cancelled before it ran", raw[1])
-		case "denied":
-			return w.endHeld(at, tasks.OutcomeDenied, tasks.CodeDenied, "a second person denied the action", raw[1])
-		case "expired":
-			return w.endHeld(at, tasks.OutcomeExpired, tasks.CodeApprovalExpired,
-				fmt.Sprintf("nobody approved the action within OKTAQ_APPROVAL_TTL (%s)", w.opts.ApprovalTTL), "")
-		case "wait":
-			code := tasks.CodeNotYetDue
-			if raw[2] == "approval" {
-				code = tasks.CodeAwaitingApproval
-			}
-			return &waitError{Until: msTime(raw[1]), Code: code}
-		case "remind":
-			runAt := msTime(raw[1])
-			err := w.emit(ctx, Event{Type: EventAccessExpiring, TaskID: at.taskID, Args: at.args, At: runAt,
-				Detail: &tasks.Detail{Code: tasks.CodeAccessExpiring, Reason: "the access ends at " + runAt.UTC().Format(time.RFC3339) + " unless the removal is cancelled or rescheduled"}})
-			if err != nil {
-				return &okta.TransientError{Err: fmt.Errorf("send the access reminder: %w", err)}
-			}
-			if err := remindedScript.Run(ctx, w.rdb, []string{tasks.HoldKey(at.taskID)}, raw[1]).Err(); err != nil {
-				return &okta.TransientError{Err: fmt.Errorf("mark the reminder sent: %w", err)}
-			}
-			return &waitError{Until: runAt, Code: tasks.CodeAccessExpiring}
+		if err := remindedScript.Run(ctx, w.rdb, []string{tasks.HoldKey(at.taskID)}, raw[1]).Err(); err != nil {
+			return &okta.TransientError{Err: fmt.Errorf("mark the reminder sent: %w", err)}
 		}
-		hs := holdState{approval: raw[1], decision: raw[2], verify: raw[4], verifyFactor: raw[5], verifyTxn: raw[6]}
-		hs.polls, _ = strconv.Atoi(raw[7])
-		if raw[3] != "" {
-			hs.runAt = msTime(raw[3])
-		}
-		if err := w.checkApproval(at, hs); err != nil {
-			return err
-		}
-		// A reschedule moves the action's due time past the deadline it
-		// was signed with: the deadline moves with it.
-		if r := at.args.Base(); !hs.runAt.IsZero() && r.Deadline.Before(hs.runAt.Add(w.opts.TaskDeadline)) {
-			r.Deadline = hs.runAt.Add(w.opts.TaskDeadline)
-		}
-		at.hold = &hs
-		return next.ProcessTask(ctx, t)
-	})
+		return &waitError{Until: runAt, Code: tasks.CodeAccessExpiring}
+	}
+	hs := holdState{approval: raw[1], decision: raw[2], verify: raw[4], verifyFactor: raw[5], verifyTxn: raw[6]}
+	hs.polls, _ = strconv.Atoi(raw[7])
+	if raw[3] != "" {
+		hs.runAt = msTime(raw[3])
+	}
+	if err := w.checkApproval(at, hs); err != nil {
+		return err
+	}
+	// A reschedule moves the action's due time past the deadline it
+	// was signed with: the deadline moves with it.
+	if r := at.args.Base(); !hs.runAt.IsZero() && r.Deadline.Before(hs.runAt.Add(w.opts.TaskDeadline)) {
+		r.Deadline = hs.runAt.Add(w.opts.TaskDeadline)
+	}
+	at.hold = &hs
+	return nil
 }
 
 // checkApproval lets an approved action on only with a decision signed

@@ -11,6 +11,10 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/oktaq/oktaq/okta"
+	"github.com/oktaq/oktaq/okta/ratelimit"
+	"github.com/oktaq/oktaq/tasks"
 )
 
 // LeasePolicy configures the per-user lease: two actions on one user of
@@ -67,13 +71,22 @@ func (w *Worker) leaseUser(next asynq.Handler) asynq.Handler {
 		// worker killed) and is taken over at once, not waited out.
 		token := "task:" + at.taskID
 		keys := []string{userKey(conn, ref)}
-		ans, err := w.acquireWithJournal(ctx, at, []string{keys[0], aliasKey(conn, ref)}, token, w.opts.Lease.TTL.Milliseconds(), userKey(conn, ""))
+		hold, ans, err := w.acquireWithJournal(ctx, at, []string{keys[0], aliasKey(conn, ref)}, token, w.opts.Lease.TTL.Milliseconds(), userKey(conn, ""))
 		got := int64(0)
 		if err == nil && len(ans) == 2 {
 			got, _ = ans[0].(int64)
 			if other, _ := ans[1].(string); other != "" {
 				keys = append(keys, userKey(conn, other))
 			}
+		}
+		// The hold decides first, as when it was read before the lease:
+		// a held task gives back the lease it took in the same round trip
+		// (a held task is rare; an unheld one saves a round trip).
+		if herr := w.applyHold(ctx, at, hold.raw, hold.err); herr != nil || at.result != nil {
+			if got == 1 {
+				_ = releaseLease.Run(context.WithoutCancel(ctx), w.rdb, keys, token, len(keys)).Err()
+			}
+			return herr
 		}
 		switch {
 		case err != nil:
@@ -88,34 +101,93 @@ func (w *Worker) leaseUser(next asynq.Handler) asynq.Handler {
 		defer func() {
 			stop()
 			// The release also remembers that ref and the id Okta
-			// resolved name the same user, both ways (one round trip).
-			rkeys, argv := keys, []any{token, len(keys)}
+			// resolved name the same user, both ways. record sends it
+			// with the result write (one round trip for both), or alone
+			// when the attempt ends without one.
+			rel := &leaseRelease{keys: keys, argv: []any{token, len(keys)}}
 			if at.result != nil && at.result.UserID != "" && at.result.UserID != ref {
 				id := at.result.UserID
-				rkeys = append(slices.Clip(keys), aliasKey(conn, ref), aliasKey(conn, id))
-				argv = append(argv, ref, id, (24 * time.Hour).Milliseconds())
+				rel.keys = append(slices.Clip(keys), aliasKey(conn, ref), aliasKey(conn, id))
+				rel.argv = append(rel.argv, ref, id, (24 * time.Hour).Milliseconds())
 			}
-			_ = releaseLease.Run(context.WithoutCancel(ctx), w.rdb, rkeys, argv...).Err()
+			if p := recover(); p != nil {
+				w.releaseNow(ctx, rel)
+				panic(p)
+			}
+			at.release = rel
 		}()
 		return next.ProcessTask(ctx, t)
 	})
 }
 
-// acquireWithJournal runs acquireLease and, in the same round trip (a
-// pipeline), reads the task's journal entry for execute.
-func (w *Worker) acquireWithJournal(ctx context.Context, at *attempt, keys []string, args ...any) ([]any, error) {
+// blockedPiper is an Executor that can send Blocked in the lease's
+// pipeline (*okta.Executor).
+type blockedPiper interface {
+	BlockedIn(ctx context.Context, pipe redis.Pipeliner, rdb redis.UniversalClient, a tasks.Args) (func() (time.Time, string, error), bool)
+}
+
+// holdRead is the answer of holdCheckScript (hold.go), or why none came.
+type holdRead struct {
+	raw []string
+	err error
+}
+
+// acquireWithJournal runs, in one round trip (a pipeline), the task's
+// hold check (hold.go), acquireLease, the read of the task's journal
+// entry for execute, and the gate's looks at the connection's breaker
+// and rate limits.
+func (w *Worker) acquireWithJournal(ctx context.Context, at *attempt, keys []string, args ...any) (holdRead, []any, error) {
+	holdKeys, now := []string{tasks.HoldKey(at.taskID)}, w.now().UnixMilli()
 	pipe := w.rdb.Pipeline()
+	check := holdCheckScript.EvalSha(ctx, pipe, holdKeys, now)
 	lease := acquireLease.EvalSha(ctx, pipe, keys, args...)
 	entry := pipe.Get(ctx, journalKey(at.taskID))
+	// A breaker with no hold admits every attempt (admitScript's first
+	// answer): the gate skips its round trip then.
+	breakerHold := pipe.HGet(ctx, stateKey(at.conn.Conn.Name), "until")
+	if bp, ok := at.conn.Exec.(blockedPiper); ok {
+		pctx := ratelimit.WithPriority(ctx, okta.PriorityOf(at.args))
+		if answer, ok := bp.BlockedIn(pctx, pipe, w.rdb, at.args); ok {
+			at.blocked = answer
+		}
+	}
 	_, _ = pipe.Exec(ctx)
+	at.breakerClosed = errors.Is(breakerHold.Err(), redis.Nil)
 	if b, err := entry.Bytes(); err == nil || errors.Is(err, redis.Nil) {
 		at.journal = &journalRead{known: true, entry: b}
+	}
+	var hold holdRead
+	hold.raw, hold.err = check.StringSlice()
+	if hold.err != nil && redis.HasErrorPrefix(hold.err, "NOSCRIPT") {
+		hold.raw, hold.err = holdCheckScript.Run(ctx, w.rdb, holdKeys, now).StringSlice()
 	}
 	ans, err := lease.Slice()
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		ans, err = acquireLease.Run(ctx, w.rdb, keys, args...).Slice()
 	}
-	return ans, err
+	return hold, ans, err
+}
+
+// leaseRelease is a user lease's releaseLease call, not yet sent.
+type leaseRelease struct {
+	keys []string
+	argv []any
+}
+
+// releaseNow sends the attempt's lease release on its own.
+func (w *Worker) releaseNow(ctx context.Context, rel *leaseRelease) {
+	_ = releaseLease.Run(context.WithoutCancel(ctx), w.rdb, rel.keys, rel.argv...).Err()
+}
+
+// queueRelease adds the release to pipe; the returned func, called
+// after Exec, sends it alone if Redis did not know the script.
+func (w *Worker) queueRelease(ctx context.Context, pipe redis.Pipeliner, rel *leaseRelease) func() {
+	cmd := releaseLease.EvalSha(ctx, pipe, rel.keys, rel.argv...)
+	return func() {
+		if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			w.releaseNow(ctx, rel)
+		}
+	}
 }
 
 // keepLease extends the lease every third of its TTL while the action

@@ -37,6 +37,15 @@ type attempt struct {
 	verification *tasks.Verification
 	// journal is the task's journal entry, read with the user lease.
 	journal *journalRead
+	// breakerClosed: the connection's breaker had no hold when the user
+	// lease was taken (read in its round trip), so the gate need not ask.
+	breakerClosed bool
+	// blocked reads the rate-limit peek sent with the user lease, when
+	// the executor could send it there (the gate's Blocked otherwise).
+	blocked func() (time.Time, string, error)
+	// release is the user lease's release, left by leaseUser for record
+	// to send with the result write (lease.go).
+	release *leaseRelease
 }
 
 type attemptKey struct{}
@@ -133,7 +142,11 @@ func (w *Worker) gate(next asynq.Handler) asynq.Handler {
 		if w.now().After(giveUp) {
 			return w.expired(at, giveUp)
 		}
-		until, bucket, err := at.conn.Exec.Blocked(ctx, at.args)
+		blocked := at.blocked
+		if blocked == nil {
+			blocked = func() (time.Time, string, error) { return at.conn.Exec.Blocked(ctx, at.args) }
+		}
+		until, bucket, err := blocked()
 		if err != nil {
 			w.opts.Logger.Warn("rate-limit state unreadable; each call asks the limiter, which refuses while Redis is down", "error", err)
 		}
@@ -144,7 +157,11 @@ func (w *Worker) gate(next asynq.Handler) asynq.Handler {
 			w.metrics.delayed.WithLabelValues(at.conn.Conn.Name, bucket).Inc()
 			return &okta.RateLimitedError{Until: until, Bucket: bucket}
 		}
-		adm, err := w.breaker.admit(ctx, at.conn.Conn.Name, w.now())
+		var adm admission
+		err = nil
+		if !at.breakerClosed {
+			adm, err = w.breaker.admit(ctx, at.conn.Conn.Name, w.now())
+		}
 		if err != nil {
 			// Redis is down: the limiter refuses every call anyway.
 			w.opts.Logger.Warn("connection breaker unreadable", "error", err)

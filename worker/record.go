@@ -25,7 +25,15 @@ func (w *Worker) record(next asynq.Handler) asynq.Handler {
 		at := &attempt{taskID: id, action: action, started: w.now()}
 		err := next.ProcessTask(context.WithValue(ctx, attemptKey{}, at), t)
 		kind, final := w.classify(ctx, err)
-		if at.admitted && w.reportToBreaker(ctx, at, kind, err) {
+		if !final && at.release != nil {
+			w.releaseNow(ctx, at.release)
+			at.release = nil
+		}
+		// A final attempt that is not a probe reports to the breaker in
+		// the result write's round trip (issue 19): its answer only
+		// feeds a log line.
+		reportLater := final && at.admitted && at.probe == ""
+		if at.admitted && !reportLater && w.reportToBreaker(ctx, at, kind, err) {
 			// A failed probe: the connection is down, not this task's
 			// action; it waits with the others, without spending an
 			// attempt.
@@ -50,9 +58,31 @@ func (w *Worker) record(next asynq.Handler) asynq.Handler {
 				res.Error = errorInfo(at, err)
 			}
 			w.confirmationOf(at, res) // confirm.go
-			first, werr := w.writeResult(ctx, t, res)
+			var report *queuedReport
+			var released func()
+			first, werr := w.writeResult(ctx, t, res, func(pipe redis.Pipeliner) {
+				if reportLater {
+					report = w.breaker.queueReport(context.WithoutCancel(ctx), pipe, at.conn.Conn.Name, "", breakerOutcome(kind), w.now())
+				}
+				if at.release != nil {
+					released = w.queueRelease(context.WithoutCancel(ctx), pipe, at.release)
+				}
+			})
+			switch {
+			case released != nil:
+				released()
+			case at.release != nil: // the result write gave up before its round trip
+				w.releaseNow(ctx, at.release)
+			}
 			if werr != nil {
 				w.opts.Logger.Error("result not written", "task_id", id, "error", werr)
+			}
+			switch {
+			case report != nil:
+				until, rerr := w.breaker.answer(context.WithoutCancel(ctx), report)
+				w.breakerAnswered(at, breakerOutcome(kind), until, rerr, err)
+			case reportLater: // the result write gave up before its round trip
+				w.reportToBreaker(ctx, at, kind, err)
 			}
 			if first {
 				w.metrics.actions.WithLabelValues(string(action), res.Connection, string(res.Outcome)).Inc()
@@ -109,14 +139,28 @@ func (w *Worker) classify(ctx context.Context, err error) (kind string, final bo
 // transient failure. It reports whether the attempt was a probe that
 // failed.
 func (w *Worker) reportToBreaker(ctx context.Context, at *attempt, kind string, err error) (failedProbe bool) {
-	o := neutral
+	o := breakerOutcome(kind)
+	until, rerr := w.breaker.report(context.WithoutCancel(ctx), at.conn.Conn.Name, at.probe, o, w.now())
+	if !w.breakerAnswered(at, o, until, rerr, err) {
+		return false
+	}
+	return at.probe != "" && o == failed && !until.IsZero()
+}
+
+// breakerOutcome is what an attempt's kind says of Okta's health.
+func breakerOutcome(kind string) outcome {
 	switch kind {
 	case "ok", "permanent":
-		o = succeeded
+		return succeeded
 	case "transient":
-		o = failed
+		return failed
 	}
-	until, rerr := w.breaker.report(context.WithoutCancel(ctx), at.conn.Conn.Name, at.probe, o, w.now())
+	return neutral
+}
+
+// breakerAnswered logs the breaker's answer to a report and keeps the
+// connection's hold; false when the breaker could not be updated.
+func (w *Worker) breakerAnswered(at *attempt, o outcome, until time.Time, rerr, err error) bool {
 	if rerr != nil {
 		w.opts.Logger.Warn("connection breaker not updated", "error", rerr)
 		return false
@@ -126,7 +170,7 @@ func (w *Worker) reportToBreaker(ctx context.Context, at *attempt, kind string, 
 			"probe", at.probe != "", "error", err)
 	}
 	at.heldUntil = until
-	return at.probe != "" && o == failed && !until.IsZero()
+	return true
 }
 
 func outcomeOf(kind string, res *tasks.Result) tasks.Outcome {
@@ -177,7 +221,10 @@ func (w *Worker) baseResult(at *attempt) *tasks.Result {
 // Redis rolled back (the task gone, its message with it) it would leave a
 // result-only hash with no expiry; the script writes only next to a
 // message.
-func (w *Worker) writeResult(ctx context.Context, t *asynq.Task, res *tasks.Result) (first bool, err error) {
+//
+// with, when not nil, adds commands of the caller to the same pipeline,
+// ahead of the write.
+func (w *Worker) writeResult(ctx context.Context, t *asynq.Task, res *tasks.Result, with func(redis.Pipeliner)) (first bool, err error) {
 	b, err := json.Marshal(res)
 	if err != nil {
 		return true, err
@@ -193,6 +240,11 @@ func (w *Worker) writeResult(ctx context.Context, t *asynq.Task, res *tasks.Resu
 	ctx = context.WithoutCancel(ctx)
 	key := "asynq:{" + q + "}:t:" + rw.TaskID()
 	pipe := w.rdb.Pipeline()
+	if with != nil {
+		// First: whoever sees the result sees the caller's commands done
+		// (a released user lease).
+		with(pipe)
+	}
 	write := writeResultScript.EvalSha(ctx, pipe, []string{key}, b)
 	marker := pipe.SetNX(ctx, "oktaq:counted:"+rw.TaskID(), 1, w.opts.TaskDeadline+time.Hour)
 	_, _ = pipe.Exec(ctx)

@@ -35,6 +35,12 @@ func TestCancelScheduled(t *testing.T) {
 	if n := h.oktaUserCalls(); n != 0 {
 		t.Fatalf("%d Okta calls for a cancelled action, want 0", n)
 	}
+	// The hold is read in the user lease's round trip: a held action
+	// gives the lease it took back at once, or the user's next action
+	// would wait out the lease's TTL.
+	if leases, err := h.redis.Client.Keys(bg, "oktaq:{default}:user:*").Result(); err != nil || len(leases) != 0 {
+		t.Fatalf("user leases left by a cancelled action: %v (%v)", leases, err)
+	}
 	if _, err := c.Cancel(bg, "helpdesk-a", info.ID, tasks.Requester{}); holdCode(err) != tasks.CodeAlreadyStarted {
 		t.Fatalf("second cancel: %v, want already_started", err)
 	}

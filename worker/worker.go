@@ -142,7 +142,7 @@ func New(opts Options) (*Worker, error) {
 	}
 	w.setupCallbacks()
 	actions := asynq.NewServeMux()
-	actions.Use(w.record, w.awaitRedis, w.verify, w.validate, w.authorize, w.hold, w.leaseUser, w.gate, w.verifyCaller)
+	actions.Use(w.record, w.awaitRedis, w.verify, w.validate, w.authorize, w.leaseUser, w.gate, w.verifyCaller)
 	for _, a := range tasks.Actions() {
 		actions.HandleFunc(a.TypeName(), w.execute)
 	}

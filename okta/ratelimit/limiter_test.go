@@ -180,6 +180,19 @@ func TestLimiterSharesA429(t *testing.T) {
 	if d := until.Sub(learnt.Until); d < -time.Second || d > time.Second {
 		t.Errorf("gate waits until %v, the 429 said %v", until, learnt.Until)
 	}
+	// The same look sent in the worker's own pipeline (its lease's round
+	// trip) answers the same.
+	pipe := r.Client.Pipeline()
+	answer, ok := b.BlockedIn(ctx, pipe, r.Client, clearSessions(1))
+	if !ok {
+		t.Fatal("BlockedIn refused the limiter's own Redis client")
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if pu, pb, perr := answer(); perr != nil || pb != bucket || pu.Sub(learnt.Until).Abs() > time.Second {
+		t.Fatalf("gate in a pipeline: %v %q %v; want blocked on %s until about %v", pu, pb, perr, bucket, learnt.Until)
+	}
 	if n := len(sim.Requests()); n != requests {
 		t.Fatalf("the gate called Okta %d times", n-requests)
 	}
