@@ -140,6 +140,27 @@ func (c *Client) Enqueue(ctx context.Context, a tasks.Args, opts ...EnqueueOptio
 }
 
 // enqueueAs is Enqueue for producer (the API's caller).
+// checkRequest normalizes and validates a as producer's request and finds
+// its connection, checking the producer's bounds: what Enqueue and
+// DryRunAction both refuse before anything else.
+func (c *Client) checkRequest(producer string, a tasks.Args, now time.Time) (*tasks.Request, *tasks.Policy, error) {
+	tasks.Normalize(a, now)
+	r := a.Base()
+	r.Producer = producer
+	if err := tasks.Validate(a, now); err != nil {
+		return nil, nil, err
+	}
+	conn, ok := c.Connection(r.Connection)
+	if !ok {
+		return nil, nil, &tasks.ValidationError{Fields: []tasks.FieldError{{Field: "connection",
+			Reason: fmt.Sprintf("unknown connection %q; known: %s", r.ConnectionName(), strings.Join(slices.Sorted(maps.Keys(c.opts.Connections)), ", "))}}}
+	}
+	if err := c.opts.Producers.Authorize(producer, r.ConnectionName(), r.Requester.Role); err != nil {
+		return nil, nil, err
+	}
+	return r, conn, nil
+}
+
 func (c *Client) enqueueAs(ctx context.Context, producer string, a tasks.Args, opts ...EnqueueOption) (*Info, error) {
 	var o enqueueOptions
 	for _, opt := range opts {
@@ -152,19 +173,9 @@ func (c *Client) enqueueAs(ctx context.Context, producer string, a tasks.Args, o
 		return nil, errors.New("enqueue: Options.Keyring is required to enqueue (the workers' OKTAQ_SIGNING_KEYS)")
 	}
 	now := c.opts.Clock()
-	tasks.Normalize(a, now)
-	r := a.Base()
-	r.Bulk = r.Bulk || o.bulk
-	r.Producer = producer
-	if err := tasks.Validate(a, now); err != nil {
-		return nil, err
-	}
-	conn, ok := c.Connection(r.Connection)
-	if !ok {
-		return nil, &tasks.ValidationError{Fields: []tasks.FieldError{{Field: "connection",
-			Reason: fmt.Sprintf("unknown connection %q; known: %s", r.ConnectionName(), strings.Join(slices.Sorted(maps.Keys(c.opts.Connections)), ", "))}}}
-	}
-	if err := c.opts.Producers.Authorize(producer, r.ConnectionName(), r.Requester.Role); err != nil {
+	a.Base().Bulk = a.Base().Bulk || o.bulk
+	r, conn, err := c.checkRequest(producer, a, now)
+	if err != nil {
 		return nil, err
 	}
 	if err := conn.Authorize(a.Action(), r.Requester.Role); err != nil {

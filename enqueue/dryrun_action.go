@@ -4,10 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"maps"
-	"slices"
-	"strings"
 
 	"github.com/oktaq/oktaq/tasks"
 )
@@ -24,19 +20,8 @@ func (c *Client) DryRunAction(ctx context.Context, planner Planner, producer str
 	if a == nil {
 		return nil, errors.New("enqueue: no action given")
 	}
-	now := c.opts.Clock()
-	tasks.Normalize(a, now)
-	r := a.Base()
-	r.Producer = producer
-	if err := tasks.Validate(a, now); err != nil {
-		return nil, err
-	}
-	conn, ok := c.Connection(r.Connection)
-	if !ok {
-		return nil, &tasks.ValidationError{Fields: []tasks.FieldError{{Field: "connection",
-			Reason: fmt.Sprintf("unknown connection %q; known: %s", r.ConnectionName(), strings.Join(slices.Sorted(maps.Keys(c.opts.Connections)), ", "))}}}
-	}
-	if err := c.opts.Producers.Authorize(producer, r.ConnectionName(), r.Requester.Role); err != nil {
+	r, conn, err := c.checkRequest(producer, a, c.opts.Clock())
+	if err != nil {
 		return nil, err
 	}
 	step, err := stepOf(a)
