@@ -106,7 +106,7 @@ func runBenchRateLimit(ctx context.Context, env *cmdEnv, args []string) error {
 	switch {
 	case fs.NArg() > 0:
 		return usagef("takes no arguments")
-	case f.window < time.Second || f.limit < 2 || f.share <= 0 || f.share > 1 || f.workers < 1 || f.conc < 1 ||
+	case f.window < time.Second || f.limit < 2 || f.share <= 0 || f.share > 1 || f.workers < 1 || f.conc < 1 || f.oktaConcurrency < 1 ||
 		f.overload <= 0 || f.loadWindows <= 0 || f.every <= 0 || f.reserve < 0 || f.reserve >= 0.7:
 		return usagef("out of range: want --window >= 1s, --limit >= 2, 0 < --share <= 1, positive counts, 0 <= --reserve < 0.7")
 	}
@@ -256,7 +256,7 @@ func runBenchMode(ctx context.Context, f benchFlags, mode, redisURL, exe string,
 
 	spec := benchWorkerSpec{Mode: mode, RedisURL: redisURL, OktaURL: b.sim.URL(), APIToken: token,
 		Connection: "bench-" + b.id, SigningKeys: keys, Queues: b.queues, Concurrency: f.conc, Poll: f.poll,
-		Window: f.window, Share: f.plimit(), Workers: f.workers}
+		Window: f.window, Share: f.plimit(), Workers: f.workers, OrgConcurrency: f.oktaConcurrency}
 	switch mode {
 	case modeOktaq:
 		spec.Reserve, res.reserve = f.reserve, f.reserve

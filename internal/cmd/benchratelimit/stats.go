@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"slices"
@@ -23,7 +24,10 @@ type benchStats struct {
 	windows                 int
 	perWindow, perWindowGet float64
 	calls, limited          int
-	detail                  string // -v: calls per window and idle gaps
+	// limitedBy counts 429s by bucket and method ("users POST"), to tell
+	// where they come from (-v).
+	limitedBy map[string]int
+	detail    string // -v: calls per window and idle gaps
 	// Critical delay: from enqueue to Okta receiving the suspend.
 	critN            int
 	critP50, critP99 time.Duration
@@ -56,6 +60,10 @@ func measure(sim *oktasim.Sim, f benchFlags, start time.Time, critAt map[string]
 		st.calls++
 		if r.Status == http.StatusTooManyRequests {
 			st.limited++
+			if st.limitedBy == nil {
+				st.limitedBy = map[string]int{}
+			}
+			st.limitedBy[sim.BucketFor(r.Method, r.Path)+" "+r.Method]++
 		}
 		switch sim.BucketFor(r.Method, r.Path) {
 		case oktasim.ActionBucket:
@@ -168,6 +176,9 @@ func printBenchTable(w io.Writer, f benchFlags, results []benchResult) {
 	for _, r := range results {
 		if r.detail != "" {
 			fmt.Fprintf(w, "%s windows (calls, idle before the next): %s\n", r.mode, r.detail)
+			if len(r.limitedBy) > 0 {
+				fmt.Fprintf(w, "%s 429s by bucket and method: %s\n", r.mode, limitedByString(r.limitedBy))
+			}
 		}
 		if r.archived > 0 {
 			fmt.Fprintf(w, "%s: %d tasks archived (failed)\n", r.mode, r.archived)
@@ -188,4 +199,12 @@ func roundDelay(d time.Duration) string {
 		return d.Round(time.Millisecond).String()
 	}
 	return d.Round(100 * time.Millisecond).String()
+}
+
+func limitedByString(m map[string]int) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
 }
