@@ -52,7 +52,7 @@ func runBenchRateLimit(ctx context.Context, env *cmdEnv, args []string) error {
 	var modes, playbooks string
 	fs := newFlags(env, "bench-ratelimit", "[flags]")
 	fs.DurationVar(&f.window, "window", 10*time.Second, "rate-limit window of the simulated org")
-	fs.IntVar(&f.limit, "limit", 120, "org-wide limit per window of the user read and user action (lifecycle, membership) buckets")
+	fs.IntVar(&f.limit, "limit", 120, "org-wide limit per window of the user read (GET /api/v1/users/{id}) and users (a user's groups, lifecycle) buckets")
 	fs.Float64Var(&f.share, "share", 0.5, "share of a bucket one API token may use (Okta's per-principal limit)")
 	fs.IntVar(&f.oktaConcurrency, "okta-concurrency", 10, "the org's limit of calls in flight")
 	fs.IntVar(&f.workers, "workers", 3, "worker processes per mode")

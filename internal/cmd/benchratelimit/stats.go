@@ -18,7 +18,8 @@ import (
 // saw, whoever the client was.
 type benchStats struct {
 	// perWindow is the mean of calls answered (not 429) per window of the
-	// action bucket (lifecycle and membership calls), over every window
+	// users bucket (the membership check's read of a user's groups,
+	// lifecycle calls: one per action), over every window
 	// but the last (the tail, when less work than a window's budget is
 	// left); perWindowGet the same for the user read bucket.
 	windows                 int
@@ -169,7 +170,7 @@ func printBenchTable(w io.Writer, f benchFlags, results []benchResult) {
 			roundDelay(r.critP99), done, r.ideal.Round(100*time.Millisecond), r.done.Seconds()/r.ideal.Seconds())
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\ncalls/window: calls answered per window of the lifecycle+membership bucket, all windows but the last "+
+	fmt.Fprintf(w, "\ncalls/window: calls answered per window of the users bucket (a user's groups, lifecycle), all windows but the last "+
 		"averaged (user read bucket: %s). of share, of budget: that / the share allowed, / what the mode may spend "+
 		"(the share less its reserve). 429s: of all calls. critical: from enqueue to Okta receiving the suspend. "+
 		"ideal: the work (one call of the bucket per action) at the share's rate.\n", getColumn(results))
