@@ -123,10 +123,11 @@ func runBenchRateLimit(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	defer stop()
 	bulk := int(math.Ceil(f.overload * float64(f.plimit()) * f.loadWindows))
-	fmt.Fprintf(env.stderr, "bench-ratelimit: Redis %s; per mode: simulated org with user read and action buckets of %d calls per %s, "+
-		"%.0f%% per API token (%d), %d calls in flight; %d worker processes x %d; %d bulk group adds over %s "+
+	fmt.Fprintf(env.stderr, "bench-ratelimit: Redis %s; per mode: simulated org with user read and users buckets of %d calls per %s, "+
+		"%.0f%% per API token (%d), %d calls in flight (oktaq: at most %d); %d worker processes x %d; %d bulk group adds over %s "+
 		"and a critical suspend every %s while they last\n",
-		where, f.limit, f.window, f.share*100, f.plimit(), f.oktaConcurrency, f.workers, f.conc, bulk,
+		where, f.limit, f.window, f.share*100, f.plimit(), f.oktaConcurrency,
+		benchWorkerSpec{Workers: f.workers, Concurrency: f.conc, OrgConcurrency: f.oktaConcurrency}.limiterConfig().MaxInFlight, f.workers, f.conc, bulk,
 		time.Duration(f.loadWindows*float64(f.window)), f.every)
 
 	results := make([]benchResult, len(f.modes))
