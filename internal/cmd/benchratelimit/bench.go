@@ -52,7 +52,7 @@ func runBenchRateLimit(ctx context.Context, env *cmdEnv, args []string) error {
 	var modes, playbooks string
 	fs := newFlags(env, "bench-ratelimit", "[flags]")
 	fs.DurationVar(&f.window, "window", 10*time.Second, "rate-limit window of the simulated org")
-	fs.IntVar(&f.limit, "limit", 120, "org-wide limit per window of the user read and user action (lifecycle, membership) buckets")
+	fs.IntVar(&f.limit, "limit", 120, "org-wide limit per window of the user read (GET /api/v1/users/{id}) and users (a user's groups, lifecycle) buckets")
 	fs.Float64Var(&f.share, "share", 0.5, "share of a bucket one API token may use (Okta's per-principal limit)")
 	fs.IntVar(&f.oktaConcurrency, "okta-concurrency", 10, "the org's limit of calls in flight")
 	fs.IntVar(&f.workers, "workers", 3, "worker processes per mode")
@@ -106,7 +106,7 @@ func runBenchRateLimit(ctx context.Context, env *cmdEnv, args []string) error {
 	switch {
 	case fs.NArg() > 0:
 		return usagef("takes no arguments")
-	case f.window < time.Second || f.limit < 2 || f.share <= 0 || f.share > 1 || f.workers < 1 || f.conc < 1 ||
+	case f.window < time.Second || f.limit < 2 || f.share <= 0 || f.share > 1 || f.workers < 1 || f.conc < 1 || f.oktaConcurrency < 1 ||
 		f.overload <= 0 || f.loadWindows <= 0 || f.every <= 0 || f.reserve < 0 || f.reserve >= 0.7:
 		return usagef("out of range: want --window >= 1s, --limit >= 2, 0 < --share <= 1, positive counts, 0 <= --reserve < 0.7")
 	}
@@ -123,10 +123,11 @@ func runBenchRateLimit(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	defer stop()
 	bulk := int(math.Ceil(f.overload * float64(f.plimit()) * f.loadWindows))
-	fmt.Fprintf(env.stderr, "bench-ratelimit: Redis %s; per mode: simulated org with user read and action buckets of %d calls per %s, "+
-		"%.0f%% per API token (%d), %d calls in flight; %d worker processes x %d; %d bulk group adds over %s "+
+	fmt.Fprintf(env.stderr, "bench-ratelimit: Redis %s; per mode: simulated org with user read and users buckets of %d calls per %s, "+
+		"%.0f%% per API token (%d), %d calls in flight (oktaq: at most %d); %d worker processes x %d; %d bulk group adds over %s "+
 		"and a critical suspend every %s while they last\n",
-		where, f.limit, f.window, f.share*100, f.plimit(), f.oktaConcurrency, f.workers, f.conc, bulk,
+		where, f.limit, f.window, f.share*100, f.plimit(), f.oktaConcurrency,
+		benchWorkerSpec{Workers: f.workers, Concurrency: f.conc, OrgConcurrency: f.oktaConcurrency}.limiterConfig().MaxInFlight, f.workers, f.conc, bulk,
 		time.Duration(f.loadWindows*float64(f.window)), f.every)
 
 	results := make([]benchResult, len(f.modes))
@@ -256,7 +257,7 @@ func runBenchMode(ctx context.Context, f benchFlags, mode, redisURL, exe string,
 
 	spec := benchWorkerSpec{Mode: mode, RedisURL: redisURL, OktaURL: b.sim.URL(), APIToken: token,
 		Connection: "bench-" + b.id, SigningKeys: keys, Queues: b.queues, Concurrency: f.conc, Poll: f.poll,
-		Window: f.window, Share: f.plimit(), Workers: f.workers}
+		Window: f.window, Share: f.plimit(), Workers: f.workers, OrgConcurrency: f.oktaConcurrency}
 	switch mode {
 	case modeOktaq:
 		spec.Reserve, res.reserve = f.reserve, f.reserve

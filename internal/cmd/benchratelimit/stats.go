@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"slices"
@@ -17,13 +18,17 @@ import (
 // saw, whoever the client was.
 type benchStats struct {
 	// perWindow is the mean of calls answered (not 429) per window of the
-	// action bucket (lifecycle and membership calls), over every window
+	// users bucket (the membership check's read of a user's groups,
+	// lifecycle calls: one per action), over every window
 	// but the last (the tail, when less work than a window's budget is
 	// left); perWindowGet the same for the user read bucket.
 	windows                 int
 	perWindow, perWindowGet float64
 	calls, limited          int
-	detail                  string // -v: calls per window and idle gaps
+	// limitedBy counts 429s by bucket and method ("users POST"), to tell
+	// where they come from (-v).
+	limitedBy map[string]int
+	detail    string // -v: calls per window and idle gaps
 	// Critical delay: from enqueue to Okta receiving the suspend.
 	critN            int
 	critP50, critP99 time.Duration
@@ -56,6 +61,10 @@ func measure(sim *oktasim.Sim, f benchFlags, start time.Time, critAt map[string]
 		st.calls++
 		if r.Status == http.StatusTooManyRequests {
 			st.limited++
+			if st.limitedBy == nil {
+				st.limitedBy = map[string]int{}
+			}
+			st.limitedBy[sim.BucketFor(r.Method, r.Path)+" "+r.Method]++
 		}
 		switch sim.BucketFor(r.Method, r.Path) {
 		case oktasim.ActionBucket:
@@ -161,13 +170,16 @@ func printBenchTable(w io.Writer, f benchFlags, results []benchResult) {
 			roundDelay(r.critP99), done, r.ideal.Round(100*time.Millisecond), r.done.Seconds()/r.ideal.Seconds())
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\ncalls/window: calls answered per window of the lifecycle+membership bucket, all windows but the last "+
+	fmt.Fprintf(w, "\ncalls/window: calls answered per window of the users bucket (a user's groups, lifecycle), all windows but the last "+
 		"averaged (user read bucket: %s). of share, of budget: that / the share allowed, / what the mode may spend "+
 		"(the share less its reserve). 429s: of all calls. critical: from enqueue to Okta receiving the suspend. "+
 		"ideal: the work (one call of the bucket per action) at the share's rate.\n", getColumn(results))
 	for _, r := range results {
 		if r.detail != "" {
 			fmt.Fprintf(w, "%s windows (calls, idle before the next): %s\n", r.mode, r.detail)
+			if len(r.limitedBy) > 0 {
+				fmt.Fprintf(w, "%s 429s by bucket and method: %s\n", r.mode, limitedByString(r.limitedBy))
+			}
 		}
 		if r.archived > 0 {
 			fmt.Fprintf(w, "%s: %d tasks archived (failed)\n", r.mode, r.archived)
@@ -188,4 +200,12 @@ func roundDelay(d time.Duration) string {
 		return d.Round(time.Millisecond).String()
 	}
 	return d.Round(100 * time.Millisecond).String()
+}
+
+func limitedByString(m map[string]int) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
 }
