@@ -22,6 +22,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/oktaq/oktaq/enqueue"
+	"github.com/oktaq/oktaq/internal/apitest"
 	"github.com/oktaq/oktaq/internal/redistest"
 	"github.com/oktaq/oktaq/okta"
 	"github.com/oktaq/oktaq/okta/oktasim"
@@ -238,63 +239,16 @@ func scrapeRunningSystem(t *testing.T) (families []string, samples map[string]bo
 	admin := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})) // what `oktaq worker` and `oktaq api` serve at /metrics
 	t.Cleanup(admin.Close)
 
-	id := postSuspend(t, api.URL, token, "bob@example.com")
-	waitFor(t, "the first action to complete", func() bool { return actionState(t, api.URL, token, id) == "completed" })
+	id := apitest.PostSuspend(t, api.URL, token, "bob@example.com")
+	apitest.WaitFor(t, "the first action to complete", func() bool { return apitest.ActionState(t, api.URL, token, id) == "completed" })
 	// Okta's bucket empty: the next suspend gets a 429, and once the
 	// worker knows, the one after is delayed by the gate without a call.
 	sim.Drain(oktasim.ActionBucket)
-	postSuspend(t, api.URL, token, "alice@example.com")
-	waitFor(t, "a 429", func() bool { _, s := scrape(t, admin.URL); return s["oktaq_rate_limited_total"] })
-	postSuspend(t, api.URL, token, "niaj@example.com")
-	waitFor(t, "a gate delay", func() bool { _, s := scrape(t, admin.URL); return s["oktaq_rate_limit_delayed_total"] })
+	apitest.PostSuspend(t, api.URL, token, "alice@example.com")
+	apitest.WaitFor(t, "a 429", func() bool { _, s := scrape(t, admin.URL); return s["oktaq_rate_limited_total"] })
+	apitest.PostSuspend(t, api.URL, token, "niaj@example.com")
+	apitest.WaitFor(t, "a gate delay", func() bool { _, s := scrape(t, admin.URL); return s["oktaq_rate_limit_delayed_total"] })
 	return scrape(t, admin.URL)
-}
-
-func postSuspend(t *testing.T, api, token, user string) string {
-	t.Helper()
-	body := fmt.Sprintf(`{"action":"user.suspend","user":%q,"requester":{"id":"agent-42","role":"it-admin"},"ticket":{"system":"deploy-test","id":"REQ-%s"}}`, user, user)
-	req, _ := http.NewRequest(http.MethodPost, api+"/v1/actions", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	var out struct{ ID string }
-	if status := doJSON(t, req, &out); status != http.StatusAccepted || out.ID == "" {
-		t.Fatalf("POST /v1/actions for %s: status %d, id %q", user, status, out.ID)
-	}
-	return out.ID
-}
-
-func actionState(t *testing.T, api, token, id string) string {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, api+"/v1/actions/"+id, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	var out struct{ State string }
-	doJSON(t, req, &out)
-	return out.State
-}
-
-func doJSON(t *testing.T, req *http.Request, out any) int {
-	t.Helper()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
-	}
-	return resp.StatusCode
-}
-
-// waitFor polls ok until it holds. The limit only stops a test that would
-// hang; it is no bound on how fast a busy machine must be.
-func waitFor(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	const hangGuard = 3 * time.Minute
-	for deadline := time.Now().Add(hangGuard); !ok(); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s after %s: hung", what, hangGuard)
-		}
-	}
 }
 
 // scrape reads /metrics in the text format: the families from # TYPE

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/oktaq/oktaq/enqueue"
+	"github.com/oktaq/oktaq/internal/apitest"
 	"github.com/oktaq/oktaq/internal/config"
 	"github.com/oktaq/oktaq/internal/redistest"
 	"github.com/oktaq/oktaq/okta"
@@ -87,7 +88,7 @@ func TestWholePathOnRedisCluster(t *testing.T) {
 		ids[user] = postAction(t, api.URL, token, name, action, user)
 	}
 	for user, id := range ids {
-		waitFor(t, actions[user]+" of "+user+" to complete", func() bool { return actionState(t, api.URL, token, id) == "completed" })
+		apitest.WaitFor(t, actions[user]+" of "+user+" to complete", func() bool { return apitest.ActionState(t, api.URL, token, id) == "completed" })
 	}
 	if u, _ := sim.User("alice@example.com"); u.Status != "SUSPENDED" {
 		t.Errorf("alice is %s, want SUSPENDED", u.Status)
@@ -130,7 +131,7 @@ func postAction(t *testing.T, api, token, conn, action, user string) string {
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	var out struct{ ID string }
-	if status := doJSON(t, req, &out); status != http.StatusAccepted || out.ID == "" {
+	if status := apitest.DoJSON(t, req, &out); status != http.StatusAccepted || out.ID == "" {
 		t.Fatalf("POST /v1/actions %s for %s: status %d, id %q", action, user, status, out.ID)
 	}
 	return out.ID
