@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -44,6 +47,18 @@ func TestNoSecretInLogs(t *testing.T) {
 		markers[v] = "MARK-" + strings.ToLower(strings.TrimPrefix(v, "OKTAQ_")) + "-7f3a9c0e5b"
 	}
 	redisPass := markers["OKTAQ_REDIS_PASSWORD"]
+	// A callback secret has a form of its own (whsec_ and base64 of 24+
+	// bytes): its base64 text is the marker.
+	markers["OKTAQ_CALLBACK_SECRETS"] = base64.StdEncoding.EncodeToString([]byte(markers["OKTAQ_CALLBACK_SECRETS"]))
+	deliveries := make(chan struct{}, 16)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+		select {
+		case deliveries <- struct{}{}:
+		default:
+		}
+	}))
+	defer receiver.Close()
 	mini := miniredis.RunT(t)
 	mini.RequireAuth(redisPass)
 	sim := oktasim.New(oktasim.Options{})
@@ -58,21 +73,25 @@ func TestNoSecretInLogs(t *testing.T) {
 	defer srv.Close()
 	ports := freePorts(t, 3)
 	for k, v := range map[string]string{
-		"OKTAQ_REDIS_URL":          "redis://:" + markers["OKTAQ_REDIS_URL"] + "@" + mini.Addr() + "/0",
-		"OKTAQ_REDIS_PASSWORD":     redisPass,
-		"OKTAQ_OKTA_DOMAIN":        srv.URL,
-		"OKTAQ_OKTA_ALLOW_HTTP":    "true",
-		"OKTAQ_OKTA_CLIENT_ID":     "oktaq-secrets",
-		"OKTAQ_OKTA_CLIENT_SECRET": markers["OKTAQ_OKTA_CLIENT_SECRET"],
-		"OKTAQ_OKTA_SCOPES":        strings.Join(oktasim.ManageScopes, ","),
-		"OKTAQ_SIGNING_KEYS":       "k1=" + markers["OKTAQ_SIGNING_KEYS"],
-		"OKTAQ_ROLES":              "*=it-admin",
-		"OKTAQ_PRODUCER_ROLES":     "cli=it-admin",
-		"OKTAQ_ADMIN_PASSWORD":     markers["OKTAQ_ADMIN_PASSWORD"],
-		"OKTAQ_API_TOKENS":         "ticketing=" + strings.Repeat("ab", 32),
-		"OKTAQ_ADMIN_ADDR":         ports[0],
-		"OKTAQ_API_ADDR":           ports[1],
-		"OKTAQ_LOG_LEVEL":          "debug",
+		"OKTAQ_REDIS_URL":           "redis://:" + markers["OKTAQ_REDIS_URL"] + "@" + mini.Addr() + "/0",
+		"OKTAQ_REDIS_PASSWORD":      redisPass,
+		"OKTAQ_OKTA_DOMAIN":         srv.URL,
+		"OKTAQ_OKTA_ALLOW_HTTP":     "true",
+		"OKTAQ_OKTA_CLIENT_ID":      "oktaq-secrets",
+		"OKTAQ_OKTA_CLIENT_SECRET":  markers["OKTAQ_OKTA_CLIENT_SECRET"],
+		"OKTAQ_OKTA_SCOPES":         strings.Join(oktasim.ManageScopes, ","),
+		"OKTAQ_SIGNING_KEYS":        "k1=" + markers["OKTAQ_SIGNING_KEYS"],
+		"OKTAQ_ROLES":               "*=it-admin",
+		"OKTAQ_PRODUCER_ROLES":      "cli=it-admin",
+		"OKTAQ_ADMIN_PASSWORD":      markers["OKTAQ_ADMIN_PASSWORD"],
+		"OKTAQ_EVENT_HOOK_SECRET":   markers["OKTAQ_EVENT_HOOK_SECRET"],
+		"OKTAQ_CALLBACK_SECRETS":    "cli=whsec_" + markers["OKTAQ_CALLBACK_SECRETS"],
+		"OKTAQ_PRODUCER_CALLBACKS":  "cli=" + receiver.URL + "/callbacks",
+		"OKTAQ_CALLBACK_ALLOW_HTTP": "true",
+		"OKTAQ_API_TOKENS":          "ticketing=" + strings.Repeat("ab", 32),
+		"OKTAQ_ADMIN_ADDR":          ports[0],
+		"OKTAQ_API_ADDR":            ports[1],
+		"OKTAQ_LOG_LEVEL":           "debug",
 	} {
 		t.Setenv(k, v)
 	}
@@ -91,6 +110,13 @@ func TestNoSecretInLogs(t *testing.T) {
 		t.Fatalf("enqueue exit %d:\n%s\nworker log:\n%s", code, out, logs.String())
 	}
 	tempPassword := openTempPassword(t, out.String(), pub, priv)
+	// The outcome is called back, signed with the callback secret, before
+	// the logs are read. (The guard only stops a hang.)
+	select {
+	case <-deliveries:
+	case <-time.After(3 * time.Minute):
+		t.Fatalf("no callback was delivered:\n%s", logs.String())
+	}
 
 	t.Setenv("OKTAQ_OKTA_API_TOKEN", markers["OKTAQ_OKTA_API_TOKEN"])
 	t.Setenv("OKTAQ_ADMIN_ADDR", ports[2])
