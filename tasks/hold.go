@@ -136,30 +136,18 @@ type VerifyPolicy map[Action]VerifyMode
 // form of OKTAQ_VERIFY_USER), "*" standing for every action.
 func ParseVerifyPolicy(s string) (VerifyPolicy, error) {
 	out := VerifyPolicy{}
-	for i, rule := range strings.Split(s, ";") {
-		rule = strings.TrimSpace(rule)
-		if rule == "" {
-			continue
-		}
-		name, mode, ok := strings.Cut(rule, "=")
-		if !ok {
-			return nil, fmt.Errorf("rule %d %q is not action=push or action=push_or_approval", i+1, rule)
-		}
+	err := eachActionRule(s, "action=push or action=push_or_approval", func(i int, _ string, targets []Action, mode string) error {
 		m := VerifyMode(strings.TrimSpace(mode))
 		if m != VerifyPush && m != VerifyPushOrApproval {
-			return nil, fmt.Errorf("rule %d: mode %q is unknown; want push or push_or_approval", i+1, m)
+			return fmt.Errorf("rule %d: mode %q is unknown; want push or push_or_approval", i+1, m)
 		}
-		name = strings.TrimSpace(name)
-		switch a := Action(name); {
-		case name == "*":
-			for _, a := range Actions() {
-				out[a] = m
-			}
-		case a.Known():
+		for _, a := range targets {
 			out[a] = m
-		default:
-			return nil, fmt.Errorf("rule %d names unknown action %q; known: *, %s", i+1, name, joinActions())
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

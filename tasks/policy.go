@@ -103,14 +103,39 @@ type Roles map[Action][]string
 // passwords.
 func ParseRoles(s string) (Roles, error) {
 	p := Roles{}
+	err := eachActionRule(s, "action=role|role", func(i int, rule string, targets []Action, roles string) error {
+		for _, role := range strings.Split(roles, "|") {
+			role = strings.TrimSpace(role)
+			if role == "" {
+				return fmt.Errorf("rule %d %q has an empty role", i+1, rule)
+			}
+			for _, a := range targets {
+				if !slices.Contains(p[a], role) {
+					p[a] = append(p[a], role)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// eachActionRule walks "action=value;action=value" (the form of
+// OKTAQ_ROLES, OKTAQ_APPROVALS, OKTAQ_VERIFY_USER), "*" standing for every
+// action: each gets the rule's number (from 0), its text, the actions it
+// names and its value. form names the rule's shape in errors.
+func eachActionRule(s, form string, each func(i int, rule string, targets []Action, value string) error) error {
 	for i, rule := range strings.Split(s, ";") {
 		rule = strings.TrimSpace(rule)
 		if rule == "" {
 			continue
 		}
-		name, roles, ok := strings.Cut(rule, "=")
+		name, value, ok := strings.Cut(rule, "=")
 		if !ok {
-			return nil, fmt.Errorf("rule %d %q is not action=role|role", i+1, rule)
+			return fmt.Errorf("rule %d %q is not %s", i+1, rule, form)
 		}
 		name = strings.TrimSpace(name)
 		var targets []Action
@@ -119,21 +144,13 @@ func ParseRoles(s string) (Roles, error) {
 		} else if a := Action(name); a.Known() {
 			targets = []Action{a}
 		} else {
-			return nil, fmt.Errorf("rule %d names unknown action %q; known: *, %s", i+1, name, joinActions())
+			return fmt.Errorf("rule %d names unknown action %q; known: *, %s", i+1, name, joinActions())
 		}
-		for _, role := range strings.Split(roles, "|") {
-			role = strings.TrimSpace(role)
-			if role == "" {
-				return nil, fmt.Errorf("rule %d %q has an empty role", i+1, rule)
-			}
-			for _, a := range targets {
-				if !slices.Contains(p[a], role) {
-					p[a] = append(p[a], role)
-				}
-			}
+		if err := each(i, rule, targets, value); err != nil {
+			return err
 		}
 	}
-	return p, nil
+	return nil
 }
 
 // Allows reports whether role may trigger a.
