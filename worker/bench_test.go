@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -40,13 +41,22 @@ func BenchmarkWorkerThroughput(b *testing.B) {
 	var bare, fair, full time.Duration
 	var bareTrips, fairTrips, fullTrips float64
 	var fullTable, bareTable string
+	var bareCPU, fairCPU, fullCPU, fairSelf, fullSelf int64
 	for i := 0; i < b.N; i++ {
+		if os.Getenv("OKTAQ_BENCH_ONLY_OKTAQ") != "" {
+			// For a profile of the pipeline alone (-cpuprofile).
+			d, _, _ := env.drainCounted(b, benchBatch, func(q *asynq.Client, n int) { env.enqueueActions(b, q, n, 2*i+1) }, env.oktaqServer)
+			full += d
+			continue
+		}
 		d, trips, tab := env.drainCounted(b, benchBatch, func(q *asynq.Client, n int) { enqueueNoop(b, q, n) }, env.bareServer)
-		bare, bareTrips, bareTable = bare+d, bareTrips+trips, tab
+		bare, bareTrips, bareTable, bareCPU = bare+d, bareTrips+trips, tab, bareCPU+redisCPUPerTask.Load()
 		d, trips, _ = env.drainCounted(b, benchBatch, func(q *asynq.Client, n int) { env.enqueueActions(b, q, n, 2*i) }, env.fairServer)
-		fair, fairTrips = fair+d, fairTrips+trips
+		fair, fairTrips, fairCPU = fair+d, fairTrips+trips, fairCPU+redisCPUPerTask.Load()
+		fairSelf += selfCPUPerTask.Load()
 		d, trips, tab = env.drainCounted(b, benchBatch, func(q *asynq.Client, n int) { env.enqueueActions(b, q, n, 2*i+1) }, env.oktaqServer)
-		full, fullTrips, fullTable = full+d, fullTrips+trips, tab
+		full, fullTrips, fullTable, fullCPU = full+d, fullTrips+trips, tab, fullCPU+redisCPUPerTask.Load()
+		fullSelf += selfCPUPerTask.Load()
 		b.ReportMetric(float64(queuedBytes.Load()), "redis_B/queued_action")
 	}
 	n := float64(b.N * benchBatch)
@@ -64,6 +74,11 @@ func BenchmarkWorkerThroughput(b *testing.B) {
 	b.ReportMetric(fairTrips/float64(b.N), "fair_trips/task")
 	b.ReportMetric(fullTrips/float64(b.N), "oktaq_trips/action")
 	b.ReportMetric(float64(execNanos.Load())/n/1e6, "exec_ms")
+	b.ReportMetric(float64(bareCPU)/float64(b.N), "noop_redis_cpu_us/task")
+	b.ReportMetric(float64(fairCPU)/float64(b.N), "fair_redis_cpu_us/task")
+	b.ReportMetric(float64(fullCPU)/float64(b.N), "oktaq_redis_cpu_us/action")
+	b.ReportMetric(float64(fairSelf)/float64(b.N), "fair_proc_cpu_us/task")
+	b.ReportMetric(float64(fullSelf)/float64(b.N), "oktaq_proc_cpu_us/action")
 	b.ReportMetric(0, "ns/op")
 }
 
