@@ -91,3 +91,25 @@ func (e *Executor) BlockedIn(ctx context.Context, pipe redis.Pipeliner, rdb redi
 	}
 	return pp.PeekIn(ctx, pipe, rdb, e.conn.Name, Buckets(a.Action()))
 }
+
+// flowAcquirer is a CallLimiter that can take a flow's first slot in a
+// caller's pipeline (*ratelimit.Limiter).
+type flowAcquirer interface {
+	AcquireIn(ctx context.Context, pipe redis.Pipeliner, rdb redis.UniversalClient, f *ratelimit.Flow, c ratelimit.Call) (func(), bool)
+}
+
+// FirstCallIn takes, in the caller's pipeline on rdb, the rate-limit slot
+// of action a's first call (every action reads its user first) for flow
+// f, at ctx's priority: the worker sends it with the user lease, so the
+// call costs no round trip of its own. answer reads the grant after the
+// pipeline ran; ok is false when the limiter cannot (the call acquires as
+// usual then). A slot the action does not use goes back when the flow
+// ends.
+func (e *Executor) FirstCallIn(ctx context.Context, pipe redis.Pipeliner, rdb redis.UniversalClient, a tasks.Args, f *ratelimit.Flow) (answer func(), ok bool) {
+	fa, ok := e.limiter.(flowAcquirer)
+	if !ok {
+		return nil, false
+	}
+	c := ratelimit.Call{Connection: e.conn.Name, Bucket: Buckets(a.Action())[0], Method: "GET", Priority: ratelimit.PriorityFrom(ctx)}
+	return fa.AcquireIn(ctx, pipe, rdb, f, c)
+}

@@ -226,9 +226,9 @@ func (e *benchEnv) oktaqServer() func() {
 		panic(err)
 	}
 	w, err := worker.New(worker.Options{Redis: hookedOpt{e.rdb}, Keyring: e.keyring, Producers: testProducers, Concurrency: benchConcurrency,
-		Queues:       map[string]int{tasks.QueueDefault: 1},
-		Connections:  map[string]*worker.Connection{"default": {Conn: e.conn, Exec: countingExec{exec}}},
-		PollInterval: 10 * time.Millisecond, Metrics: worker.NewMetrics(prometheus.NewRegistry())})
+		Queues:      map[string]int{tasks.QueueDefault: 1},
+		Connections: map[string]*worker.Connection{"default": {Conn: e.conn, Exec: countingExec{exec}}},
+		Metrics:     worker.NewMetrics(prometheus.NewRegistry())}) // PollInterval: the default, as in production
 	if err != nil {
 		panic(err)
 	}

@@ -17,19 +17,26 @@ import (
 // Holds (tasks/hold.go) keep an action from running when asynq delivers
 // it: an approval still awaited, a run_at later than now (a reschedule),
 // a cancellation. The hold check runs on every attempt, before the
-// rate-limit gate, so a held action costs no Okta call and no budget;
-// the start script runs right before the action's first Okta call and
-// marks the hold started, atomically with a last look for a cancel or a
-// later run_at. The API changes the same hash with scripts of its own,
+// rate-limit gate, so a held action costs no Okta call and no budget.
+// A check that lets the attempt go marks the hold started in the same
+// script (atomically: no cancel or reschedule comes in between), in the
+// user lease's round trip; an attempt that then stops before the action
+// calls Okta (its user busy, the rate limit or the connection's breaker
+// holding it, the requester's verification under way) takes a mark it set
+// back with its lease (unstartScript), so the action can still be
+// cancelled or moved while it waits. The API changes the same hash with scripts of its own,
 // so each change and each worker decision is one atomic step on one key:
 // approve against expiry, cancel against start, reschedule against start
 // each have exactly one winner.
 
-// holdCheckScript: KEYS[1] the hold, ARGV[1] now (unix ms). Answers
-// {verdict, arg, ...}: cancelled (the decision), denied (the decision),
-// expired, wait (until, unix ms), remind (run_at: the reminder is due
-// now; the worker marks it sent after sending, remindedScript), go (approval state, decision, run_at, verify
-// state, verify factor, verify transaction, polls).
+// holdCheckScript: KEYS[1] the hold, ARGV[1] now (unix ms), ARGV[2] the
+// key's time to live (ms) when it has none. Answers {verdict, arg, ...}:
+// cancelled (the decision), denied (the decision), expired, wait (until,
+// unix ms), remind (run_at: the reminder is due now; the worker marks it
+// sent after sending, remindedScript), go (approval state, decision,
+// run_at, verify state, verify factor, verify transaction, polls, "1"
+// when this check marked the hold started, "0" when an earlier attempt
+// had).
 var holdCheckScript = redis.NewScript(`
 local k = KEYS[1]
 local now = tonumber(ARGV[1])
@@ -52,7 +59,19 @@ if h[5] and now < tonumber(h[5]) then
   end
   return {'wait', h[5], 'run_at'}
 end
-return {'go', h[2] or '', h[4] or '', h[5] or '', h[8] or '', h[9] or '', h[10] or '', h[11] or '0'}
+local fresh = '0'
+if redis.call('HSETNX', k, 'started', '1') == 1 then
+  fresh = '1'
+  if redis.call('PTTL', k) < 0 then redis.call('PEXPIRE', k, ARGV[2]) end
+end
+return {'go', h[2] or '', h[4] or '', h[5] or '', h[8] or '', h[9] or '', h[10] or '', h[11] or '0', fresh}
+`)
+
+// unstartScript: KEYS[1] the hold. Takes back the started mark of an
+// attempt that set it and stopped before the action called Okta.
+var unstartScript = redis.NewScript(`
+redis.call('HDEL', KEYS[1], 'started')
+return 0
 `)
 
 // remindedScript: KEYS[1] the hold, ARGV[1] the run_at the reminder was
@@ -63,20 +82,6 @@ return {'go', h[2] or '', h[4] or '', h[5] or '', h[8] or '', h[9] or '', h[10] 
 var remindedScript = redis.NewScript(`
 if redis.call('HGET', KEYS[1], 'run_at') == ARGV[1] then redis.call('HSET', KEYS[1], 'reminded', '1') end
 return 1
-`)
-
-// holdStartScript: KEYS[1] the hold, ARGV[1] now (unix ms), ARGV[2] the
-// key's time to live (ms) when it has none. Answers "" (started), the
-// cancel decision, or "wait:<run_at>" when a reschedule came in between.
-var holdStartScript = redis.NewScript(`
-local k = KEYS[1]
-local c = redis.call('HGET', k, 'cancelled')
-if c then return c end
-local r = redis.call('HGET', k, 'run_at')
-if r and tonumber(ARGV[1]) < tonumber(r) then return 'wait:' .. r end
-redis.call('HSET', k, 'started', '1')
-if redis.call('PTTL', k) < 0 then redis.call('PEXPIRE', k, ARGV[2]) end
-return ''
 `)
 
 // holdState is what the hold check found for an attempt that goes on.
@@ -147,8 +152,12 @@ func (w *Worker) applyHold(ctx context.Context, at *attempt, raw []string, err e
 		}
 		return &waitError{Until: runAt, Code: tasks.CodeAccessExpiring}
 	}
+	if len(raw) < 9 {
+		return &okta.TransientError{Err: fmt.Errorf("read the task's hold: unexpected answer %q", raw)}
+	}
 	hs := holdState{approval: raw[1], decision: raw[2], verify: raw[4], verifyFactor: raw[5], verifyTxn: raw[6]}
 	hs.polls, _ = strconv.Atoi(raw[7])
+	at.startedHere = raw[8] == "1"
 	if raw[3] != "" {
 		hs.runAt = msTime(raw[3])
 	}
@@ -198,23 +207,6 @@ func (w *Worker) checkApproval(at *attempt, hs holdState) error {
 	}
 	at.approval = &tasks.DecisionInfo{Verdict: d.Verdict, By: d.By, At: d.At}
 	return nil
-}
-
-// start marks the action started right before its first Okta call: from
-// here on a cancel is refused. A cancel or a reschedule that won the race
-// since the hold check ends or defers the attempt instead.
-func (w *Worker) start(ctx context.Context, at *attempt) error {
-	res, err := holdStartScript.Run(ctx, w.rdb, []string{tasks.HoldKey(at.taskID)}, w.now().UnixMilli(), w.holdTTL().Milliseconds()).Text()
-	switch {
-	case err != nil:
-		return &okta.TransientError{Err: fmt.Errorf("mark the task started: %w", err)}
-	case res == "":
-		return nil
-	case len(res) > 5 && res[:5] == "wait:":
-		return &waitError{Until: msTime(res[5:]), Code: tasks.CodeNotYetDue}
-	default:
-		return w.endHeld(at, tasks.OutcomeCancelled, tasks.CodeCancelled, "cancelled before it ran", res)
-	}
 }
 
 // endHeld ends the task without an Okta call: cancelled, denied or

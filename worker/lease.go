@@ -71,6 +71,8 @@ func (w *Worker) leaseUser(next asynq.Handler) asynq.Handler {
 		// worker killed) and is taken over at once, not waited out.
 		token := "task:" + at.taskID
 		keys := []string{userKey(conn, ref)}
+		at.flow = ratelimit.NewFlow()
+		ctx = ratelimit.WithFlow(ctx, at.flow)
 		hold, ans, err := w.acquireWithJournal(ctx, at, []string{keys[0], aliasKey(conn, ref)}, token, w.opts.Lease.TTL.Milliseconds(), userKey(conn, ""))
 		got := int64(0)
 		if err == nil && len(ans) == 2 {
@@ -84,7 +86,8 @@ func (w *Worker) leaseUser(next asynq.Handler) asynq.Handler {
 		// (a held task is rare; an unheld one saves a round trip).
 		if herr := w.applyHold(ctx, at, hold.raw, hold.err); herr != nil || at.result != nil {
 			if got == 1 {
-				_ = releaseLease.Run(context.WithoutCancel(ctx), w.rdb, keys, token, len(keys)).Err()
+				// Given back by record, with the rest of the attempt's end.
+				at.release = &leaseRelease{keys: keys, argv: []any{token, len(keys)}}
 			}
 			return herr
 		}
@@ -111,7 +114,8 @@ func (w *Worker) leaseUser(next asynq.Handler) asynq.Handler {
 				rel.argv = append(rel.argv, ref, id, (24 * time.Hour).Milliseconds())
 			}
 			if p := recover(); p != nil {
-				w.releaseNow(ctx, rel)
+				at.release = rel
+				w.endAttempt(ctx, at)
 				panic(p)
 			}
 			at.release = rel
@@ -120,10 +124,11 @@ func (w *Worker) leaseUser(next asynq.Handler) asynq.Handler {
 	})
 }
 
-// blockedPiper is an Executor that can send Blocked in the lease's
-// pipeline (*okta.Executor).
+// blockedPiper is an Executor that can send Blocked, and take the slot
+// of the action's first call, in the lease's pipeline (*okta.Executor).
 type blockedPiper interface {
 	BlockedIn(ctx context.Context, pipe redis.Pipeliner, rdb redis.UniversalClient, a tasks.Args) (func() (time.Time, string, error), bool)
+	FirstCallIn(ctx context.Context, pipe redis.Pipeliner, rdb redis.UniversalClient, a tasks.Args, f *ratelimit.Flow) (func(), bool)
 }
 
 // holdRead is the answer of holdCheckScript (hold.go), or why none came.
@@ -134,12 +139,12 @@ type holdRead struct {
 
 // acquireWithJournal runs, in one round trip (a pipeline), the task's
 // hold check (hold.go), acquireLease, the read of the task's journal
-// entry for execute, and the gate's looks at the connection's breaker
-// and rate limits.
+// entry for execute, the gate's looks at the connection's breaker and
+// rate limits, and the rate limiter's grant of the action's first call.
 func (w *Worker) acquireWithJournal(ctx context.Context, at *attempt, keys []string, args ...any) (holdRead, []any, error) {
-	holdKeys, now := []string{tasks.HoldKey(at.taskID)}, w.now().UnixMilli()
+	holdKeys, now, ttl := []string{tasks.HoldKey(at.taskID)}, w.now().UnixMilli(), w.holdTTL().Milliseconds()
 	pipe := w.rdb.Pipeline()
-	check := holdCheckScript.EvalSha(ctx, pipe, holdKeys, now)
+	check := holdCheckScript.EvalSha(ctx, pipe, holdKeys, now, ttl)
 	lease := acquireLease.EvalSha(ctx, pipe, keys, args...)
 	entry := pipe.Get(ctx, journalKey(at.taskID))
 	// A breaker with no hold admits every attempt (admitScript's first
@@ -150,6 +155,9 @@ func (w *Worker) acquireWithJournal(ctx context.Context, at *attempt, keys []str
 		if answer, ok := bp.BlockedIn(pctx, pipe, w.rdb, at.args); ok {
 			at.blocked = answer
 		}
+		if answer, ok := bp.FirstCallIn(pctx, pipe, w.rdb, at.args, at.flow); ok {
+			defer answer()
+		}
 	}
 	_, _ = pipe.Exec(ctx)
 	at.breakerClosed = errors.Is(breakerHold.Err(), redis.Nil)
@@ -159,7 +167,7 @@ func (w *Worker) acquireWithJournal(ctx context.Context, at *attempt, keys []str
 	var hold holdRead
 	hold.raw, hold.err = check.StringSlice()
 	if hold.err != nil && redis.HasErrorPrefix(hold.err, "NOSCRIPT") {
-		hold.raw, hold.err = holdCheckScript.Run(ctx, w.rdb, holdKeys, now).StringSlice()
+		hold.raw, hold.err = holdCheckScript.Run(ctx, w.rdb, holdKeys, now, ttl).StringSlice()
 	}
 	ans, err := lease.Slice()
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
@@ -177,6 +185,47 @@ type leaseRelease struct {
 // releaseNow sends the attempt's lease release on its own.
 func (w *Worker) releaseNow(ctx context.Context, rel *leaseRelease) {
 	_ = releaseLease.Run(context.WithoutCancel(ctx), w.rdb, rel.keys, rel.argv...).Err()
+}
+
+// endAttempt ends an attempt that writes no result, in one round trip:
+// it gives back the user lease, records the last answers of its Okta
+// calls (and a rate-limit slot taken ahead and not used), and takes back
+// a started mark it set without executing the action (hold.go).
+func (w *Worker) endAttempt(ctx context.Context, at *attempt) {
+	ctx = context.WithoutCancel(ctx)
+	pipe := w.rdb.Pipeline()
+	after := w.queueEnd(ctx, pipe, at)
+	if pipe.Len() > 0 {
+		_, _ = pipe.Exec(ctx)
+	}
+	after()
+}
+
+// queueEnd adds to pipe what endAttempt sends; the returned func, called
+// after Exec, reads the answers (and sends alone what Redis did not know
+// the script of).
+func (w *Worker) queueEnd(ctx context.Context, pipe redis.Pipeliner, at *attempt) (after func()) {
+	var afters []func()
+	if at.release != nil {
+		afters = append(afters, w.queueRelease(ctx, pipe, at.release))
+		at.release = nil
+	}
+	if at.flow != nil {
+		afters = append(afters, at.flow.FlushIn(ctx, pipe, w.rdb))
+	}
+	if at.startedHere && !at.executed {
+		cmd := unstartScript.EvalSha(ctx, pipe, []string{tasks.HoldKey(at.taskID)})
+		afters = append(afters, func() {
+			if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+				_ = unstartScript.Run(ctx, w.rdb, []string{tasks.HoldKey(at.taskID)}).Err()
+			}
+		})
+	}
+	return func() {
+		for _, a := range afters {
+			a()
+		}
+	}
 }
 
 // queueRelease adds the release to pipe; the returned func, called

@@ -46,6 +46,13 @@ type attempt struct {
 	// release is the user lease's release, left by leaseUser for record
 	// to send with the result write (lease.go).
 	release *leaseRelease
+	// flow carries the attempt's Okta calls through the rate limiter:
+	// its last answers ride with the result write (ratelimit.Flow).
+	flow *ratelimit.Flow
+	// startedHere: this attempt's hold check marked the hold started;
+	// executed: the action was handed to the executor. An attempt that
+	// marked and did not execute takes its mark back (hold.go).
+	startedHere, executed bool
 }
 
 type attemptKey struct{}
@@ -188,9 +195,7 @@ func (w *Worker) expired(at *attempt, giveUp time.Time) error {
 // every other error goes back to asynq's retry hooks.
 func (w *Worker) execute(ctx context.Context, t *asynq.Task) error {
 	at := attemptFrom(ctx)
-	if err := w.start(ctx, at); err != nil || at.result != nil {
-		return err
-	}
+	at.executed = true
 	ctx = okta.WithJournal(ctx, newJournal(w.rdb, at.taskID, w.opts.TaskDeadline+time.Hour, at.journal))
 	res, err := at.conn.Exec.Execute(ctx, at.args)
 	at.result = res

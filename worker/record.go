@@ -25,9 +25,8 @@ func (w *Worker) record(next asynq.Handler) asynq.Handler {
 		at := &attempt{taskID: id, action: action, started: w.now()}
 		err := next.ProcessTask(context.WithValue(ctx, attemptKey{}, at), t)
 		kind, final := w.classify(ctx, err)
-		if !final && at.release != nil {
-			w.releaseNow(ctx, at.release)
-			at.release = nil
+		if !final {
+			w.endAttempt(ctx, at)
 		}
 		// A final attempt that is not a probe reports to the breaker in
 		// the result write's round trip (issue 19): its answer only
@@ -59,20 +58,20 @@ func (w *Worker) record(next asynq.Handler) asynq.Handler {
 			}
 			w.confirmationOf(at, res) // confirm.go
 			var report *queuedReport
-			var released func()
+			var ended func()
 			first, werr := w.writeResult(ctx, t, res, func(pipe redis.Pipeliner) {
 				if reportLater {
 					report = w.breaker.queueReport(context.WithoutCancel(ctx), pipe, at.conn.Conn.Name, "", breakerOutcome(kind), w.now())
 				}
-				if at.release != nil {
-					released = w.queueRelease(context.WithoutCancel(ctx), pipe, at.release)
-				}
+				// A final attempt keeps its started mark: the action ended.
+				at.executed = true
+				ended = w.queueEnd(context.WithoutCancel(ctx), pipe, at)
 			})
-			switch {
-			case released != nil:
-				released()
-			case at.release != nil: // the result write gave up before its round trip
-				w.releaseNow(ctx, at.release)
+			if ended != nil {
+				ended()
+			} else { // the result write gave up before its round trip
+				at.executed = true
+				w.endAttempt(ctx, at)
 			}
 			if werr != nil {
 				w.opts.Logger.Error("result not written", "task_id", id, "error", werr)

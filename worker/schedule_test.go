@@ -127,3 +127,34 @@ func TestReschedule(t *testing.T) {
 		t.Fatalf("reschedule after the end: %v, want already_started", err)
 	}
 }
+
+// TestCancelWhileWaitingForTheUser: the hold check marks the action
+// started in the user lease's round trip (issue 19); an attempt that then
+// waits (here for another action on the user) without calling Okta gives
+// the mark back, so the action can still be cancelled while it waits and
+// ends cancelled with no call.
+func TestCancelWhileWaitingForTheUser(t *testing.T) {
+	h := newHarness(t, append(withHolds("", "", nil), withUsers(seedUser("wait@example.com", "ACTIVE")))...)
+	lease := "oktaq:{default}:user:wait@example.com"
+	if err := h.redis.Client.Set(t.Context(), lease, "someone-else", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	c := h.producerClient("helpdesk-a", nil)
+	info := h.must(c.Enqueue(bg, suspendOf("wait@example.com")))
+	until(t, "an attempt to find the user busy", func() bool { return strings.Contains(h.logs.String(), "another action on this user") })
+	// The attempt that found the user busy has ended: its round trips are
+	// done before its audit line.
+	if started, _ := h.redis.Client.HExists(bg, tasks.HoldKey(info.ID), tasks.HoldStarted).Result(); started {
+		t.Fatal("an attempt that waited for the user left the action marked started")
+	}
+	if _, err := c.Cancel(bg, "helpdesk-a", info.ID, tasks.Requester{ID: "agent-9", Role: "helpdesk"}); err != nil {
+		t.Fatalf("cancel while the action waits for its user: %v", err)
+	}
+	h.redis.Client.Del(bg, lease)
+	if res := h.result(info.ID); res.Outcome != tasks.OutcomeCancelled {
+		t.Fatalf("outcome %s, want cancelled", res.Outcome)
+	}
+	if n := h.oktaUserCalls(); n != 0 {
+		t.Fatalf("%d Okta calls for a cancelled action, want 0", n)
+	}
+}

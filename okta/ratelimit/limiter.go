@@ -204,13 +204,33 @@ func (l *Limiter) Acquire(ctx context.Context, c Call) (done func(Observation), 
 	}
 	start := time.Now()
 	l.releaseLost(ctx, c.Connection)
+	f := FlowFrom(ctx).bind(l, c.Connection)
+	if f != nil {
+		if g := f.takeGrant(c.Bucket); g != nil {
+			// Taken ahead (AcquireIn): only the writes before the call
+			// are left to send.
+			if err := l.sendFlowWrites(ctx, f); err != nil {
+				f.done(c, g.key, g.member, g.stop)(Observation{})
+				return nil, err
+			}
+			return f.done(c, g.key, g.member, g.stop), nil
+		}
+	}
 	for tries := 0; ; tries++ {
 		key := l.counter(c.Connection, c.Bucket)
 		member := key + "|" + leaseID()
-		args := append([]any{c.Bucket, key, flag(learntByLimit(c.Bucket)), member, class, slots,
-			l.opts.Lease.Milliseconds()}, l.params()...)
-		res, err := acquireScript.Run(ctx, l.rdb, []string{connKey(c.Connection), inflightKey(c.Connection),
-			bucketKey(c.Connection, key)}, args...).Slice()
+		keys, args := l.acquireArgs(c, key, member, class, slots)
+		var res []any
+		var err error
+		if f != nil && tries == 0 {
+			res, err = l.acquireInFlow(ctx, f, keys, args, c.Connection, member)
+			var we *writeError
+			if errors.As(err, &we) {
+				return nil, fmt.Errorf("rate limiter: %w", err)
+			}
+		} else {
+			res, err = acquireScript.Run(ctx, l.rdb, keys, args...).Slice()
+		}
 		if err != nil {
 			// The grant may have been written with its answer lost.
 			l.lost.add(c.Connection, member, l.opts.Lease)
@@ -233,6 +253,9 @@ func (l *Limiter) Acquire(ctx context.Context, c Call) (done func(Observation), 
 		case code == codeOK:
 			l.event(Granted, c.Connection, c.Bucket, n)
 			stop := l.keepSlot(c.Connection, member)
+			if f != nil {
+				return f.done(c, key, member, stop), nil
+			}
 			return func(o Observation) { stop(); l.observe(ctx, c, key, member, o) }, nil
 		case code == codeBudget, code == codeConcurrencyBlocked, code == codeInFlightCap, code == codeProbing, code == codeCounterMoved:
 			// Refused for n ms: wait below, or hand the wait to the worker.
@@ -274,38 +297,79 @@ func (l *Limiter) slots(class int, continuation bool) int {
 	}
 }
 
+// acquireArgs are acquire.lua's KEYS and ARGV for a call.
+func (l *Limiter) acquireArgs(c Call, key, member string, class, slots int) ([]string, []any) {
+	args := append([]any{c.Bucket, key, flag(learntByLimit(c.Bucket)), member, class, slots,
+		l.opts.Lease.Milliseconds()}, l.params()...)
+	return []string{connKey(c.Connection), inflightKey(c.Connection), bucketKey(c.Connection, key)}, args
+}
+
+// observeArgs are observe.lua's KEYS and ARGV for a call's answer.
+func (l *Limiter) observeArgs(c Call, key, member string, o Observation) ([]string, []any) {
+	var reset, date int64
+	if !o.Reset.IsZero() {
+		reset = o.Reset.Unix()
+	}
+	if !o.Date.IsZero() {
+		date = o.Date.Unix()
+	}
+	return []string{connKey(c.Connection), inflightKey(c.Connection), bucketKey(c.Connection, key)},
+		[]any{c.Bucket, key, flag(learntByLimit(c.Bucket)), member, o.Status,
+			flag(o.HasLimit), o.Limit, o.Remaining, reset, date, o.RTT.Milliseconds(), o.Age.Milliseconds(),
+			l.opts.MinBlock.Milliseconds(), (24 * time.Hour).Milliseconds()}
+}
+
 // observe releases a granted call and records what it saw.
 func (l *Limiter) observe(ctx context.Context, c Call, key, member string, o Observation) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	for tries := 0; tries < 3; tries++ {
-		var reset, date int64
-		if !o.Reset.IsZero() {
-			reset = o.Reset.Unix()
-		}
-		if !o.Date.IsZero() {
-			date = o.Date.Unix()
-		}
-		res, err := observeScript.Run(ctx, l.rdb, []string{connKey(c.Connection), inflightKey(c.Connection),
-			bucketKey(c.Connection, key)}, c.Bucket, key, flag(learntByLimit(c.Bucket)), member, o.Status,
-			flag(o.HasLimit), o.Limit, o.Remaining, reset, date, o.RTT.Milliseconds(), o.Age.Milliseconds(),
-			l.opts.MinBlock.Milliseconds(), (24 * time.Hour).Milliseconds()).Slice()
+	keys, args := l.observeArgs(c, key, member, o)
+	res, err := observeScript.Run(ctx, l.rdb, keys, args...).Slice()
+	l.observed(ctx, c, member, o, res, err)
+}
+
+// observed handles observe.lua's answer: a counter the answer showed the
+// bucket draws on is recorded again against it (the slot is released
+// already).
+func (l *Limiter) observed(ctx context.Context, c Call, member string, o Observation, res []any, err error) {
+	for tries := 0; ; tries++ {
 		if err != nil {
 			l.opts.Logger.WarnContext(ctx, "rate limiter: recording a call failed", "bucket", c.Bucket, "error", err)
 			l.lost.add(c.Connection, member, l.opts.Lease)
 			return
 		}
 		code, n, k := reply(res)
-		if code == codeCounterMoved {
-			// The answer showed which counter the bucket draws on; the
-			// slot is released already.
-			l.setCounter(c.Connection, c.Bucket, k)
-			key, member = k, ""
-			continue
+		if code != codeCounterMoved || tries >= 2 {
+			l.event(Released, c.Connection, c.Bucket, n)
+			return
 		}
-		l.event(Released, c.Connection, c.Bucket, n)
-		return
+		l.setCounter(c.Connection, c.Bucket, k)
+		member = ""
+		keys, args := l.observeArgs(c, k, member, o)
+		res, err = observeScript.Run(ctx, l.rdb, keys, args...).Slice()
 	}
+}
+
+// sendFlowWrites sends the flow's writes before a call whose slot was
+// taken ahead: one round trip, only when there are some.
+func (l *Limiter) sendFlowWrites(ctx context.Context, f *Flow) error {
+	f.mu.Lock()
+	writes := f.writes
+	f.writes = nil
+	f.mu.Unlock()
+	if len(writes) == 0 {
+		return nil
+	}
+	pipe := l.rdb.Pipeline()
+	check, err := sendWrites(ctx, l, pipe, writes)
+	if err == nil {
+		_, _ = pipe.Exec(ctx)
+		err = check()
+	}
+	if err != nil {
+		return fmt.Errorf("rate limiter: %w", &writeError{err: err})
+	}
+	return nil
 }
 
 // Peek reports when calls of ctx's priority could take every bucket
