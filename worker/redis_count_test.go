@@ -102,6 +102,7 @@ func (c *redisCounter) table(actions int) (string, float64) {
 		fmt.Fprintf(&sb, "%-20s %8.2f %8.2f\n", n, float64(trips[n])/float64(actions), float64(cmds[n])/float64(actions))
 	}
 	fmt.Fprintf(&sb, "%-20s %8.2f\n", "total", total)
+	fmt.Fprintf(&sb, "%-20s %8.2f (asynq's dequeue tries each queue it serves, one round trip per empty one)\n", "of which asynq", float64(trips["asynq"])/float64(actions))
 	return sb.String(), total
 }
 
