@@ -31,7 +31,7 @@ type Flow struct {
 	grant   *grant      // taken ahead (AcquireIn), not used yet
 	pending []answered  // answers not recorded yet
 	writes  []flowWrite // to send before the next call
-	sends   int         // round trips the flow made (tests)
+	ended   bool        // flushed: later answers are recorded at once
 }
 
 // grant is a slot taken ahead for a bucket's next call.
@@ -122,17 +122,22 @@ func (f *Flow) takeGrant(bucket string) *grant {
 func (f *Flow) done(c Call, key, member string, stop func()) func(Observation) {
 	return func(o Observation) {
 		f.mu.Lock()
-		f.pending = append(f.pending, answered{c: c, key: key, member: member, o: o, stop: stop})
+		if !f.ended {
+			f.pending = append(f.pending, answered{c: c, key: key, member: member, o: o, stop: stop})
+			f.mu.Unlock()
+			return
+		}
+		// A call that outlived its flow (nothing will flush it again).
+		l := f.l
 		f.mu.Unlock()
+		l.queueObserveAlone(context.Background(), answered{c: c, key: key, member: member, o: o, stop: stop})
 	}
 }
 
-// Sends is how many round trips to Redis the flow's limiter made for it
-// (acquires and flushes; not the caller's pipelines it rode in).
-func (f *Flow) Sends() int {
+func (f *Flow) isEnded() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.sends
+	return f.ended
 }
 
 // queueObserve adds a's observe to pipe; the returned func, called after
@@ -196,9 +201,6 @@ func (l *Limiter) acquireInFlow(ctx context.Context, f *Flow, keys []string, arg
 	}
 	cmd := acquireScript.EvalSha(ctx, pipe, keys, args...)
 	_, _ = pipe.Exec(ctx)
-	f.mu.Lock()
-	f.sends++
-	f.mu.Unlock()
 	for _, r := range reads {
 		r()
 	}
@@ -238,7 +240,7 @@ func (e *writeError) Unwrap() error { return e.err }
 // not grant there acquires as usual. ok is false when the pipeline's
 // Redis is not the limiter's: nothing was queued.
 func (l *Limiter) AcquireIn(ctx context.Context, pipe redis.Pipeliner, rdb redis.UniversalClient, f *Flow, c Call) (answer func(), ok bool) {
-	if f = f.bind(l, c.Connection); f == nil || !sameRedis(rdb, l.rdb) {
+	if f = f.bind(l, c.Connection); f == nil || f.isEnded() || !sameRedis(rdb, l.rdb) {
 		return nil, false
 	}
 	class := c.Priority.class()
@@ -281,6 +283,7 @@ func (f *Flow) FlushIn(ctx context.Context, pipe redis.Pipeliner, rdb redis.Univ
 	}
 	f.mu.Lock()
 	l := f.l
+	f.ended = f.ended || l == nil
 	f.mu.Unlock()
 	if l == nil {
 		return func() {}
@@ -307,6 +310,7 @@ func (f *Flow) Flush(ctx context.Context) {
 	}
 	f.mu.Lock()
 	l := f.l
+	f.ended = f.ended || l == nil
 	f.mu.Unlock()
 	if l == nil {
 		return
@@ -322,9 +326,6 @@ func (f *Flow) Flush(ctx context.Context) {
 		reads = append(reads, l.queueObserve(ctx, pipe, a))
 	}
 	_, _ = pipe.Exec(ctx)
-	f.mu.Lock()
-	f.sends++
-	f.mu.Unlock()
 	for _, r := range reads {
 		r()
 	}
@@ -335,6 +336,7 @@ func (f *Flow) Flush(ctx context.Context) {
 func (f *Flow) end() []answered {
 	pending, _ := f.take()
 	f.mu.Lock()
+	f.ended = true
 	g := f.grant
 	f.grant = nil
 	conn := f.conn

@@ -235,3 +235,34 @@ func TestFlowWriteBeforeTheCall(t *testing.T) {
 		t.Fatalf("the first call's answer was not recorded: rem %q", rem)
 	}
 }
+
+// TestFlowEnded: after its flush a flow is not used: a late call is
+// acquired and recorded at once, not kept waiting for a flush that will
+// not come (its slot would be renewed for ever).
+func TestFlowEnded(t *testing.T) {
+	lim, rdb, trips := flowLimiter(t)
+	ctx := context.Background()
+	f := ratelimit.NewFlow()
+	fctx := ratelimit.WithFlow(ctx, f)
+	done, err := lim.Acquire(fctx, ratelimit.Call{Connection: "c", Bucket: ratelimit.BucketUsers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Flush(ctx) // the call is still under way
+	done(okAnswer(500))
+	if n := inFlightOf(t, rdb, "c"); n != 0 {
+		t.Fatalf("%d in flight after a call that outlived its flow answered, want 0", n)
+	}
+	trips.n.Store(0)
+	done, err = lim.Acquire(fctx, ratelimit.Call{Connection: "c", Bucket: ratelimit.BucketUsers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done(okAnswer(499))
+	if n := trips.n.Load(); n != 2 {
+		t.Fatalf("a call on an ended flow: %d round trips, want 2 (acquire, observe)", n)
+	}
+	if n := inFlightOf(t, rdb, "c"); n != 0 {
+		t.Fatalf("%d in flight, want 0", n)
+	}
+}

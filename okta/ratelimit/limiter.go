@@ -205,6 +205,9 @@ func (l *Limiter) Acquire(ctx context.Context, c Call) (done func(Observation), 
 	start := time.Now()
 	l.releaseLost(ctx, c.Connection)
 	f := FlowFrom(ctx).bind(l, c.Connection)
+	if f != nil && f.isEnded() {
+		f = nil
+	}
 	if f != nil {
 		if g := f.takeGrant(c.Bucket); g != nil {
 			// Taken ahead (AcquireIn): only the writes before the call
