@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -109,6 +110,11 @@ func (e *benchEnv) drainCounted(b *testing.B, n int, enqueue func(*asynq.Client,
 	done.Store(0)
 	e.count.reset()
 	cpu0, self0 := redisCPU(b, e.r.Client), selfCPU()
+	if os.Getenv("OKTAQ_BENCH_SLOWLOG") != "" {
+		e.r.Client.ConfigSet(context.Background(), "slowlog-log-slower-than", "0")
+		e.r.Client.ConfigSet(context.Background(), "slowlog-max-len", "200000")
+		e.r.Client.SlowLogReset(context.Background())
+	}
 	e.r.Client.ConfigResetStat(context.Background())
 	b.StartTimer()
 	t0 := time.Now()
@@ -119,6 +125,10 @@ func (e *benchEnv) drainCounted(b *testing.B, n int, enqueue func(*asynq.Client,
 	d := time.Since(t0)
 	b.StopTimer()
 	stop()
+	if os.Getenv("OKTAQ_BENCH_SLOWLOG") != "" {
+		// Redis's time per script, by the script's first line.
+		printScriptTimes(e.r.Client)
+	}
 	if os.Getenv("OKTAQ_BENCH_CMDSTATS") != "" {
 		// Redis's own count of commands and their CPU, by command.
 		st, _ := e.r.Client.Info(context.Background(), "commandstats").Result()
@@ -167,4 +177,45 @@ func redisCPU(b *testing.B, c *redis.Client) float64 {
 		}
 	}
 	return sum
+}
+
+// printScriptTimes prints Redis's mean time per EVALSHA by script (from
+// SLOWLOG, every command logged), largest total first.
+func printScriptTimes(c *redis.Client) {
+	ctx := context.Background()
+	logs, err := c.SlowLogGet(ctx, -1).Result()
+	if err != nil {
+		fmt.Println("slowlog:", err)
+		return
+	}
+	type agg struct {
+		n   int
+		sum time.Duration
+	}
+	by := map[string]*agg{}
+	for _, l := range logs {
+		if len(l.Args) < 2 {
+			continue
+		}
+		k := strings.ToLower(l.Args[0])
+		if k == "evalsha" {
+			k += " " + l.Args[1][:8]
+			if len(l.Args) > 3 {
+				k += " " + l.Args[3]
+			}
+		}
+		if by[k] == nil {
+			by[k] = &agg{}
+		}
+		by[k].n++
+		by[k].sum += l.Duration
+	}
+	keys := make([]string, 0, len(by))
+	for k := range by {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return by[keys[i]].sum > by[keys[j]].sum })
+	for _, k := range keys[:min(25, len(keys))] {
+		fmt.Printf("%-70.70s n=%6d mean=%6.1fµs total=%v\n", k, by[k].n, float64(by[k].sum.Microseconds())/float64(by[k].n), by[k].sum)
+	}
 }

@@ -193,6 +193,9 @@ local u = redis.call("HGET", st, "until")
 if u then return {1, tonumber(u)} end
 redis.call("HINCRBY", KEYS[2], o == 2 and "fail" or "ok", 1)
 redis.call("PEXPIRE", KEYS[2], ARGV[8])
+-- A success only lowers the failure ratio: it cannot open the breaker,
+-- so the window's slices are summed only after a failure.
+if o == 1 then return {0, 0} end
 local ok, fail = 0, 0
 for i = 2, #KEYS do
   local v = redis.call("HMGET", KEYS[i], "ok", "fail")
