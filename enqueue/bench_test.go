@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -28,9 +29,11 @@ const benchRound = 4000
 // keep-alive clients; each request has its own idempotency key) and bare
 // asynq enqueues per second from 32 goroutines, and their ratio (goal
 // >= 0.5). Beside it: Redis round trips, this process's CPU and the
-// Redis server's CPU per action, each side. Run with -cpuprofile to see
-// where the API's time goes (OKTAQ_BENCH_ONLY_API=1 leaves the bare
-// enqueues out of it).
+// Redis server's CPU per action, each side; and the HTTP floor, a
+// handler that only enqueues, served and called as the API is: the most
+// the API could reach with net/http on both ends in one process. Run
+// with -cpuprofile to see where the API's time goes
+// (OKTAQ_BENCH_ONLY_API=1 leaves the other sides out of it).
 func BenchmarkPostActions(b *testing.B) {
 	s := startAPI(b)
 	apiTrips := &tripCounter{}
@@ -43,16 +46,32 @@ func BenchmarkPostActions(b *testing.B) {
 	bareTrips := &tripCounter{}
 	bareRC.AddHook(bareTrips)
 	bare := asynq.NewClientFromRedisClient(bareRC)
+	enqueue := func(ctx context.Context, payload []byte) error {
+		_, err := bare.EnqueueContext(ctx, asynq.NewTask("user.suspend", payload),
+			asynq.Queue("critical"), asynq.TaskID(uuid.NewString()), asynq.Retention(time.Hour))
+		return err
+	}
+	floor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		payload, err := io.ReadAll(r.Body)
+		if err == nil {
+			err = enqueue(r.Context(), payload)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusAccepted)
+		w.Write([]byte(`{"state":"pending"}` + "\n"))
+	}))
+	defer floor.Close()
 	const body = `{"action":"user.suspend","user":"alice@example.com","requester":{"id":"agent-42","role":"it-admin"},` +
 		`"ticket":{"system":"helpdesk","id":"REQ-%d"},"idempotency_key":"bench-%d"}`
 	var seq atomic.Int64
-	var api, enq benchSide
-	// For a profile of the API alone (-cpuprofile); the ratio is then void.
-	apiOnly := os.Getenv("OKTAQ_BENCH_ONLY_API") != ""
-	for range b.N {
-		api.add(b, s.db.Client, apiTrips, func() error {
+	post := func(url string) func() error {
+		return func() error {
 			n := seq.Add(1)
-			req, _ := http.NewRequest("POST", s.URL+"/v1/actions", bytes.NewReader(fmt.Appendf(nil, body, n, n)))
+			req, _ := http.NewRequest("POST", url, bytes.NewReader(fmt.Appendf(nil, body, n, n)))
 			req.Header.Set("Authorization", "Bearer "+tokenA)
 			req.Header.Set("Content-Type", "application/json")
 			resp, err := client.Do(req)
@@ -65,28 +84,35 @@ func BenchmarkPostActions(b *testing.B) {
 				return fmt.Errorf("status %d", resp.StatusCode)
 			}
 			return nil
-		})
+		}
+	}
+	var api, enq, flo benchSide
+	// For a profile of the API alone (-cpuprofile); the ratios are then void.
+	apiOnly := os.Getenv("OKTAQ_BENCH_ONLY_API") != ""
+	for range b.N {
+		api.add(b, s.db.Client, apiTrips, post(s.URL+"/v1/actions"))
 		if apiOnly {
 			continue
 		}
 		enq.add(b, s.db.Client, bareTrips, func() error {
 			n := seq.Add(1)
-			_, err := bare.Enqueue(asynq.NewTask("user.suspend", fmt.Appendf(nil, body, n, n)),
-				asynq.Queue("critical"), asynq.TaskID(uuid.NewString()), asynq.Retention(time.Hour))
-			return err
+			return enqueue(context.Background(), fmt.Appendf(nil, body, n, n))
 		})
+		flo.add(b, s.db.Client, bareTrips, post(floor.URL))
 	}
-	apiRate, enqRate := api.rate(b.N), enq.rate(b.N)
+	apiRate, enqRate, floRate := api.rate(b.N), enq.rate(b.N), flo.rate(b.N)
 	b.ReportMetric(apiRate, "actions/s")
 	b.ReportMetric(enqRate, "asynq_enqueues/s")
 	b.ReportMetric(apiRate/enqRate, "api/asynq")
+	b.ReportMetric(floRate/enqRate, "floor/asynq")
 	b.ReportMetric(api.per(b.N, api.trips), "api_trips/action")
 	b.ReportMetric(enq.per(b.N, enq.trips), "asynq_trips/enqueue")
 	b.ReportMetric(0, "ns/op")
 	fmt.Printf("API accept: %.0f actions/s, bare asynq enqueue %.0f/s, ratio %.2f (goal >= 0.5)\n", apiRate, enqRate, apiRate/enqRate)
-	fmt.Printf("  per action: Redis round trips %.2f (bare %.2f), this process's CPU %.0f µs (bare %.0f), Redis CPU %.0f µs (bare %.0f)\n",
+	fmt.Printf("  HTTP floor (a handler that only enqueues): %.0f/s, ratio %.2f\n", floRate, floRate/enqRate)
+	fmt.Printf("  per action: Redis round trips %.2f (bare %.2f), this process's CPU %.0f µs (bare %.0f, floor %.0f), Redis CPU %.0f µs (bare %.0f)\n",
 		api.per(b.N, api.trips), enq.per(b.N, enq.trips), api.per(b.N, api.selfCPU*1e6), enq.per(b.N, enq.selfCPU*1e6),
-		api.per(b.N, api.redisCPU*1e6), enq.per(b.N, enq.redisCPU*1e6))
+		flo.per(b.N, flo.selfCPU*1e6), api.per(b.N, api.redisCPU*1e6), enq.per(b.N, enq.redisCPU*1e6))
 	if !s.db.Real {
 		b.Log("ran against miniredis, not a real Redis")
 	}
