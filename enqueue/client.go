@@ -216,9 +216,11 @@ func (c *Client) enqueueAs(ctx context.Context, producer string, a tasks.Args, o
 	}
 	typeName := a.Action().TypeName()
 	queue := a.Action().Queue(r.Bulk)
-	id := uuid.NewString()
+	var id string
 	if r.IdempotencyKey != "" {
 		id = TaskID(producer, r.IdempotencyKey)
+	} else {
+		id = uuid.NewString() // reads crypto/rand: only when needed
 	}
 	env := tasks.Envelope{TaskID: id, Queue: queue, Type: typeName, Payload: payload}
 	task := asynq.NewTaskWithHeaders(typeName, payload, c.opts.Keyring.Sign(env))
