@@ -2,16 +2,23 @@ package enqueue
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 )
 
 // benchRound is how many actions each side accepts per round.
@@ -21,22 +28,50 @@ const benchRound = 4000
 // accepted actions per second through POST /v1/actions (32 concurrent
 // keep-alive clients; each request has its own idempotency key) and bare
 // asynq enqueues per second from 32 goroutines, and their ratio (goal
-// >= 0.5). Run with -cpuprofile to see where the API's time goes.
+// >= 0.5). Beside it: Redis round trips, this process's CPU and the
+// Redis server's CPU per action, each side; and the HTTP floor, a
+// handler that only enqueues, served and called as the API is: the most
+// the API could reach with net/http on both ends in one process. Run
+// with -cpuprofile to see where the API's time goes
+// (OKTAQ_BENCH_ONLY_API=1 leaves the other sides out of it).
 func BenchmarkPostActions(b *testing.B) {
 	s := startAPI(b)
+	apiTrips := &tripCounter{}
+	s.c.rc.AddHook(apiTrips)
 	tr := &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
-	bare := asynq.NewClient(s.db.Opt)
-	defer bare.Close()
+	bareRC := redis.NewClient(&redis.Options{Addr: s.db.Opt.Addr, DB: s.db.Opt.DB})
+	defer bareRC.Close()
+	bareTrips := &tripCounter{}
+	bareRC.AddHook(bareTrips)
+	bare := asynq.NewClientFromRedisClient(bareRC)
+	enqueue := func(ctx context.Context, payload []byte) error {
+		_, err := bare.EnqueueContext(ctx, asynq.NewTask("user.suspend", payload),
+			asynq.Queue("critical"), asynq.TaskID(uuid.NewString()), asynq.Retention(time.Hour))
+		return err
+	}
+	floor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		payload, err := io.ReadAll(r.Body)
+		if err == nil {
+			err = enqueue(r.Context(), payload)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusAccepted)
+		w.Write([]byte(`{"state":"pending"}` + "\n"))
+	}))
+	defer floor.Close()
 	const body = `{"action":"user.suspend","user":"alice@example.com","requester":{"id":"agent-42","role":"it-admin"},` +
 		`"ticket":{"system":"helpdesk","id":"REQ-%d"},"idempotency_key":"bench-%d"}`
 	var seq atomic.Int64
-	var api, enq time.Duration
-	for range b.N {
-		api += run32(b, func() error {
+	post := func(url string) func() error {
+		return func() error {
 			n := seq.Add(1)
-			req, _ := http.NewRequest("POST", s.URL+"/v1/actions", bytes.NewReader(fmt.Appendf(nil, body, n, n)))
+			req, _ := http.NewRequest("POST", url, bytes.NewReader(fmt.Appendf(nil, body, n, n)))
 			req.Header.Set("Authorization", "Bearer "+tokenA)
 			req.Header.Set("Content-Type", "application/json")
 			resp, err := client.Do(req)
@@ -49,25 +84,59 @@ func BenchmarkPostActions(b *testing.B) {
 				return fmt.Errorf("status %d", resp.StatusCode)
 			}
 			return nil
-		})
-		enq += run32(b, func() error {
-			n := seq.Add(1)
-			_, err := bare.Enqueue(asynq.NewTask("user.suspend", fmt.Appendf(nil, body, n, n)),
-				asynq.Queue("critical"), asynq.TaskID(uuid.NewString()), asynq.Retention(time.Hour))
-			return err
-		})
+		}
 	}
-	apiRate := float64(b.N*benchRound) / api.Seconds()
-	enqRate := float64(b.N*benchRound) / enq.Seconds()
+	var api, enq, flo benchSide
+	// For a profile of the API alone (-cpuprofile); the ratios are then void.
+	apiOnly := os.Getenv("OKTAQ_BENCH_ONLY_API") != ""
+	for range b.N {
+		api.add(b, s.db.Client, apiTrips, post(s.URL+"/v1/actions"))
+		if apiOnly {
+			continue
+		}
+		enq.add(b, s.db.Client, bareTrips, func() error {
+			n := seq.Add(1)
+			return enqueue(context.Background(), fmt.Appendf(nil, body, n, n))
+		})
+		flo.add(b, s.db.Client, bareTrips, post(floor.URL))
+	}
+	apiRate, enqRate, floRate := api.rate(b.N), enq.rate(b.N), flo.rate(b.N)
 	b.ReportMetric(apiRate, "actions/s")
 	b.ReportMetric(enqRate, "asynq_enqueues/s")
 	b.ReportMetric(apiRate/enqRate, "api/asynq")
+	b.ReportMetric(floRate/enqRate, "floor/asynq")
+	b.ReportMetric(api.per(b.N, api.trips), "api_trips/action")
+	b.ReportMetric(enq.per(b.N, enq.trips), "asynq_trips/enqueue")
 	b.ReportMetric(0, "ns/op")
 	fmt.Printf("API accept: %.0f actions/s, bare asynq enqueue %.0f/s, ratio %.2f (goal >= 0.5)\n", apiRate, enqRate, apiRate/enqRate)
+	fmt.Printf("  HTTP floor (a handler that only enqueues): %.0f/s, ratio %.2f\n", floRate, floRate/enqRate)
+	fmt.Printf("  per action: Redis round trips %.2f (bare %.2f), this process's CPU %.0f µs (bare %.0f, floor %.0f), Redis CPU %.0f µs (bare %.0f)\n",
+		api.per(b.N, api.trips), enq.per(b.N, enq.trips), api.per(b.N, api.selfCPU*1e6), enq.per(b.N, enq.selfCPU*1e6),
+		flo.per(b.N, flo.selfCPU*1e6), api.per(b.N, api.redisCPU*1e6), enq.per(b.N, enq.redisCPU*1e6))
 	if !s.db.Real {
 		b.Log("ran against miniredis, not a real Redis")
 	}
 }
+
+// benchSide sums one side's rounds: wall time, Redis round trips, this
+// process's CPU and the Redis server's CPU (seconds).
+type benchSide struct {
+	wall                     time.Duration
+	trips, selfCPU, redisCPU float64
+}
+
+func (s *benchSide) add(b *testing.B, rc *redis.Client, trips *tripCounter, do func() error) {
+	trips.n.Store(0)
+	self0, redis0 := selfCPU(), redisCPU(b, rc)
+	s.wall += run32(b, do)
+	s.selfCPU += selfCPU() - self0
+	s.redisCPU += redisCPU(b, rc) - redis0
+	s.trips += float64(trips.n.Load())
+}
+
+func (s *benchSide) rate(rounds int) float64 { return float64(rounds*benchRound) / s.wall.Seconds() }
+
+func (s *benchSide) per(rounds int, v float64) float64 { return v / float64(rounds*benchRound) }
 
 // run32 runs benchRound calls of do from 32 goroutines and times them.
 func run32(b *testing.B, do func() error) time.Duration {
@@ -89,4 +158,49 @@ func run32(b *testing.B, do func() error) time.Duration {
 	}
 	wg.Wait()
 	return time.Since(t0)
+}
+
+// tripCounter is a go-redis hook counting round trips: a command or a
+// pipeline is one.
+type tripCounter struct{ n atomic.Int64 }
+
+func (t *tripCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (t *tripCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		t.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (t *tripCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		t.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// selfCPU is this process's CPU seconds so far (user+sys).
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+// redisCPU is the Redis server's CPU seconds so far (INFO cpu).
+func redisCPU(b *testing.B, c *redis.Client) float64 {
+	info, err := c.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sum float64
+	for _, l := range strings.Split(info, "\r\n") {
+		for _, k := range []string{"used_cpu_sys:", "used_cpu_user:"} {
+			if s, ok := strings.CutPrefix(l, k); ok {
+				f, _ := strconv.ParseFloat(s, 64)
+				sum += f
+			}
+		}
+	}
+	return sum
 }

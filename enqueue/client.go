@@ -90,7 +90,7 @@ func NewFromRedisClient(rc redis.UniversalClient, opts Options) *Client {
 	if opts.ApprovalTTL <= 0 {
 		opts.ApprovalTTL = tasks.DefaultApprovalTTL
 	}
-	return &Client{asynq: asynq.NewClientFromRedisClient(rc), inspector: asynq.NewInspectorFromRedisClient(rc), rc: rc, opts: opts}
+	return &Client{asynq: asynq.NewClientFromRedisClient(newClaimRedis(rc)), inspector: asynq.NewInspectorFromRedisClient(rc), rc: rc, opts: opts}
 }
 
 // Close releases the Redis connection if the Client opened it.
@@ -216,9 +216,11 @@ func (c *Client) enqueueAs(ctx context.Context, producer string, a tasks.Args, o
 	}
 	typeName := a.Action().TypeName()
 	queue := a.Action().Queue(r.Bulk)
-	id := uuid.NewString()
+	var id string
 	if r.IdempotencyKey != "" {
 		id = TaskID(producer, r.IdempotencyKey)
+	} else {
+		id = uuid.NewString() // reads crypto/rand: only when needed
 	}
 	env := tasks.Envelope{TaskID: id, Queue: queue, Type: typeName, Payload: payload}
 	task := asynq.NewTaskWithHeaders(typeName, payload, c.opts.Keyring.Sign(env))
@@ -306,56 +308,6 @@ func (c *Client) submit(ctx context.Context, task *asynq.Task, aopts []asynq.Opt
 	info.Producer = producer
 	return info, nil
 }
-
-// submitKeyed enqueues a task whose id comes from an idempotency key.
-// asynq makes a task id unique within a queue, atomically, but the same
-// key may come with an action of another queue: a claim key
-// (SET NX, one per producer and key) records the queue and type of the
-// first request, so that a second one for another queue is refused
-// atomically instead of running beside it.
-func (c *Client) submitKeyed(ctx context.Context, task *asynq.Task, aopts []asynq.Option, k keyed) (*Info, error) {
-	claim := k.queue + " " + task.Type()
-	won, err := c.rc.SetNX(ctx, claimKey(k.id), claim, k.ttl).Result()
-	if err != nil {
-		return nil, fmt.Errorf("%w: claim idempotency key: %w", ErrUnavailable, err)
-	}
-	if !won {
-		held, err := c.rc.Get(ctx, claimKey(k.id)).Result()
-		switch {
-		case errors.Is(err, redis.Nil): // expired in between: the key is free again
-			return c.submitKeyed(ctx, task, aopts, k)
-		case err != nil:
-			return nil, fmt.Errorf("%w: read idempotency claim: %w", ErrUnavailable, err)
-		}
-		if held != claim {
-			_, heldType, _ := strings.Cut(held, " ")
-			return nil, fmt.Errorf("%w: key %q belongs to an earlier %s request; use a new key for a new request",
-				ErrKeyConflict, k.key, strings.TrimPrefix(heldType, tasks.TypePrefix))
-		}
-	}
-	for range 3 {
-		info, err := c.submit(ctx, task, aopts, k.producer)
-		if !errors.Is(err, asynq.ErrTaskIDConflict) {
-			return info, err
-		}
-		info, err = c.existing(ctx, task, k)
-		if !errors.Is(err, ErrNotFound) {
-			return info, err
-		}
-		// The task expired between the two calls: enqueue again.
-	}
-	return nil, fmt.Errorf("%w: task %q keeps conflicting and vanishing", ErrUnavailable, k.id)
-}
-
-// keyed is where a keyed task goes: its queue, its id (from producer and
-// key) and how long its claim lasts.
-type keyed struct {
-	queue, id, key, producer string
-	ttl                      time.Duration
-}
-
-// claimKey is the Redis key that holds an idempotency key's claim.
-func claimKey(id string) string { return "oktaq:idem:" + id }
 
 // Queues returns every queue oktaq enqueues on, most urgent first.
 func Queues() []string { return []string{tasks.QueueCritical, tasks.QueueDefault, tasks.QueueLow} }

@@ -1,10 +1,12 @@
 package enqueue
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/oktaq/oktaq/tasks"
 )
@@ -89,14 +91,25 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	writeJSONType(w, "application/json", status, v)
 }
 
+// answerBufs are the buffers answers are encoded in: json.Marshal's own
+// copy and the appended newline cost two allocations an answer.
+var answerBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 func writeJSONType(w http.ResponseWriter, contentType string, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	buf := answerBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 64<<10 { // a large batch answer's buffer is not kept
+			answerBufs.Put(buf)
+		}
+	}()
+	// Encode writes what json.Marshal returns, and a newline.
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
 		http.Error(w, "cannot encode the answer", http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	w.Write(buf.Bytes())
 }
