@@ -201,7 +201,8 @@ func printScriptTimes(c *redis.Client) {
 		if k == "evalsha" {
 			k += " " + l.Args[1][:8]
 			if len(l.Args) > 3 {
-				k += " " + l.Args[3]
+				// The key's prefix: one row per script, not per task.
+				k += " " + strings.SplitN(l.Args[3], "{", 2)[0]
 			}
 		}
 		if by[k] == nil {
@@ -215,7 +216,7 @@ func printScriptTimes(c *redis.Client) {
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool { return by[keys[i]].sum > by[keys[j]].sum })
-	for _, k := range keys[:min(25, len(keys))] {
+	for _, k := range keys[:min(60, len(keys))] {
 		fmt.Printf("%-70.70s n=%6d mean=%6.1fµs total=%v\n", k, by[k].n, float64(by[k].sum.Microseconds())/float64(by[k].n), by[k].sum)
 	}
 }

@@ -45,7 +45,8 @@ func BenchmarkWorkerThroughput(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		if os.Getenv("OKTAQ_BENCH_ONLY_OKTAQ") != "" {
 			// For a profile of the pipeline alone (-cpuprofile).
-			d, _, _ := env.drainCounted(b, benchBatch, func(q *asynq.Client, n int) { env.enqueueActions(b, q, n, 2*i+1) }, env.oktaqServer)
+			// Suspend, then unsuspend, ...: each a real change (2 calls).
+			d, _, _ := env.drainCounted(b, benchBatch, func(q *asynq.Client, n int) { env.enqueueActions(b, q, n, i) }, env.oktaqServer)
 			full += d
 			continue
 		}
