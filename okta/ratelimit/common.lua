@@ -118,3 +118,108 @@ local function budget_wait(b, pending, class, now, th_lo, p)
   if wait > 0 then return wait, BUDGET end
   return 0, OK
 end
+
+-- acquire (acquire.lua, step.lua): a is acquire.lua's ARGV; ck, ifk, bk
+-- its KEYS[1..3].
+local function acquire(ck, ifk, bk, a)
+  local now = now_ms()
+  if a[3] == '1' then
+    local k = resolve(ck, a[1])
+    if k ~= a[2] then return {COUNTER_MOVED, 0, k} end
+  end
+  local c = redis.call('HMGET', ck, 'cblock', 'th_lo')
+  local cblock, th_lo = tonumber(c[1]) or 0, tonumber(c[2]) or 0
+  if cblock > now then return {CONCURRENCY, cblock - now, ''} end
+  redis.call('ZREMRANGEBYSCORE', ifk, '-inf', now)
+  local members = redis.call('ZRANGE', ifk, 0, -1)
+  local class = tonumber(a[5])
+  local cap = tonumber(a[6])
+  local p = params(a, 8)
+  if #members >= cap then return {IN_FLIGHT_CAP, p.probe, ''} end
+  local pending = count_prefix(members, a[2] .. '|')
+  local wait, why = budget_wait(load_bucket(bk), pending, class, now, th_lo, p)
+  if wait > 0 then return {why, wait, ''} end
+  local lease = tonumber(a[7])
+  redis.call('ZADD', ifk, now + lease, a[4])
+  redis.call('PEXPIRE', ifk, lease * 2)
+  return {OK, #members + 1, ''}
+end
+
+-- observe (observe.lua, step.lua): a is observe.lua's ARGV; ck, ifk, bk
+-- its KEYS[1..3].
+local function observe(ck, ifk, bk, a)
+  local now = now_ms()
+  local status, haslimit, limit = tonumber(a[5]), a[6] == '1', tonumber(a[7])
+  local ttl = tonumber(a[14])
+  if a[4] ~= '' then redis.call('ZREM', ifk, a[4]) end
+  local inflight = redis.call('ZCARD', ifk)
+  if a[3] == '1' and haslimit and limit > 0 then
+    redis.call('HSET', ck, 'l:' .. a[1], limit)
+    local k = resolve(ck, a[1])
+    if k ~= a[2] then return {COUNTER_MOVED, inflight, k} end
+  end
+
+  -- Okta clock offset: the answer was made between send and receipt, at
+  -- Okta time Date (rounded down to the second).
+  local trecv = now - tonumber(a[12])
+  local tsend = trecv - tonumber(a[11])
+  local date = tonumber(a[10])
+  local th = redis.call('HMGET', ck, 'th_lo', 'th_hi')
+  local lo, hi = tonumber(th[1]), tonumber(th[2])
+  if date > 0 then
+    local olo, ohi = date * 1000 - trecv, date * 1000 + 1000 - tsend
+    if lo == nil or math.max(lo, olo) > math.min(hi, ohi) then
+      lo, hi = olo, ohi
+    else
+      lo, hi = math.max(lo, olo), math.min(hi, ohi)
+    end
+    redis.call('HSET', ck, 'th_lo', lo, 'th_hi', hi)
+    redis.call('PEXPIRE', ck, ttl)
+  end
+  lo, hi = lo or 0, hi or 0
+  local minblock = tonumber(a[13])
+
+  if status == 429 and haslimit and limit == 0 then
+    -- Okta's concurrency limit: its Reset is only a guess.
+    redis.call('HSET', ck, 'cblock', now + minblock)
+    redis.call('PEXPIRE', ck, ttl)
+    return {CONCURRENCY, inflight, a[2]}
+  end
+  local r = tonumber(a[9])
+  if not haslimit or r <= 0 then return {OK, inflight, a[2]} end
+
+  local rem = tonumber(a[8])
+  local b = load_bucket(bk)
+  if status == 429 and rem > 0 and limit > 0 then
+    -- Refused with budget showing: the headers show the org's figure, not
+    -- our share. What they show left at the refusal is never ours: learn it
+    -- (the largest seen) and take it off every window from now on.
+    redis.call('HSET', bk, 'hidden', math.max(b.hidden, math.min(rem, limit - 1)))
+  end
+  if status == 429 then rem = 0 end
+  -- A window is surely still running while now is before its earliest end.
+  local function running(reset) return now + 200 < (reset - 1) * 1000 - hi end
+  if b.reset > 0 and a[3] == '1' and a[2] ~= a[1] and
+      ((r > b.reset + 1 and running(b.reset)) or (r < b.reset - 1 and running(r))) then
+    -- Two windows at once under one counter: this bucket has its own.
+    redis.call('HSET', ck, 's:' .. a[1], 1)
+    return {COUNTER_MOVED, inflight, a[1]}
+  end
+  local stale = false
+  if b.reset == 0 or r > b.reset + 1 then
+    -- A new window: Okta starts one at the first call after the last ended.
+    local win = math.max(b.win, math.floor(r * 1000 - lo - tsend))
+    redis.call('HSET', bk, 'limit', limit, 'rem', rem, 'reset', r, 'win', win)
+  elseif r >= b.reset - 1 then
+    redis.call('HSET', bk, 'limit', limit, 'rem', math.min(b.rem, rem), 'reset', math.max(b.reset, r))
+  else
+    stale = true -- an answer from a window already over
+  end
+  if status == 429 and not stale then
+    local untl = r * 1000 - lo
+    if untl <= now then untl = now + minblock end
+    redis.call('HSET', bk, 'blocked', math.max(b.blocked, untl))
+  end
+  redis.call('PEXPIRE', bk, ttl)
+  return {OK, inflight, a[2]}
+end

@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/redis/go-redis/v9"
@@ -196,17 +197,36 @@ func (l *Limiter) acquireInFlow(ctx context.Context, f *Flow, keys []string, arg
 		return nil, &writeError{err: err}
 	}
 	var reads []func()
-	for _, a := range pending {
+	for _, a := range pending[:max(0, len(pending)-1)] {
 		reads = append(reads, l.queueObserve(ctx, pipe, a))
 	}
-	cmd := acquireScript.EvalSha(ctx, pipe, keys, args...)
+	// The last answer and this acquire run as one script (step.lua).
+	script := acquireScript
+	var last *answered
+	if len(pending) > 0 {
+		last = &pending[len(pending)-1]
+		last.stop()
+		okeys, oargs := l.observeArgs(last.c, last.key, last.member, last.o)
+		script, keys, args = stepScript, append(okeys, keys[2]), append(oargs, args...)
+	}
+	cmd := script.EvalSha(ctx, pipe, keys, args...)
 	_, _ = pipe.Exec(ctx)
 	for _, r := range reads {
 		r()
 	}
 	res, err := cmd.Slice()
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		res, err = acquireScript.Run(ctx, l.rdb, keys, args...).Slice()
+		res, err = script.Run(ctx, l.rdb, keys, args...).Slice()
+	}
+	if last != nil {
+		if err == nil && len(res) < 6 {
+			err = fmt.Errorf("step answered %v", res)
+		}
+		var ores []any
+		if err == nil {
+			ores, res = res[3:6], res[:3]
+		}
+		l.observed(ctx, last.c, last.member, last.o, ores, err)
 	}
 	if werr := check(); werr != nil {
 		if err == nil {

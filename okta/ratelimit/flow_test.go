@@ -36,11 +36,16 @@ func flowLimiter(t *testing.T) (*ratelimit.Limiter, *redis.Client, *tripCounter)
 	if err != nil {
 		t.Fatal(err)
 	}
-	done, err := lim.Acquire(context.Background(), ratelimit.Call{Connection: "warm", Bucket: ratelimit.BucketUsers})
-	if err != nil {
-		t.Fatal(err)
+	f := ratelimit.NewFlow()
+	warm := ratelimit.WithFlow(context.Background(), f)
+	for range 2 { // acquire, then step (observe and acquire)
+		done, err := lim.Acquire(warm, ratelimit.Call{Connection: "warm", Bucket: ratelimit.BucketUsers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done(okAnswer(500))
 	}
-	done(ratelimit.Observation{})
+	f.Flush(context.Background()) // observe
 	// and open a connection of the pipeline pool (go-redis keeps one).
 	if _, err := rdb.Pipelined(context.Background(), func(p redis.Pipeliner) error { return p.Ping(context.Background()).Err() }); err != nil {
 		t.Fatal(err)

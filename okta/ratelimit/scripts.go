@@ -20,10 +20,13 @@ var (
 	luaObserve string
 	//go:embed peek.lua
 	luaPeek string
+	//go:embed step.lua
+	luaStep string
 
 	acquireScript = redis.NewScript(luaCommon + luaAcquire)
 	observeScript = redis.NewScript(luaCommon + luaObserve)
 	peekScript    = redis.NewScript(luaCommon + luaPeek)
+	stepScript    = redis.NewScript(luaCommon + luaStep)
 )
 
 // scriptCode is the first element of the replies of acquire.lua and

@@ -1,0 +1,17 @@
+-- step: observe one call's answer, then acquire the next call, in one
+-- script (a flow's round trip between two calls: flow.go).
+--
+-- KEYS[1]  conn hash
+-- KEYS[2]  in-flight zset
+-- KEYS[3]  bucket hash of the answered call's counter
+-- KEYS[4]  bucket hash of the next call's counter
+-- ARGV[1..14]  observe.lua's ARGV
+-- ARGV[15..]   acquire.lua's ARGV
+--
+-- Returns acquire's {code, n, key} followed by observe's.
+local oa, aa = {}, {}
+for i = 1, 14 do oa[i] = ARGV[i] end
+for i = 15, #ARGV do aa[i - 14] = ARGV[i] end
+local o = observe(KEYS[1], KEYS[2], KEYS[3], oa)
+local r = acquire(KEYS[1], KEYS[2], KEYS[4], aa)
+return {r[1], r[2], r[3], o[1], o[2], o[3]}
