@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -87,15 +88,12 @@ const (
 	statusDeprovisioned   = "DEPROVISIONED"
 )
 
-// getUser reads a user by id or login (the SDK path-escapes it, so + and @
-// arrive intact) and checks that Okta answered with the user named: Okta
-// also resolves "me" and login short names, which would act on someone
-// else. 1 call.
+// getUser reads a user by id or login (path-escaped as the SDK does, so +
+// and @ arrive intact) and checks that Okta answered with the user named:
+// Okta also resolves "me" and login short names, which would act on
+// someone else. 1 call, sent raw (rawread.go): only oktaUser is decoded.
 func (e *Executor) getUser(ctx context.Context, ref string) (*oktaUser, error) {
-	c, err := e.do(ctx, func(ctx context.Context) (*oktasdk.APIResponse, error) {
-		_, r, err := e.api.UserAPI.GetUser(ctx, ref).Execute()
-		return r, err
-	})
+	c, err := e.read(ctx, "/api/v1/users/"+url.PathEscape(ref))
 	if err != nil {
 		return nil, err
 	}
