@@ -1,7 +1,6 @@
 package tasks
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,16 +46,19 @@ func Decode(a Action, payload []byte) (Args, error) {
 	if len(payload) > MaxPayloadBytes {
 		return nil, &ValidationError{Fields: []FieldError{{Field: "payload", Reason: fmt.Sprintf("is %d bytes; at most %d allowed", len(payload), MaxPayloadBytes)}}}
 	}
-	if err := checkJSON(payload, reflect.TypeOf(args).Elem()); err != nil {
-		return nil, err
+	t := reflect.TypeOf(args).Elem()
+	if !scanClean(payload, t) {
+		if err := checkJSON(payload, t); err != nil {
+			return nil, err
+		}
 	}
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(args); err != nil {
+	// The walk refused every key that is not exactly a field, and data
+	// after the object, so a plain decode reads exactly what it checked.
+	if err := json.Unmarshal(payload, args); err != nil {
+		if err := checkJSON(payload, t); err != nil {
+			return nil, err // bad syntax scanClean let by: said as before
+		}
 		return nil, decodeError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, &ValidationError{Fields: []FieldError{{Field: "payload", Reason: "has data after the JSON object"}}}
 	}
 	switch v := args.Base().Version; v {
 	case PayloadVersion:

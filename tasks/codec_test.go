@@ -33,6 +33,7 @@ func TestDecodeStrict(t *testing.T) {
 		{"unknown requester field", "user.suspend", `{"v":1,"user":"a","requester":{"id":"x","foo":1}}`, "requester.foo"},
 		{"duplicate key", "user.suspend", `{"v":1,"user":"bob","user":"alice"}`, "user"},
 		{"duplicate nested key", "user.suspend", `{"v":1,"user":"a","requester":{"role":"helpdesk","role":"it-admin"}}`, "requester.role"},
+		{"duplicate key spelled with an escape", "user.suspend", `{"v":1,"user":"bob","us\u0065r":"alice"}`, "user"},
 		{"key differing in case only", "user.suspend", `{"v":1,"user":"bob","User":"alice"}`, "User"},
 		{"wrong type in a list", "user.groups.update", `{"v":1,"user":"a","groups":{"add":["Eng",7]}}`, "groups.add[1]"},
 		{"object for a string", "user.suspend", `{"v":1,"user":{"id":"a"}}`, "user"},

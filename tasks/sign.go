@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -117,10 +118,16 @@ func (k *Keyring) Verify(e Envelope, headers map[string]string) error {
 // since it would let a payload be replayed under a new id.
 func mac(key []byte, e Envelope) []byte {
 	h := hmac.New(sha256.New, key)
-	h.Write([]byte("oktaq-task-v2\x00"))
-	for _, part := range []string{e.TaskID, e.Queue, e.Type} {
-		fmt.Fprintf(h, "%d\x00%s\x00", len(part), part)
+	// One buffer, no fmt: every task is verified (fmt was 3/4 of it).
+	buf := make([]byte, 0, 128)
+	buf = append(buf, "oktaq-task-v2\x00"...)
+	for _, part := range [...]string{e.TaskID, e.Queue, e.Type} {
+		buf = strconv.AppendInt(buf, int64(len(part)), 10)
+		buf = append(buf, 0)
+		buf = append(buf, part...)
+		buf = append(buf, 0)
 	}
+	h.Write(buf)
 	h.Write(e.Payload)
-	return h.Sum(nil)
+	return h.Sum(buf[:0])
 }

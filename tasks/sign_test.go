@@ -33,6 +33,17 @@ func TestParseKeyring(t *testing.T) {
 	}
 }
 
+// The MAC of a fixed envelope is fixed: tasks signed by an earlier build
+// (the queue may hold them through an upgrade) still verify.
+func TestMACKnownAnswer(t *testing.T) {
+	kr, _ := tasks.ParseKeyring("k1=known-answer-key-0123456789")
+	h := kr.Sign(tasks.Envelope{TaskID: "4f0c1a9e-task", Queue: "critical", Type: "okta:user.suspend",
+		Payload: []byte(`{"v":1,"user":"alice@example.com"}`)})
+	if got, want := h[tasks.HeaderMAC], "VwwkNPueKu_hcE2L44Vta8YpQBD1gxOfFPBZIfTdfN0"; got != want {
+		t.Fatalf("MAC %s, want %s", got, want)
+	}
+}
+
 func TestSignVerify(t *testing.T) {
 	kr, _ := tasks.ParseKeyring("new=0123456789abcdef-new,old=0123456789abcdef-old")
 	old, _ := tasks.ParseKeyring("old=0123456789abcdef-old")
