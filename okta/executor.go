@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -83,7 +82,7 @@ func NewExecutor(conn *Connection, opts ExecutorOptions) (*Executor, error) {
 	mode, _ := conn.Credentials.Mode()
 	e := &Executor{conn: conn, log: opts.Logger, clock: opts.Clock, timeout: opts.RequestTimeout, limiter: opts.Limiter}
 	if e.log == nil {
-		e.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		e.log = slog.New(slog.DiscardHandler)
 	}
 	e.log = e.log.With("connection", conn.Name)
 	if e.clock == nil {

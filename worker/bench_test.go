@@ -48,6 +48,7 @@ func BenchmarkWorkerThroughput(b *testing.B) {
 			// Suspend, then unsuspend, ...: each a real change (2 calls).
 			d, _, _ := env.drainCounted(b, benchBatch, func(q *asynq.Client, n int) { env.enqueueActions(b, q, n, i) }, env.oktaqServer)
 			full += d
+			fullSelf += selfCPUPerTask.Load()
 			continue
 		}
 		d, trips, tab := env.drainCounted(b, benchBatch, func(q *asynq.Client, n int) { enqueueNoop(b, q, n) }, env.bareServer)

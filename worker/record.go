@@ -278,6 +278,13 @@ return 0`)
 // login Okta resolved) and what Okta said (request ids); it never holds a
 // secret (results carry them only sealed, and Sealed is not logged).
 func (w *Worker) audit(at *attempt, res *tasks.Result, kind string, final bool, err error) {
+	level := slog.LevelInfo
+	if err != nil && final && kind != "ok" {
+		level = slog.LevelWarn
+	}
+	if !w.opts.Logger.Enabled(context.Background(), level) {
+		return // about 25 attributes, 2 KB, for nobody
+	}
 	attrs := []any{
 		slog.String("decision", decisionOf(kind, final, res)),
 		slog.String("task_id", at.taskID), slog.String("action", string(at.action)),
@@ -311,12 +318,8 @@ func (w *Worker) audit(at *attempt, res *tasks.Result, kind string, final bool, 
 	if res.FollowUp != "" {
 		attrs = append(attrs, slog.String("follow_up", res.FollowUp))
 	}
-	level := slog.LevelInfo
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
-		if final && kind != "ok" {
-			level = slog.LevelWarn
-		}
 	}
 	w.opts.Logger.Log(context.Background(), level, "audit", attrs...)
 }
