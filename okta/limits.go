@@ -74,42 +74,22 @@ func refusal(err error) error {
 	return &TransientError{Err: fmt.Errorf("waiting for the rate limiter: %w", err)}
 }
 
-// pipelinePeeker is a CallLimiter whose Peek can ride a caller's pipeline
+// pipelineGate is a CallLimiter whose gate can ride a caller's pipeline
 // (*ratelimit.Limiter).
-type pipelinePeeker interface {
-	PeekIn(ctx context.Context, pipe redis.Pipeliner, rdb redis.UniversalClient, conn string, buckets []string) (func() (time.Time, string, error), bool)
+type pipelineGate interface {
+	GateIn(ctx context.Context, pipe redis.Pipeliner, rdb redis.UniversalClient, f *ratelimit.Flow, conn string, buckets []string) (func() (time.Time, string, error), bool)
 }
 
-// BlockedIn is Blocked sent in the caller's pipeline on rdb (the worker's
-// gate, read with the user lease in one round trip); answer reads it
-// after the pipeline ran. ok is false when the limiter cannot (another
-// limiter, or another Redis): call Blocked then.
-func (e *Executor) BlockedIn(ctx context.Context, pipe redis.Pipeliner, rdb redis.UniversalClient, a tasks.Args) (answer func() (time.Time, string, error), ok bool) {
-	pp, ok := e.limiter.(pipelinePeeker)
+// GateIn is Blocked sent in the caller's pipeline on rdb (the worker's
+// gate, read with the user lease in one round trip), and, with a flow,
+// the grant of the action's first call's slot in the same script (every
+// action reads its user first): that call then costs no round trip of its
+// own. answer reads it after the pipeline ran. ok is false when the
+// limiter cannot (another limiter, or another Redis): call Blocked then.
+func (e *Executor) GateIn(ctx context.Context, pipe redis.Pipeliner, rdb redis.UniversalClient, a tasks.Args, f *ratelimit.Flow) (answer func() (time.Time, string, error), ok bool) {
+	g, ok := e.limiter.(pipelineGate)
 	if !ok {
 		return nil, false
 	}
-	return pp.PeekIn(ctx, pipe, rdb, e.conn.Name, Buckets(a.Action()))
-}
-
-// flowAcquirer is a CallLimiter that can take a flow's first slot in a
-// caller's pipeline (*ratelimit.Limiter).
-type flowAcquirer interface {
-	AcquireIn(ctx context.Context, pipe redis.Pipeliner, rdb redis.UniversalClient, f *ratelimit.Flow, c ratelimit.Call) (func(), bool)
-}
-
-// FirstCallIn takes, in the caller's pipeline on rdb, the rate-limit slot
-// of action a's first call (every action reads its user first) for flow
-// f, at ctx's priority: the worker sends it with the user lease, so the
-// call costs no round trip of its own. answer reads the grant after the
-// pipeline ran; ok is false when the limiter cannot (the call acquires as
-// usual then). A slot the action does not use goes back when the flow
-// ends.
-func (e *Executor) FirstCallIn(ctx context.Context, pipe redis.Pipeliner, rdb redis.UniversalClient, a tasks.Args, f *ratelimit.Flow) (answer func(), ok bool) {
-	fa, ok := e.limiter.(flowAcquirer)
-	if !ok {
-		return nil, false
-	}
-	c := ratelimit.Call{Connection: e.conn.Name, Bucket: Buckets(a.Action())[0], Method: "GET", Priority: ratelimit.PriorityFrom(ctx)}
-	return fa.AcquireIn(ctx, pipe, rdb, f, c)
+	return g.GateIn(ctx, pipe, rdb, f, e.conn.Name, Buckets(a.Action()))
 }

@@ -124,11 +124,11 @@ func (w *Worker) leaseUser(next asynq.Handler) asynq.Handler {
 	})
 }
 
-// blockedPiper is an Executor that can send Blocked, and take the slot
-// of the action's first call, in the lease's pipeline (*okta.Executor).
-type blockedPiper interface {
-	BlockedIn(ctx context.Context, pipe redis.Pipeliner, rdb redis.UniversalClient, a tasks.Args) (func() (time.Time, string, error), bool)
-	FirstCallIn(ctx context.Context, pipe redis.Pipeliner, rdb redis.UniversalClient, a tasks.Args, f *ratelimit.Flow) (func(), bool)
+// gatePiper is an Executor that can send its gate (Blocked, and the
+// grant of the action's first call) in the lease's pipeline
+// (*okta.Executor).
+type gatePiper interface {
+	GateIn(ctx context.Context, pipe redis.Pipeliner, rdb redis.UniversalClient, a tasks.Args, f *ratelimit.Flow) (func() (time.Time, string, error), bool)
 }
 
 // holdRead is the answer of holdCheckScript (hold.go), or why none came.
@@ -150,13 +150,15 @@ func (w *Worker) acquireWithJournal(ctx context.Context, at *attempt, keys []str
 	// A breaker with no hold admits every attempt (admitScript's first
 	// answer): the gate skips its round trip then.
 	breakerHold := pipe.HGet(ctx, stateKey(at.conn.Conn.Name), "until")
-	if bp, ok := at.conn.Exec.(blockedPiper); ok {
+	if gp, ok := at.conn.Exec.(gatePiper); ok {
 		pctx := ratelimit.WithPriority(ctx, okta.PriorityOf(at.args))
-		if answer, ok := bp.BlockedIn(pctx, pipe, w.rdb, at.args); ok {
-			at.blocked = answer
-		}
-		if answer, ok := bp.FirstCallIn(pctx, pipe, w.rdb, at.args, at.flow); ok {
-			defer answer()
+		if answer, ok := gp.GateIn(pctx, pipe, w.rdb, at.args, at.flow); ok {
+			// Read at once, whatever the hold and lease say: a slot it
+			// granted must be in the flow, to go back if unused.
+			defer func() {
+				u, b, err := answer()
+				at.blocked = func() (time.Time, string, error) { return u, b, err }
+			}()
 		}
 	}
 	_, _ = pipe.Exec(ctx)

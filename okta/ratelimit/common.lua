@@ -223,3 +223,20 @@ local function observe(ck, ifk, bk, a)
   redis.call('PEXPIRE', bk, ttl)
   return {OK, inflight, a[2]}
 end
+
+-- peek (peek.lua, first.lua): bks are the bucket hashes asked about,
+-- counters their counter names, in order.
+local function peek(ck, ifk, bks, counters, class, p)
+  local now = now_ms()
+  local c = redis.call('HMGET', ck, 'cblock', 'th_lo')
+  local cblock, th_lo = tonumber(c[1]) or 0, tonumber(c[2]) or 0
+  local members = redis.call('ZRANGEBYSCORE', ifk, '(' .. now, '+inf')
+  local best, at = 0, 0
+  if cblock > now then best = cblock - now end
+  for i = 1, #bks do
+    local pending = count_prefix(members, counters[i] .. '|')
+    local wait, why = budget_wait(load_bucket(bks[i]), pending, class, now, th_lo, p)
+    if why == BUDGET and wait > best then best, at = wait, i end
+  end
+  return {best, at}
+end

@@ -16,7 +16,7 @@ import (
 //     action makes anyway: the acquire of its next call, or the caller's
 //     own write at the end (FlushIn, the worker's result write);
 //   - the first call's slot can be taken ahead, in a round trip the caller
-//     makes anyway (AcquireIn, the worker's user lease);
+//     makes anyway (GateIn, the worker's user lease);
 //   - a write that must be in Redis before the next call goes out (the
 //     worker's journal entry) rides with that call's acquire (Before).
 //
@@ -29,7 +29,7 @@ type Flow struct {
 	mu      sync.Mutex
 	l       *Limiter
 	conn    string
-	grant   *grant      // taken ahead (AcquireIn), not used yet
+	grant   *grant      // taken ahead (GateIn), not used yet
 	pending []answered  // answers not recorded yet
 	writes  []flowWrite // to send before the next call
 	ended   bool        // flushed: later answers are recorded at once
@@ -253,43 +253,17 @@ type writeError struct{ err error }
 func (e *writeError) Error() string { return "write before the call failed: " + e.err.Error() }
 func (e *writeError) Unwrap() error { return e.err }
 
-// AcquireIn takes, in the caller's pipeline on rdb, a slot for the flow's
-// next call of c's bucket (the action's first call), so that the call
-// costs no round trip of its own. answer, called after the pipeline ran,
-// keeps the slot in the flow if it was granted; a call the limiter did
-// not grant there acquires as usual. ok is false when the pipeline's
-// Redis is not the limiter's: nothing was queued.
-func (l *Limiter) AcquireIn(ctx context.Context, pipe redis.Pipeliner, rdb redis.UniversalClient, f *Flow, c Call) (answer func(), ok bool) {
-	if f = f.bind(l, c.Connection); f == nil || f.isEnded() || !sameRedis(rdb, l.rdb) {
-		return nil, false
+// keep makes g the flow's slot taken ahead (GateIn); one it had goes
+// back.
+func (f *Flow) keep(g *grant) {
+	f.mu.Lock()
+	old := f.grant
+	f.grant = g
+	l, conn := f.l, f.conn
+	f.mu.Unlock()
+	if old != nil {
+		l.queueObserveAlone(context.Background(), answered{c: Call{Connection: conn, Bucket: old.bucket}, key: old.key, member: old.member, stop: old.stop})
 	}
-	class := c.Priority.class()
-	key := l.counter(c.Connection, c.Bucket)
-	member := key + "|" + leaseID()
-	keys, args := l.acquireArgs(c, key, member, class, l.slots(class, false))
-	cmd := acquireScript.EvalSha(ctx, pipe, keys, args...)
-	return func() {
-		res, err := cmd.Slice()
-		switch {
-		case err != nil && redis.HasErrorPrefix(err, "NOSCRIPT"):
-			return // nothing was run: the call acquires as usual
-		case err != nil:
-			l.lost.add(c.Connection, member, l.opts.Lease) // it may have been granted
-			return
-		}
-		code, n, _ := reply(res)
-		if code != codeOK {
-			return
-		}
-		l.event(Granted, c.Connection, c.Bucket, n)
-		f.mu.Lock()
-		old := f.grant
-		f.grant = &grant{bucket: c.Bucket, key: key, member: member, stop: l.keepSlot(c.Connection, member)}
-		f.mu.Unlock()
-		if old != nil {
-			l.queueObserveAlone(ctx, answered{c: Call{Connection: c.Connection, Bucket: old.bucket}, key: old.key, member: old.member, stop: old.stop})
-		}
-	}, true
 }
 
 // FlushIn records the flow's last answers and gives back a slot taken

@@ -46,6 +46,9 @@ func flowLimiter(t *testing.T) (*ratelimit.Limiter, *redis.Client, *tripCounter)
 		done(okAnswer(500))
 	}
 	f.Flush(context.Background()) // observe
+	if err := rdb.ScriptLoad(context.Background(), ratelimit.FirstLuaForTest()).Err(); err != nil {
+		t.Fatal(err)
+	}
 	// and open a connection of the pipeline pool (go-redis keeps one).
 	if _, err := rdb.Pipelined(context.Background(), func(p redis.Pipeliner) error { return p.Ping(context.Background()).Err() }); err != nil {
 		t.Fatal(err)
@@ -147,7 +150,8 @@ func TestFlowRecordsAnswersWithTheNextRoundTrip(t *testing.T) {
 	}
 }
 
-// TestFlowSlotTakenAhead: a slot taken in the caller's pipeline is used by
+// TestFlowSlotTakenAhead: a slot taken in the caller's pipeline (the
+// gate's script) is used by
 // the flow's first call of its bucket at no round trip, and given back by
 // the flush when no call used it; another Redis is refused.
 func TestFlowSlotTakenAhead(t *testing.T) {
@@ -158,14 +162,16 @@ func TestFlowSlotTakenAhead(t *testing.T) {
 	take := func(f *ratelimit.Flow) {
 		t.Helper()
 		pipe := rdb.Pipeline()
-		answer, ok := lim.AcquireIn(ctx, pipe, rdb, f, call)
+		answer, ok := lim.GateIn(ctx, pipe, rdb, f, call.Connection, []string{call.Bucket, ratelimit.BucketUsers})
 		if !ok {
-			t.Fatal("AcquireIn refused the limiter's own Redis")
+			t.Fatal("GateIn refused the limiter's own Redis")
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			t.Fatal(err)
 		}
-		answer()
+		if until, _, err := answer(); err != nil || !until.IsZero() {
+			t.Fatalf("gate: %v %v, want go", until, err)
+		}
 	}
 	used := ratelimit.NewFlow()
 	take(used)
@@ -199,8 +205,8 @@ func TestFlowSlotTakenAhead(t *testing.T) {
 
 	other := redis.NewClient(&redis.Options{Addr: rdb.Options().Addr, DB: rdb.Options().DB + 1})
 	defer other.Close()
-	if _, ok := lim.AcquireIn(ctx, other.Pipeline(), other, ratelimit.NewFlow(), call); ok {
-		t.Fatal("AcquireIn took a slot in a pipeline of another Redis database")
+	if _, ok := lim.GateIn(ctx, other.Pipeline(), other, ratelimit.NewFlow(), call.Connection, []string{call.Bucket}); ok {
+		t.Fatal("GateIn took a slot in a pipeline of another Redis database")
 	}
 }
 

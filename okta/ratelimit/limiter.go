@@ -210,7 +210,7 @@ func (l *Limiter) Acquire(ctx context.Context, c Call) (done func(Observation), 
 	}
 	if f != nil {
 		if g := f.takeGrant(c.Bucket); g != nil {
-			// Taken ahead (AcquireIn): only the writes before the call
+			// Taken ahead (GateIn): only the writes before the call
 			// are left to send.
 			if err := l.sendFlowWrites(ctx, f); err != nil {
 				f.done(c, g.key, g.member, g.stop)(Observation{})
@@ -393,19 +393,13 @@ func (l *Limiter) Peek(ctx context.Context, conn string, buckets []string) (unti
 		args = append(args, k)
 	}
 	res, err := peekScript.Run(ctx, l.rdb, keys, args...).Int64Slice()
+	if err == nil && len(res) < 2 {
+		err = fmt.Errorf("peek answered %v", res)
+	}
 	if err != nil {
 		return time.Time{}, "", fmt.Errorf("rate limiter: %w", err)
 	}
-	if time.Duration(res[0])*time.Millisecond <= l.opts.MaxWait {
-		// The call will wait this out in place: asynq could not reschedule
-		// it more precisely (its retry times are whole seconds).
-		return time.Time{}, "", nil
-	}
-	if res[1] > 0 {
-		bucket = buckets[res[1]-1]
-	}
-	wait := time.Duration(res[0]) * time.Millisecond
-	return l.opts.Clock().Add(wait + l.jitter(wait)), bucket, nil
+	return l.gateWait(res[0], res[1], buckets)
 }
 
 // jitter spreads the wake-ups of tasks told to wait: up to Jitter for

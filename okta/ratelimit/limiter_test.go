@@ -183,9 +183,9 @@ func TestLimiterSharesA429(t *testing.T) {
 	// The same look sent in the worker's own pipeline (its lease's round
 	// trip) answers the same.
 	pipe := r.Client.Pipeline()
-	answer, ok := b.BlockedIn(ctx, pipe, r.Client, clearSessions(1))
+	answer, ok := b.GateIn(ctx, pipe, r.Client, clearSessions(1), nil)
 	if !ok {
-		t.Fatal("BlockedIn refused the limiter's own Redis client")
+		t.Fatal("GateIn refused the limiter's own Redis client")
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		t.Fatal(err)

@@ -10,17 +10,9 @@
 --
 -- Returns {wait ms, index of the bucket that waits longest (1-based), 0 none}.
 -- Only BUDGET waits count: PROBING ones end within a call's time.
-local now = now_ms()
-local c = redis.call('HMGET', KEYS[1], 'cblock', 'th_lo')
-local cblock, th_lo = tonumber(c[1]) or 0, tonumber(c[2]) or 0
-local members = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. now, '+inf')
-local class = tonumber(ARGV[1])
-local p = params(ARGV, 2)
-local best, at = 0, 0
-if cblock > now then best = cblock - now end
+local bks, counters = {}, {}
 for i = 3, #KEYS do
-  local pending = count_prefix(members, ARGV[i + 4] .. '|')
-  local wait, why = budget_wait(load_bucket(KEYS[i]), pending, class, now, th_lo, p)
-  if why == BUDGET and wait > best then best, at = wait, i - 2 end
+  bks[i - 2] = KEYS[i]
+  counters[i - 2] = ARGV[i + 4]
 end
-return {best, at}
+return peek(KEYS[1], KEYS[2], bks, counters, tonumber(ARGV[1]), params(ARGV, 2))

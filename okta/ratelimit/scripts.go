@@ -22,11 +22,14 @@ var (
 	luaPeek string
 	//go:embed step.lua
 	luaStep string
+	//go:embed first.lua
+	luaFirst string
 
 	acquireScript = redis.NewScript(luaCommon + luaAcquire)
 	observeScript = redis.NewScript(luaCommon + luaObserve)
 	peekScript    = redis.NewScript(luaCommon + luaPeek)
 	stepScript    = redis.NewScript(luaCommon + luaStep)
+	firstScript   = redis.NewScript(luaCommon + luaFirst)
 )
 
 // scriptCode is the first element of the replies of acquire.lua and
