@@ -20,8 +20,8 @@ import (
 // rdb is the client the pipeline belongs to; ok is false unless it is the
 // limiter's or a client of the same server and database (the worker makes
 // its own client from the same URL): call Peek then. answer reads the
-// peek after the pipeline ran, running it alone if Redis did not know the
-// script (the first call then acquires as usual).
+// peek after the pipeline ran, running the script alone if Redis did not
+// know it.
 func (l *Limiter) GateIn(ctx context.Context, pipe redis.Pipeliner, rdb redis.UniversalClient, f *Flow, conn string, buckets []string) (answer func() (time.Time, string, error), ok bool) {
 	if !sameRedis(rdb, l.rdb) {
 		return nil, false
@@ -62,12 +62,8 @@ func (l *Limiter) GateIn(ctx context.Context, pipe redis.Pipeliner, rdb redis.Un
 	return func() (time.Time, string, error) {
 		res, err := cmd.Slice()
 		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			// Peek alone: the first call acquires as usual.
-			pres, perr := peekScript.Run(ctx, l.rdb, keys, args...).Int64Slice()
-			if perr == nil && len(pres) == 2 {
-				return l.gateWait(pres[0], pres[1], buckets)
-			}
-			err = perr
+			// Alone, which loads the script for the next time.
+			res, err = firstScript.Run(ctx, l.rdb, keys, fargs...).Slice()
 		}
 		if err == nil && len(res) < 5 {
 			err = fmt.Errorf("gate answered %v", res)
