@@ -243,7 +243,9 @@ func CheckJSON(doc []byte) error { return checkJSON(doc, nil) }
 // checks of Decode (a key given twice, an unknown field, a wrong kind, a
 // syntax error, each by full path) without first re-encoding the
 // caller's fields away. Extra fields are checked for nothing but
-// duplicates. The version is not read: the caller sets it.
+// duplicates. The version is not read: the caller sets it. A body the
+// byte scan calls clean is decoded at once; any other takes the walk,
+// which names what is wrong.
 func DecodeBody(a Action, doc []byte, extra map[string]bool) (Args, error) {
 	args, ok := New(a)
 	if !ok {
@@ -252,6 +254,17 @@ func DecodeBody(a Action, doc []byte, extra map[string]bool) (Args, error) {
 	if len(doc) > MaxPayloadBytes {
 		return nil, fieldErr("payload", fmt.Sprintf("is %d bytes; at most %d allowed", len(doc), MaxPayloadBytes))
 	}
+	if scanBodyClean(doc, reflect.TypeOf(args).Elem(), extra) && json.Unmarshal(doc, args) == nil {
+		return args, nil
+	}
+	// Bad syntax or a number the field cannot hold gets here too: the
+	// walk says it as before, into a value Unmarshal has not half filled.
+	args, _ = New(a)
+	return decodeBodyWalk(args, doc, extra)
+}
+
+// decodeBodyWalk is DecodeBody's strict token walk, then the decode.
+func decodeBodyWalk(args Args, doc []byte, extra map[string]bool) (Args, error) {
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
 	w := &jsonWalker{dec: dec, extra: extra}

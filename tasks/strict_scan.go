@@ -1,6 +1,9 @@
 package tasks
 
-import "reflect"
+import (
+	"reflect"
+	"strconv"
+)
 
 // scanClean is checkJSON's walk done over the bytes, without json.Decoder's
 // tokens: it reports whether checkJSON would find nothing wrong (no key
@@ -22,9 +25,27 @@ func scanClean(payload []byte, t reflect.Type) bool {
 	return s.i == len(s.b)
 }
 
+// scanBodyClean is scanClean for DecodeBody: a key the struct lacks is
+// also taken when its full path is in extra (with any value, as the walk
+// takes it). The API decodes every POST /v1/actions body: the token
+// walk was 157 allocations and ~11 us of it (issue 19).
+func scanBodyClean(doc []byte, t reflect.Type, extra map[string]bool) bool {
+	var pathBuf [64]byte
+	s := scan{b: doc, extra: extra, path: pathBuf[:0]}
+	if !s.value(t) {
+		return false
+	}
+	s.space()
+	return s.i == len(s.b)
+}
+
 type scan struct {
 	b []byte
 	i int
+	// extra (nil: none) and path, the walk's full path of the value
+	// being read, kept only when there are extras to match.
+	extra map[string]bool
+	path  []byte
 }
 
 func (s *scan) space() {
@@ -158,9 +179,16 @@ func (s *scan) object(t reflect.Type) bool {
 			}
 		}
 		seen = append(seen, key)
+		n := len(s.path)
+		if s.extra != nil {
+			if n > 0 {
+				s.path = append(s.path, '.')
+			}
+			s.path = append(s.path, key...)
+		}
 		ft := elem
 		if fields != nil {
-			if ft, ok = fields[string(key)]; !ok {
+			if ft, ok = fields[string(key)]; !ok && !s.extra[string(s.path)] {
 				return false
 			}
 		}
@@ -172,6 +200,7 @@ func (s *scan) object(t reflect.Type) bool {
 		if !s.value(ft) {
 			return false
 		}
+		s.path = s.path[:n]
 		s.space()
 		if s.i >= len(s.b) {
 			return false
@@ -200,10 +229,20 @@ func (s *scan) array(t reflect.Type) bool {
 		s.i++
 		return true
 	}
-	for {
+	n := len(s.path)
+	for i := 0; ; i++ {
+		if s.extra != nil {
+			if n == 0 {
+				s.path = append(s.path, "payload"...)
+			}
+			s.path = append(s.path, '[')
+			s.path = strconv.AppendInt(s.path, int64(i), 10)
+			s.path = append(s.path, ']')
+		}
 		if !s.value(et) {
 			return false
 		}
+		s.path = s.path[:n]
 		s.space()
 		if s.i >= len(s.b) {
 			return false
