@@ -8,17 +8,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/oktaq/oktaq/internal/redistest"
 )
 
 // benchRound is how many actions each side accepts per round.
@@ -127,10 +126,10 @@ type benchSide struct {
 
 func (s *benchSide) add(b *testing.B, rc *redis.Client, trips *tripCounter, do func() error) {
 	trips.n.Store(0)
-	self0, redis0 := selfCPU(), redisCPU(b, rc)
+	self0, redis0 := redistest.ProcessCPU(), redistest.ServerCPU(b, rc)
 	s.wall += run32(b, do)
-	s.selfCPU += selfCPU() - self0
-	s.redisCPU += redisCPU(b, rc) - redis0
+	s.selfCPU += redistest.ProcessCPU() - self0
+	s.redisCPU += redistest.ServerCPU(b, rc) - redis0
 	s.trips += float64(trips.n.Load())
 }
 
@@ -178,29 +177,4 @@ func (t *tripCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 		t.n.Add(1)
 		return next(ctx, cmds)
 	}
-}
-
-// selfCPU is this process's CPU seconds so far (user+sys).
-func selfCPU() float64 {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
-}
-
-// redisCPU is the Redis server's CPU seconds so far (INFO cpu).
-func redisCPU(b *testing.B, c *redis.Client) float64 {
-	info, err := c.Info(context.Background(), "cpu").Result()
-	if err != nil {
-		b.Fatal(err)
-	}
-	var sum float64
-	for _, l := range strings.Split(info, "\r\n") {
-		for _, k := range []string{"used_cpu_sys:", "used_cpu_user:"} {
-			if s, ok := strings.CutPrefix(l, k); ok {
-				f, _ := strconv.ParseFloat(s, 64)
-				sum += f
-			}
-		}
-	}
-	return sum
 }

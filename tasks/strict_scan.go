@@ -201,20 +201,28 @@ func (s *scan) object(t reflect.Type) bool {
 			return false
 		}
 		s.path = s.path[:n]
-		s.space()
-		if s.i >= len(s.b) {
-			return false
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			return true
-		default:
-			return false
+		if done, ok := s.sep('}'); !ok || done {
+			return ok
 		}
 	}
+}
+
+// sep reads what follows a member or an element: ',' (more follow) or
+// end (the object or array is done); anything else is not clean.
+func (s *scan) sep(end byte) (done, ok bool) {
+	s.space()
+	if s.i >= len(s.b) {
+		return false, false
+	}
+	switch s.b[s.i] {
+	case ',':
+		s.i++
+		return false, true
+	case end:
+		s.i++
+		return true, true
+	}
+	return false, false
 }
 
 // array mirrors jsonWalker.array; s.i is at '['.
@@ -243,18 +251,8 @@ func (s *scan) array(t reflect.Type) bool {
 			return false
 		}
 		s.path = s.path[:n]
-		s.space()
-		if s.i >= len(s.b) {
-			return false
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			return true
-		default:
-			return false
+		if done, ok := s.sep(']'); !ok || done {
+			return ok
 		}
 	}
 }

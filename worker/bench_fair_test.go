@@ -11,13 +11,13 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/oktaq/oktaq/internal/redistest"
 	"github.com/oktaq/oktaq/tasks"
 )
 
@@ -109,7 +109,7 @@ func (e *benchEnv) drainCounted(b *testing.B, n int, enqueue func(*asynq.Client,
 	queuedBytes.Store((used() - m0) / int64(n))
 	done.Store(0)
 	e.count.reset()
-	cpu0, self0 := redisCPU(b, e.r.Client), selfCPU()
+	cpu0, self0 := redistest.ServerCPU(b, e.r.Client), redistest.ProcessCPU()
 	if os.Getenv("OKTAQ_BENCH_SLOWLOG") != "" {
 		e.r.Client.ConfigSet(context.Background(), "slowlog-log-slower-than", "0")
 		e.r.Client.ConfigSet(context.Background(), "slowlog-max-len", "200000")
@@ -134,8 +134,8 @@ func (e *benchEnv) drainCounted(b *testing.B, n int, enqueue func(*asynq.Client,
 		st, _ := e.r.Client.Info(context.Background(), "commandstats").Result()
 		fmt.Println(st)
 	}
-	selfCPUPerTask.Store(int64((selfCPU() - self0) * 1e6 / float64(n)))
-	redisCPUPerTask.Store(int64((redisCPU(b, e.r.Client) - cpu0) * 1e6 / float64(n)))
+	selfCPUPerTask.Store(int64((redistest.ProcessCPU() - self0) * 1e6 / float64(n)))
+	redisCPUPerTask.Store(int64((redistest.ServerCPU(b, e.r.Client) - cpu0) * 1e6 / float64(n)))
 	table, total := e.count.table(n)
 	if err := e.r.Client.FlushDB(context.Background()).Err(); err != nil {
 		b.Fatal(err)
@@ -154,30 +154,6 @@ var redisCPUPerTask atomic.Int64
 // drainCounted: the worker, the simulator and the enqueue of the next
 // round's tasks are not in it (they run before the timer).
 var selfCPUPerTask atomic.Int64
-
-func selfCPU() float64 {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
-}
-
-// redisCPU is the Redis server's CPU seconds so far (INFO cpu).
-func redisCPU(b *testing.B, c *redis.Client) float64 {
-	info, err := c.Info(context.Background(), "cpu").Result()
-	if err != nil {
-		b.Fatal(err)
-	}
-	var sum float64
-	for _, l := range strings.Split(info, "\r\n") {
-		for _, k := range []string{"used_cpu_sys:", "used_cpu_user:"} {
-			if s, ok := strings.CutPrefix(l, k); ok {
-				f, _ := strconv.ParseFloat(s, 64)
-				sum += f
-			}
-		}
-	}
-	return sum
-}
 
 // printScriptTimes prints Redis's mean time per EVALSHA by script (from
 // SLOWLOG, every command logged), largest total first.
