@@ -14,15 +14,38 @@ import (
 	"github.com/oktaq/oktaq/okta/ratelimit"
 )
 
-// tripCounter counts round trips to Redis: a command alone or a pipeline.
+// tripCounter counts round trips to Redis: a command alone or a pipeline,
+// not a new connection's handshake (HELLO, CLIENT SETINFO, SELECT), which
+// comes whenever the pool dials.
 type tripCounter struct{ n atomic.Int64 }
+
+func handshake(cmds ...redis.Cmder) bool {
+	for _, c := range cmds {
+		switch c.Name() {
+		case "hello", "client", "select", "auth":
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 func (c *tripCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
 func (c *tripCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error { c.n.Add(1); return next(ctx, cmd) }
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if !handshake(cmd) {
+			c.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
 }
 func (c *tripCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error { c.n.Add(1); return next(ctx, cmds) }
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if !handshake(cmds...) {
+			c.n.Add(1)
+		}
+		return next(ctx, cmds)
+	}
 }
 
 // flowLimiter is a limiter on a counted client of a private Redis.
