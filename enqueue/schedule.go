@@ -19,8 +19,9 @@ import (
 // moment with no task (a crash there loses the action) or, done the other
 // way round, two. So the task stays where it is, under its id, and what
 // changes is its hold (tasks/hold.go), one Redis hash that the worker
-// reads on every attempt and marks started, atomically, right before the
-// action's first Okta call:
+// reads on every attempt and marks started in the same script, just
+// before the action's Okta calls (an attempt that then waits without
+// calling Okta takes its mark back, worker/hold.go):
 //
 //   - cancel sets "cancelled" unless "started" is set (one script), then
 //     wakes the task, which ends with outcome cancelled and no Okta call;
@@ -28,7 +29,7 @@ import (
 //     task, which goes back to sleep until run_at (or its reminder)
 //     without spending an attempt.
 //
-// Each script and the worker's start script touch the one key, so either
+// Each script and the worker's check touch the one key, so either
 // the cancel (or reschedule) wins and the action does not run (or runs
 // later), or the action had started and the API answers 409
 // already_started: there is always exactly one task, and the answer is

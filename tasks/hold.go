@@ -34,7 +34,9 @@ const (
 	// HoldCancelled: the signed Decision of whoever cancelled (JSON).
 	HoldCancelled = "cancelled"
 	// HoldStarted: "1" once an attempt went on to call Okta for the
-	// action itself; from then on it can no longer be cancelled.
+	// action itself; from then on it can no longer be cancelled. The
+	// worker sets it with its hold check and takes it back when that
+	// attempt waits without calling Okta (worker/hold.go).
 	HoldStarted = "started"
 	// HoldRunAt: unix milliseconds before which the action does not run
 	// (set by reschedule and by a time-bound access's removal).
