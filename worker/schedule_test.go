@@ -10,6 +10,7 @@ import (
 	"github.com/oktaq/oktaq/enqueue"
 	"github.com/oktaq/oktaq/okta/oktasim"
 	"github.com/oktaq/oktaq/tasks"
+	"github.com/oktaq/oktaq/worker"
 )
 
 func suspendOf(user string) *tasks.Suspend {
@@ -134,7 +135,11 @@ func TestReschedule(t *testing.T) {
 // the mark back, so the action can still be cancelled while it waits and
 // ends cancelled with no call.
 func TestCancelWhileWaitingForTheUser(t *testing.T) {
-	h := newHarness(t, append(withHolds("", "", nil), withUsers(seedUser("wait@example.com", "ACTIVE")))...)
+	// A busy user's task comes back only when woken (by the cancel), so
+	// no later attempt marks the action while the test looks.
+	h := newHarness(t, append(withHolds("", "", func(o *worker.Options) {
+		o.Lease = worker.LeasePolicy{TTL: 15 * time.Second, Busy: time.Hour}
+	}), withUsers(seedUser("wait@example.com", "ACTIVE")))...)
 	lease := "oktaq:{default}:user:wait@example.com"
 	if err := h.redis.Client.Set(t.Context(), lease, "someone-else", time.Minute).Err(); err != nil {
 		t.Fatal(err)
