@@ -131,7 +131,7 @@ func (f *Flow) done(c Call, key, member string, stop func()) func(Observation) {
 		// A call that outlived its flow (nothing will flush it again).
 		l := f.l
 		f.mu.Unlock()
-		l.queueObserveAlone(context.Background(), answered{c: c, key: key, member: member, o: o, stop: stop})
+		l.observeNow(context.Background(), answered{c: c, key: key, member: member, o: o, stop: stop})
 	}
 }
 
@@ -192,7 +192,7 @@ func (l *Limiter) acquireInFlow(ctx context.Context, f *Flow, keys []string, arg
 	check, err := sendWrites(ctx, l, pipe, writes)
 	if err != nil {
 		for _, a := range pending {
-			defer l.queueObserveAlone(ctx, a)
+			defer l.observeNow(ctx, a)
 		}
 		return nil, &writeError{err: err}
 	}
@@ -241,7 +241,8 @@ func (l *Limiter) acquireInFlow(ctx context.Context, f *Flow, keys []string, arg
 	return res, err
 }
 
-func (l *Limiter) queueObserveAlone(ctx context.Context, a answered) {
+// observeNow records a's answer in a round trip of its own.
+func (l *Limiter) observeNow(ctx context.Context, a answered) {
 	a.stop()
 	l.observe(ctx, a.c, a.key, a.member, a.o)
 }
@@ -262,7 +263,7 @@ func (f *Flow) keep(g *grant) {
 	l, conn := f.l, f.conn
 	f.mu.Unlock()
 	if old != nil {
-		l.queueObserveAlone(context.Background(), answered{c: Call{Connection: conn, Bucket: old.bucket}, key: old.key, member: old.member, stop: old.stop})
+		l.observeNow(context.Background(), answered{c: Call{Connection: conn, Bucket: old.bucket}, key: old.key, member: old.member, stop: old.stop})
 	}
 }
 
