@@ -215,7 +215,9 @@ func setDefaults(o *Options) {
 // Run serves tasks until ctx ends, then lets in-flight actions finish
 // within ShutdownTimeout.
 func (w *Worker) Run(ctx context.Context) error {
-	if err := w.srv.Start(asynq.HandlerFunc(w.dispatch)); err != nil {
+	pool := newWarmPool(w.opts.Concurrency, w.opts.Logger)
+	defer pool.close()
+	if err := w.srv.Start(pool.handler(asynq.HandlerFunc(w.dispatch))); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	hctx, cancel := context.WithCancel(ctx)
