@@ -21,4 +21,6 @@
 -- Returns {code, calls in flight, counter}: OK recorded; CONCURRENCY the
 -- answer was a concurrency 429 and blocks the connection; COUNTER_MOVED
 -- the answer belongs to counter: run again with it (member '').
-return observe(KEYS[1], KEYS[2], KEYS[3], ARGV)
+local now = now_ms()
+local inflight = release(KEYS[2], ARGV[4])
+return (observe(KEYS[1], KEYS[3], ARGV, now, load_conn(KEYS[1]), inflight))

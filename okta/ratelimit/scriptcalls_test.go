@@ -184,14 +184,16 @@ func TestScriptsRedisCalls(t *testing.T) {
 		second               string
 		first, step, observe int
 	}{
-		// first.lua: TIME; the conn hash, the in-flight set and each
-		// bucket read once; ZADD, PEXPIRE. step.lua: TIME, ZREM, the
-		// in-flight set, the conn hash and the answered bucket read once,
-		// its HSET; the next call's bucket read unless it is the same;
-		// ZADD, PEXPIRE. observe.lua: TIME, ZREM, ZCARD, the conn hash and
-		// the bucket read, its HSET.
-		{name: "second call in another bucket", second: b, first: 7, step: 9, observe: 6},
-		{name: "second call in the same bucket", second: a, first: 7, step: 8, observe: 6},
+		// Before: 12, 16 and 9. first.lua: TIME; the conn hash, the live
+		// members and each bucket read once; the purge of those whose
+		// lease ended (ZREMRANGEBYSCORE), ZADD, PEXPIRE. step.lua: TIME,
+		// ZREM, ZCARD; the conn hash and the answered bucket read once,
+		// the bucket's HSET (its TTL and the clock offset unchanged: no
+		// write); the purge and ZRANGE; the next call's bucket read
+		// unless it is the same; ZADD, PEXPIRE. observe.lua: TIME, ZREM,
+		// ZCARD, the conn hash and the bucket read, its HSET.
+		{name: "second call in another bucket", second: b, first: 8, step: 11, observe: 6},
+		{name: "second call in the same bucket", second: a, first: 8, step: 10, observe: 6},
 	} {
 		first, step, observe := action(c.second, known, m)
 		t.Logf("%s: first.lua %d %v; step.lua %d %v; observe.lua %d %v", c.name,
@@ -209,4 +211,49 @@ func TestScriptsRedisCalls(t *testing.T) {
 			t.Errorf("%s: %d calls in flight after the action, want 0", c.name, n)
 		}
 	}
+}
+
+// TestStateKeysKeptAlive: the conn and bucket hashes, which hold what the
+// limiter learnt, are not given their TTL again at every answer (see
+// common.lua's save), but still once it is an hour old: a key in use
+// never comes near its end.
+func TestStateKeysKeptAlive(t *testing.T) {
+	r := redistest.New(t)
+	lim, err := ratelimit.New(r.Client, ratelimit.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	call := ratelimit.Call{Connection: "c", Bucket: ratelimit.BucketUsers}
+	keys := []string{ratelimit.KeyPrefix + "{c}", ratelimit.KeyPrefix + "{c}:b:" + call.Bucket}
+	answer := func(rem int) {
+		t.Helper()
+		done, err := lim.Acquire(ctx, call)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done(okAnswer(rem))
+	}
+	const day, hour = 24 * time.Hour, time.Hour
+	check := func(when string) {
+		t.Helper()
+		for _, k := range keys {
+			if ttl := r.Client.PTTL(ctx, k).Val(); ttl < day-hour || ttl > day {
+				t.Errorf("%s: %s expires in %v, want within an hour of %v", when, k, ttl, day)
+			}
+		}
+	}
+	answer(500)
+	check("after the first answer")
+	// As if an hour had passed since their TTL was set, with less left.
+	for _, k := range keys {
+		touched, err := r.Client.HGet(ctx, k, "touched").Int64()
+		if err != nil {
+			t.Fatalf("%s: touched: %v", k, err)
+		}
+		r.Client.HSet(ctx, k, "touched", touched-hour.Milliseconds())
+		r.Client.PExpire(ctx, k, time.Minute)
+	}
+	answer(499)
+	check("after an answer an hour later")
 }

@@ -12,6 +12,12 @@
 local oa, aa = {}, {}
 for i = 1, 14 do oa[i] = ARGV[i] end
 for i = 15, #ARGV do aa[i - 14] = ARGV[i] end
-local o = observe(KEYS[1], KEYS[2], KEYS[3], oa)
-local r = acquire(KEYS[1], KEYS[2], KEYS[4], aa)
+local now = now_ms()
+local inflight = release(KEYS[2], oa[4])
+local c = load_conn(KEYS[1])
+local o, b = observe(KEYS[1], KEYS[3], oa, now, c, inflight)
+-- The acquire decides on the conn state and, when it is the same hash,
+-- the bucket as observe left them, not read again.
+if KEYS[4] ~= KEYS[3] then b = nil end
+local r = acquire(KEYS[1], KEYS[2], KEYS[4], aa, now, c, nil, b)
 return {r[1], r[2], r[3], o[1], o[2], o[3]}
