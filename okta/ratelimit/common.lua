@@ -164,7 +164,9 @@ end
 -- ck, ifk, bk its KEYS[1..3]. What its script read already is passed
 -- on, else nil: c the conn state (load_conn); members the in-flight
 -- members whose lease has not ended (ZRANGEBYSCORE '(now' '+inf'); b the
--- state of bk (load_bucket).
+-- state of bk (load_bucket). Returns {code, n, key} and, when it read
+-- the in-flight set itself, how many members it had before the purge
+-- (the ZCARD step.lua's observe reports).
 local function acquire(ck, ifk, bk, a, now, c, members, b)
   if a[3] == '1' then
     local k = resolve(ck, a[1])
@@ -172,33 +174,31 @@ local function acquire(ck, ifk, bk, a, now, c, members, b)
   end
   c = c or load_conn(ck)
   if c.cblock > now then return {CONCURRENCY, c.cblock - now, ''} end
-  redis.call('ZREMRANGEBYSCORE', ifk, '-inf', now)
-  -- With those ended gone, every member is one whose lease runs.
-  members = members or redis.call('ZRANGE', ifk, 0, -1)
+  local ended = redis.call('ZREMRANGEBYSCORE', ifk, '-inf', now)
+  local seen
+  if not members then
+    -- With those ended gone, every member is one whose lease runs.
+    members = redis.call('ZRANGE', ifk, 0, -1)
+    seen = #members + ended
+  end
   local class = tonumber(a[5])
   local cap = tonumber(a[6])
   local p = params(a, 8)
-  if #members >= cap then return {IN_FLIGHT_CAP, p.probe, ''} end
+  if #members >= cap then return {IN_FLIGHT_CAP, p.probe, ''}, seen end
   local pending = count_prefix(members, a[2] .. '|')
   local wait, why = budget_wait(b or load_bucket(bk), pending, class, now, c.th_lo or 0, p)
-  if wait > 0 then return {why, wait, ''} end
+  if wait > 0 then return {why, wait, ''}, seen end
   local lease = tonumber(a[7])
   redis.call('ZADD', ifk, now + lease, a[4])
   redis.call('PEXPIRE', ifk, lease * 2)
-  return {OK, #members + 1, ''}
-end
-
--- release frees member's in-flight slot ('': none) and returns the
--- members left (those whose lease ended and not purged yet included).
-local function release(ifk, member)
-  if member ~= '' then redis.call('ZREM', ifk, member) end
-  return redis.call('ZCARD', ifk)
+  return {OK, #members + 1, ''}, seen
 end
 
 -- observe (observe.lua, step.lua): a is observe.lua's ARGV; ck, bk its
 -- KEYS[1] and KEYS[3]; c the conn state (load_conn), which it updates
 -- with what it writes; inflight the calls in flight once a's member is
--- released (the caller releases it). Returns {code, n, key} and the state
+-- released (the caller releases it; nil: the caller fills it in).
+-- Returns {code, n, key} and the state
 -- of bk as written (nil when it did not read bk).
 local function observe(ck, bk, a, now, c, inflight)
   local status, haslimit, limit = tonumber(a[5]), a[6] == '1', tonumber(a[7])

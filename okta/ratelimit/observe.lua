@@ -22,5 +22,6 @@
 -- answer was a concurrency 429 and blocks the connection; COUNTER_MOVED
 -- the answer belongs to counter: run again with it (member '').
 local now = now_ms()
-local inflight = release(KEYS[2], ARGV[4])
+if ARGV[4] ~= '' then redis.call('ZREM', KEYS[2], ARGV[4]) end
+local inflight = redis.call('ZCARD', KEYS[2])
 return (observe(KEYS[1], KEYS[3], ARGV, now, load_conn(KEYS[1]), inflight))

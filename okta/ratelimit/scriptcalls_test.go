@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -187,13 +188,14 @@ func TestScriptsRedisCalls(t *testing.T) {
 		// Before: 12, 16 and 9. first.lua: TIME; the conn hash, the live
 		// members and each bucket read once; the purge of those whose
 		// lease ended (ZREMRANGEBYSCORE), ZADD, PEXPIRE. step.lua: TIME,
-		// ZREM, ZCARD; the conn hash and the answered bucket read once,
-		// the bucket's HSET (its TTL and the clock offset unchanged: no
-		// write); the purge and ZRANGE; the next call's bucket read
-		// unless it is the same; ZADD, PEXPIRE. observe.lua: TIME, ZREM,
-		// ZCARD, the conn hash and the bucket read, its HSET.
-		{name: "second call in another bucket", second: b, first: 8, step: 11, observe: 6},
-		{name: "second call in the same bucket", second: a, first: 8, step: 10, observe: 6},
+		// ZREM; the conn hash and the answered bucket read once, the
+		// bucket's HSET (its TTL and the clock offset unchanged: no
+		// write); the purge and ZRANGE (which count the calls in flight
+		// observe reports: no ZCARD); the next call's bucket read unless
+		// it is the same; ZADD, PEXPIRE. observe.lua: TIME, ZREM, ZCARD,
+		// the conn hash and the bucket read, its HSET.
+		{name: "second call in another bucket", second: b, first: 8, step: 10, observe: 6},
+		{name: "second call in the same bucket", second: a, first: 8, step: 9, observe: 6},
 	} {
 		first, step, observe := action(c.second, known, m)
 		t.Logf("%s: first.lua %d %v; step.lua %d %v; observe.lua %d %v", c.name,
@@ -256,4 +258,106 @@ func TestStateKeysKeptAlive(t *testing.T) {
 	}
 	answer(499)
 	check("after an answer an hour later")
+}
+
+// BenchmarkScriptsRedisTime runs the limiter's scripts of an action of
+// two calls in a flow (first.lua, step.lua, observe.lua), with other
+// calls in flight as under a worker's concurrency, and reports the Redis
+// time they took per action (INFO commandstats, no SLOWLOG).
+func BenchmarkScriptsRedisTime(b *testing.B) {
+	for _, c := range []struct {
+		name   string
+		second string
+	}{{"other-bucket", ratelimit.BucketUsers}, {"same-bucket", ratelimit.BucketUsersGetOne}} {
+		b.Run(c.name, func(b *testing.B) { benchScripts(b, c.second) })
+	}
+}
+
+func benchScripts(b *testing.B, second string) {
+	r := redistest.New(b)
+	rdb := r.Client
+	o := ratelimit.DefaultConfig()
+	o.Lease = time.Hour
+	lim, err := ratelimit.New(rdb, o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	const conn = "c"
+	first := ratelimit.BucketUsersGetOne
+	reset := time.Now().Add(time.Hour)
+	rem := 1 << 30
+	answer := func() ratelimit.Observation {
+		rem--
+		return ratelimit.Observation{Status: 200, HasLimit: true, Limit: 1 << 30, Remaining: rem, Reset: reset,
+			Date: time.Now(), RTT: time.Millisecond}
+	}
+	action := func() {
+		f := ratelimit.NewFlow()
+		fctx := ratelimit.WithFlow(ctx, f)
+		pipe := rdb.Pipeline()
+		gate, _ := lim.GateIn(ctx, pipe, rdb, f, conn, []string{first, ratelimit.BucketUsers})
+		_, _ = pipe.Exec(ctx)
+		if _, _, err := gate(); err != nil {
+			b.Fatal(err)
+		}
+		for i, bucket := range []string{first, second} {
+			done, err := lim.Acquire(fctx, ratelimit.Call{Connection: conn, Bucket: bucket, Continuation: i > 0})
+			if err != nil {
+				b.Fatal(err)
+			}
+			done(answer())
+		}
+		pipe = rdb.Pipeline()
+		after := f.FlushIn(ctx, pipe, rdb)
+		_, _ = pipe.Exec(ctx)
+		after()
+	}
+	for range 100 {
+		action()
+	}
+	// Calls of other actions in flight (a worker of concurrency 10), in
+	// a bucket known to have budget.
+	other := ratelimit.Call{Connection: conn, Bucket: ratelimit.BucketApps}
+	for i := range 10 {
+		done, err := lim.Acquire(ctx, other)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if i == 0 {
+			done(answer())
+		}
+	}
+	evalsha := func() (usec, calls float64) {
+		info, err := rdb.Info(ctx, "commandstats").Result()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, line := range strings.Split(info, "\n") {
+			rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_evalsha:")
+			if !ok {
+				continue
+			}
+			for _, kv := range strings.Split(rest, ",") {
+				k, v, _ := strings.Cut(kv, "=")
+				f, _ := strconv.ParseFloat(v, 64)
+				switch k {
+				case "usec":
+					usec = f
+				case "calls":
+					calls = f
+				}
+			}
+		}
+		return usec, calls
+	}
+	u0, c0 := evalsha()
+	b.ResetTimer()
+	for range b.N {
+		action()
+	}
+	b.StopTimer()
+	u1, c1 := evalsha()
+	b.ReportMetric((u1-u0)/float64(b.N), "redis_script_us/action")
+	b.ReportMetric((c1-c0)/float64(b.N), "scripts/action")
 }
