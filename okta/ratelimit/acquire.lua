@@ -16,4 +16,4 @@
 -- Returns {code, n, key}: {OK, calls in flight}; {BUDGET | CONCURRENCY |
 -- IN_FLIGHT_CAP | PROBING, ms to wait}; {COUNTER_MOVED, 0, counter}: ask
 -- again with that counter.
-return acquire(KEYS[1], KEYS[2], KEYS[3], ARGV)
+return (acquire(KEYS[1], KEYS[2], KEYS[3], ARGV, now_ms()))

@@ -8,13 +8,21 @@
 --   conn hash   th_lo, th_hi: bounds of the Okta clock offset (ms);
 --               cblock: no call until (a concurrency 429 was seen);
 --               l:<bucket>: last X-Rate-Limit-Limit of a bucket learnt by limit;
---               s:<bucket>: set when that bucket was found to have a counter of its own
+--               s:<bucket>: set when that bucket was found to have a counter of its own;
+--               touched (see save)
 --   in-flight   zset "<key>|<token>" -> lease expiry; one member per granted call
 --   bucket hash limit, rem (lowest X-Rate-Limit-Remaining seen in the window),
 --               reset (Okta's X-Rate-Limit-Reset, epoch s), win (window length, ms),
 --               blocked (no call until, after a 429),
 --               hidden (what the headers show left when Okta already
---               refuses: they show the org's figure, not our share)
+--               refuses: they show the org's figure, not our share),
+--               touched (see save)
+--
+-- Each script reads TIME once, and each key at most once: a function
+-- takes what its script read already (conn state, live members, bucket)
+-- and keeps it up to date with what it writes. A redis.call costs about
+-- half a microsecond of Lua on top of the command, and these scripts run
+-- for every call to Okta.
 
 -- Result codes of acquire and observe, the first element of their replies
 -- {code, n, key}; scripts.go names the same values (codeOK, ...).
@@ -28,6 +36,38 @@ local PROBING = 4        -- waiting for answers under way: n ms
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- load_conn reads the conn hash's fields the scripts decide by.
+local function load_conn(ck)
+  local v = redis.call('HMGET', ck, 'cblock', 'th_lo', 'th_hi', 'touched')
+  return {cblock = tonumber(v[1]) or 0, th_lo = tonumber(v[2]), th_hi = tonumber(v[3]),
+          touched = tonumber(v[4]) or 0}
+end
+
+-- set sets field f of state s to v and adds the write to w.
+local function set(s, w, f, v)
+  s[f] = v
+  w[#w + 1] = f
+  w[#w + 1] = v
+end
+
+-- save writes the fields w ({name, value, ...}, maybe none) to hash k,
+-- whose state s (load_conn, load_bucket) the caller updated already, and
+-- keeps k alive ttl ms past its last use: the TTL is set again, with
+-- touched (Redis ms of that), once it is a 24th of ttl old, not at every
+-- answer. While k is in use it so always has over 23/24 of ttl left (the
+-- TTL is only ever set to ttl from now, and touched goes with the key).
+local function save(k, s, w, now, ttl)
+  if now - s.touched >= ttl / 24 then
+    s.touched = now
+    w[#w + 1] = 'touched'
+    w[#w + 1] = now
+    redis.call('HSET', k, unpack(w))
+    redis.call('PEXPIRE', k, ttl)
+  elseif #w > 0 then
+    redis.call('HSET', k, unpack(w))
+  end
 end
 
 -- resolve names the counter a bucket learnt by limit draws on: its own when
@@ -53,9 +93,10 @@ local function part(frac, limit)
 end
 
 local function load_bucket(k)
-  local v = redis.call('HMGET', k, 'limit', 'rem', 'reset', 'win', 'blocked', 'hidden')
+  local v = redis.call('HMGET', k, 'limit', 'rem', 'reset', 'win', 'blocked', 'hidden', 'touched')
   return {limit = tonumber(v[1]) or 0, rem = tonumber(v[2]) or 0, reset = tonumber(v[3]) or 0,
-          win = tonumber(v[4]) or 0, blocked = tonumber(v[5]) or 0, hidden = tonumber(v[6]) or 0}
+          win = tonumber(v[4]) or 0, blocked = tonumber(v[5]) or 0, hidden = tonumber(v[6]) or 0,
+          touched = tonumber(v[7]) or 0}
 end
 
 -- The latest Redis time the window can end: Okta's Reset is rounded up to
@@ -119,40 +160,49 @@ local function budget_wait(b, pending, class, now, th_lo, p)
   return 0, OK
 end
 
--- acquire (acquire.lua, step.lua): a is acquire.lua's ARGV; ck, ifk, bk
--- its KEYS[1..3].
-local function acquire(ck, ifk, bk, a)
-  local now = now_ms()
+-- acquire (acquire.lua, step.lua, first.lua): a is acquire.lua's ARGV;
+-- ck, ifk, bk its KEYS[1..3]. What its script read already is passed
+-- on, else nil: c the conn state (load_conn); members the in-flight
+-- members whose lease has not ended (ZRANGEBYSCORE '(now' '+inf'); b the
+-- state of bk (load_bucket). Returns {code, n, key} and, when it read
+-- the in-flight set itself, how many members it had before the purge
+-- (the ZCARD step.lua's observe reports).
+local function acquire(ck, ifk, bk, a, now, c, members, b)
   if a[3] == '1' then
     local k = resolve(ck, a[1])
     if k ~= a[2] then return {COUNTER_MOVED, 0, k} end
   end
-  local c = redis.call('HMGET', ck, 'cblock', 'th_lo')
-  local cblock, th_lo = tonumber(c[1]) or 0, tonumber(c[2]) or 0
-  if cblock > now then return {CONCURRENCY, cblock - now, ''} end
-  redis.call('ZREMRANGEBYSCORE', ifk, '-inf', now)
-  local members = redis.call('ZRANGE', ifk, 0, -1)
+  c = c or load_conn(ck)
+  if c.cblock > now then return {CONCURRENCY, c.cblock - now, ''} end
+  local ended = redis.call('ZREMRANGEBYSCORE', ifk, '-inf', now)
+  local seen
+  if not members then
+    -- With those ended gone, every member is one whose lease runs.
+    members = redis.call('ZRANGE', ifk, 0, -1)
+    seen = #members + ended
+  end
   local class = tonumber(a[5])
   local cap = tonumber(a[6])
   local p = params(a, 8)
-  if #members >= cap then return {IN_FLIGHT_CAP, p.probe, ''} end
+  if #members >= cap then return {IN_FLIGHT_CAP, p.probe, ''}, seen end
   local pending = count_prefix(members, a[2] .. '|')
-  local wait, why = budget_wait(load_bucket(bk), pending, class, now, th_lo, p)
-  if wait > 0 then return {why, wait, ''} end
+  local wait, why = budget_wait(b or load_bucket(bk), pending, class, now, c.th_lo or 0, p)
+  if wait > 0 then return {why, wait, ''}, seen end
   local lease = tonumber(a[7])
   redis.call('ZADD', ifk, now + lease, a[4])
   redis.call('PEXPIRE', ifk, lease * 2)
-  return {OK, #members + 1, ''}
+  return {OK, #members + 1, ''}, seen
 end
 
--- observe (observe.lua, step.lua): a is observe.lua's ARGV; ck, ifk, bk
--- its KEYS[1..3].
-local function observe(ck, ifk, bk, a)
-  local now = now_ms()
+-- observe (observe.lua, step.lua): a is observe.lua's ARGV; ck, bk its
+-- KEYS[1] and KEYS[3]; c the conn state (load_conn), which it updates
+-- with what it writes; inflight the calls in flight once a's member is
+-- released (the caller releases it; nil: the caller fills it in).
+-- Returns {code, n, key} and the state
+-- of bk as written (nil when it did not read bk).
+local function observe(ck, bk, a, now, c, inflight)
   local status, haslimit, limit = tonumber(a[5]), a[6] == '1', tonumber(a[7])
   local ttl = tonumber(a[14])
-  if a[4] ~= '' then redis.call('ZREM', ifk, a[4]) end
-  local inflight = redis.call('ZCARD', ifk)
   if a[3] == '1' and haslimit and limit > 0 then
     redis.call('HSET', ck, 'l:' .. a[1], limit)
     local k = resolve(ck, a[1])
@@ -164,8 +214,8 @@ local function observe(ck, ifk, bk, a)
   local trecv = now - tonumber(a[12])
   local tsend = trecv - tonumber(a[11])
   local date = tonumber(a[10])
-  local th = redis.call('HMGET', ck, 'th_lo', 'th_hi')
-  local lo, hi = tonumber(th[1]), tonumber(th[2])
+  local lo, hi = c.th_lo, c.th_hi
+  local w = {}
   if date > 0 then
     local olo, ohi = date * 1000 - trecv, date * 1000 + 1000 - tsend
     if lo == nil or math.max(lo, olo) > math.min(hi, ohi) then
@@ -173,28 +223,31 @@ local function observe(ck, ifk, bk, a)
     else
       lo, hi = math.max(lo, olo), math.min(hi, ohi)
     end
-    redis.call('HSET', ck, 'th_lo', lo, 'th_hi', hi)
-    redis.call('PEXPIRE', ck, ttl)
+    -- Once learnt, the bounds seldom move: written only when they do.
+    if lo ~= c.th_lo or hi ~= c.th_hi then
+      set(c, w, 'th_lo', lo)
+      set(c, w, 'th_hi', hi)
+    end
   end
   lo, hi = lo or 0, hi or 0
   local minblock = tonumber(a[13])
 
-  if status == 429 and haslimit and limit == 0 then
-    -- Okta's concurrency limit: its Reset is only a guess.
-    redis.call('HSET', ck, 'cblock', now + minblock)
-    redis.call('PEXPIRE', ck, ttl)
-    return {CONCURRENCY, inflight, a[2]}
-  end
+  -- Okta's concurrency limit: its Reset is only a guess.
+  local concurrency = status == 429 and haslimit and limit == 0
+  if concurrency then set(c, w, 'cblock', now + minblock) end
+  if date > 0 or concurrency then save(ck, c, w, now, ttl) end
+  if concurrency then return {CONCURRENCY, inflight, a[2]} end
   local r = tonumber(a[9])
   if not haslimit or r <= 0 then return {OK, inflight, a[2]} end
 
   local rem = tonumber(a[8])
   local b = load_bucket(bk)
+  w = {}
   if status == 429 and rem > 0 and limit > 0 then
     -- Refused with budget showing: the headers show the org's figure, not
     -- our share. What they show left at the refusal is never ours: learn it
     -- (the largest seen) and take it off every window from now on.
-    redis.call('HSET', bk, 'hidden', math.max(b.hidden, math.min(rem, limit - 1)))
+    set(b, w, 'hidden', math.max(b.hidden, math.min(rem, limit - 1)))
   end
   if status == 429 then rem = 0 end
   -- A window is surely still running while now is before its earliest end.
@@ -202,41 +255,52 @@ local function observe(ck, ifk, bk, a)
   if b.reset > 0 and a[3] == '1' and a[2] ~= a[1] and
       ((r > b.reset + 1 and running(b.reset)) or (r < b.reset - 1 and running(r))) then
     -- Two windows at once under one counter: this bucket has its own.
+    if #w > 0 then redis.call('HSET', bk, unpack(w)) end
     redis.call('HSET', ck, 's:' .. a[1], 1)
-    return {COUNTER_MOVED, inflight, a[1]}
+    return {COUNTER_MOVED, inflight, a[1]}, b
   end
   local stale = false
   if b.reset == 0 or r > b.reset + 1 then
     -- A new window: Okta starts one at the first call after the last ended.
     local win = math.max(b.win, math.floor(r * 1000 - lo - tsend))
-    redis.call('HSET', bk, 'limit', limit, 'rem', rem, 'reset', r, 'win', win)
+    set(b, w, 'limit', limit)
+    set(b, w, 'rem', rem)
+    set(b, w, 'reset', r)
+    set(b, w, 'win', win)
   elseif r >= b.reset - 1 then
-    redis.call('HSET', bk, 'limit', limit, 'rem', math.min(b.rem, rem), 'reset', math.max(b.reset, r))
+    -- The same window: only what moved is written (limit and rem are
+    -- there: they are written with every reset).
+    if limit ~= b.limit then set(b, w, 'limit', limit) end
+    if rem < b.rem then set(b, w, 'rem', rem) end
+    if r > b.reset then set(b, w, 'reset', r) end
   else
     stale = true -- an answer from a window already over
   end
   if status == 429 and not stale then
     local untl = r * 1000 - lo
     if untl <= now then untl = now + minblock end
-    redis.call('HSET', bk, 'blocked', math.max(b.blocked, untl))
+    set(b, w, 'blocked', math.max(b.blocked, untl))
   end
-  redis.call('PEXPIRE', bk, ttl)
-  return {OK, inflight, a[2]}
+  save(bk, b, w, now, ttl)
+  return {OK, inflight, a[2]}, b
 end
 
 -- peek (peek.lua, first.lua): bks are the bucket hashes asked about,
--- counters their counter names, in order.
-local function peek(ck, ifk, bks, counters, class, p)
-  local now = now_ms()
-  local c = redis.call('HMGET', ck, 'cblock', 'th_lo')
-  local cblock, th_lo = tonumber(c[1]) or 0, tonumber(c[2]) or 0
+-- counters their counter names, in order. Returns {wait ms, bucket index}
+-- and, for first.lua's acquire, the conn state, the live in-flight
+-- members (those ended are not purged) and bks[1]'s state.
+local function peek(ck, ifk, bks, counters, class, p, now)
+  local c = load_conn(ck)
+  local th_lo = c.th_lo or 0
   local members = redis.call('ZRANGEBYSCORE', ifk, '(' .. now, '+inf')
-  local best, at = 0, 0
-  if cblock > now then best = cblock - now end
+  local best, at, first = 0, 0, nil
+  if c.cblock > now then best = c.cblock - now end
   for i = 1, #bks do
+    local b = load_bucket(bks[i])
+    if i == 1 then first = b end
     local pending = count_prefix(members, counters[i] .. '|')
-    local wait, why = budget_wait(load_bucket(bks[i]), pending, class, now, th_lo, p)
+    local wait, why = budget_wait(b, pending, class, now, th_lo, p)
     if why == BUDGET and wait > best then best, at = wait, i end
   end
-  return {best, at}
+  return {best, at}, c, members, first
 end

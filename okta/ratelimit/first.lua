@@ -19,9 +19,12 @@ for i = 1, n do
   bks[i] = KEYS[i + 2]
   counters[i] = ARGV[i + 6]
 end
-local pk = peek(KEYS[1], KEYS[2], bks, counters, tonumber(ARGV[1]), params(ARGV, 2))
+local now = now_ms()
+local pk, c, members, b = peek(KEYS[1], KEYS[2], bks, counters, tonumber(ARGV[1]), params(ARGV, 2), now)
 if pk[1] > tonumber(ARGV[n + 7]) then return {pk[1], pk[2], -2, 0, ''} end
 local aa = {}
 for i = n + 8, #ARGV do aa[#aa + 1] = ARGV[i] end
-local r = acquire(KEYS[1], KEYS[2], KEYS[3], aa)
+-- Nothing was written since the peek: the acquire decides on what it
+-- read (KEYS[3] is bks[1]), and only purges the members whose lease ended.
+local r = acquire(KEYS[1], KEYS[2], KEYS[3], aa, now, c, members, b)
 return {pk[1], pk[2], r[1], r[2], r[3]}

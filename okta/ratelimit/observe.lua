@@ -21,4 +21,7 @@
 -- Returns {code, calls in flight, counter}: OK recorded; CONCURRENCY the
 -- answer was a concurrency 429 and blocks the connection; COUNTER_MOVED
 -- the answer belongs to counter: run again with it (member '').
-return observe(KEYS[1], KEYS[2], KEYS[3], ARGV)
+local now = now_ms()
+if ARGV[4] ~= '' then redis.call('ZREM', KEYS[2], ARGV[4]) end
+local inflight = redis.call('ZCARD', KEYS[2])
+return (observe(KEYS[1], KEYS[3], ARGV, now, load_conn(KEYS[1]), inflight))

@@ -15,4 +15,4 @@ for i = 3, #KEYS do
   bks[i - 2] = KEYS[i]
   counters[i - 2] = ARGV[i + 4]
 end
-return peek(KEYS[1], KEYS[2], bks, counters, tonumber(ARGV[1]), params(ARGV, 2))
+return (peek(KEYS[1], KEYS[2], bks, counters, tonumber(ARGV[1]), params(ARGV, 2), now_ms()))
