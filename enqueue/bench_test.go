@@ -143,8 +143,9 @@ func BenchmarkPostActions(b *testing.B) {
 	fmt.Printf("  HTTP floor (a handler that only enqueues): %.0f/s, ratio %.2f\n", floRate, floRate/enqRate)
 	fmt.Printf("  called with net/http's Client in this process: API %.0f/s, ratio %.2f; floor %.0f/s, ratio %.2f\n",
 		apiHTTPRate, apiHTTPRate/enqRate, floHTTPRate, floHTTPRate/enqRate)
-	fmt.Printf("  per action: Redis round trips %.2f (bare %.2f), Redis CPU %.0f µs (bare %.0f)\n",
-		api.per(b.N, api.trips), enq.per(b.N, enq.trips), api.per(b.N, api.redisCPU*1e6), enq.per(b.N, enq.redisCPU*1e6))
+	fmt.Printf("  per action: Redis round trips %.2f (bare %.2f), Redis CPU %.0f µs (floor %.0f, bare %.0f)\n",
+		api.per(b.N, api.trips), enq.per(b.N, enq.trips), api.per(b.N, api.redisCPU*1e6), flo.per(b.N, flo.redisCPU*1e6),
+		enq.per(b.N, enq.redisCPU*1e6))
 	fmt.Printf("  per action, this process's CPU: API %.0f µs (floor %.0f, bare %.0f); with http.Client: API %.0f µs (floor %.0f)\n",
 		api.per(b.N, api.selfCPU*1e6), flo.per(b.N, flo.selfCPU*1e6), enq.per(b.N, enq.selfCPU*1e6),
 		apiHTTP.per(b.N, apiHTTP.selfCPU*1e6), floHTTP.per(b.N, floHTTP.selfCPU*1e6))
