@@ -234,3 +234,52 @@ func (t *tripCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 		return next(ctx, cmds)
 	}
 }
+
+// BenchmarkDecodeActionBody: the envelope read by the byte scan against
+// json.Unmarshal, the rest of the decode (tasks.DecodeBody) the same.
+func BenchmarkDecodeActionBody(b *testing.B) {
+	body := []byte(`{"action":"user.suspend","user":"alice@example.com","requester":{"id":"agent-42","role":"it-admin"},` +
+		`"ticket":{"system":"helpdesk","id":"REQ-1"},"idempotency_key":"bench-1","run_at":"2030-01-02T15:04:05Z"}`)
+	for _, bc := range []struct {
+		name   string
+		decode func([]byte) (actionBody, error)
+	}{{"scan", decodeActionBody}, {"unmarshal", decodeActionBodyUnmarshal}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := bc.decode(body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkAnswerAccepted: the accepted action's answer written by hand
+// against writeJSON.
+func BenchmarkAnswerAccepted(b *testing.B) {
+	ref := refOf(&Info{ID: TaskID("helpdesk-a", "bench-1"), Action: "user.suspend", State: StatePending})
+	w := &discardWriter{h: http.Header{}}
+	for _, bc := range []struct {
+		name  string
+		write func()
+	}{
+		{"by_hand", func() { writeActionRef(w, http.StatusAccepted, ref) }},
+		{"writeJSON", func() { w.Header().Set("Location", ref.Links.Self); writeJSON(w, http.StatusAccepted, ref) }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				bc.write()
+			}
+		})
+	}
+}
+
+// discardWriter is a ResponseWriter that keeps nothing but its header.
+type discardWriter struct{ h http.Header }
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *discardWriter) WriteHeader(int)             {}
