@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -222,6 +223,9 @@ func instrument(next http.Handler, reg prometheus.Registerer) http.Handler {
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 	}, []string{"route"})
 	reg.MustRegister(requests, duration)
+	// Each route's series, once looked up: WithLabelValues hashes its
+	// labels under a lock, twice a request.
+	var counters, durations sync.Map // routeClass -> prometheus.Counter; route -> prometheus.Observer
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
@@ -230,9 +234,25 @@ func instrument(next http.Handler, reg prometheus.Registerer) http.Handler {
 		if route == "" {
 			route = "unmatched"
 		}
-		requests.WithLabelValues(route, strconv.Itoa(sw.status/100)+"xx").Inc()
-		duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		rc := routeClass{route, sw.status / 100}
+		c, ok := counters.Load(rc)
+		if !ok {
+			class := strconv.Itoa(rc.class) + "xx"
+			c, _ = counters.LoadOrStore(rc, requests.WithLabelValues(route, class))
+		}
+		c.(prometheus.Counter).Inc()
+		d, ok := durations.Load(route)
+		if !ok {
+			d, _ = durations.LoadOrStore(route, duration.WithLabelValues(route))
+		}
+		d.(prometheus.Observer).Observe(time.Since(start).Seconds())
 	})
+}
+
+// routeClass keys a route's request counter by status class.
+type routeClass struct {
+	route string
+	class int
 }
 
 type statusWriter struct {

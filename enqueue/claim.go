@@ -94,25 +94,35 @@ var foldedScripts = map[string]*redis.Script{
 
 // claimRedis is the Redis client under the Client's asynq.Client: it
 // takes the claim that the context carries, if any, with asynq's script.
+// On one node its scripts go through a scriptBatcher (scriptbatch.go).
 type claimRedis struct {
 	redis.UniversalClient
-	// fold: one node, so a script may touch the claim and the task.
-	fold bool
+	// batch is set on one node, where a script may touch the claim and
+	// the task (fold).
+	batch *scriptBatcher
 }
 
 func newClaimRedis(rc redis.UniversalClient) claimRedis {
-	_, oneNode := rc.(*redis.Client)
-	return claimRedis{UniversalClient: rc, fold: oneNode}
+	if c, oneNode := rc.(*redis.Client); oneNode {
+		return claimRedis{UniversalClient: rc, batch: &scriptBatcher{rc: c}}
+	}
+	return claimRedis{UniversalClient: rc}
 }
 
 func (r claimRedis) EvalSha(ctx context.Context, sha string, keys []string, args ...any) *redis.Cmd {
 	cl, _ := ctx.Value(claimCtxKey{}).(*claim)
 	if cl == nil {
+		if r.batch != nil {
+			return r.batch.evalSha(ctx, sha, keys, args...) // asynq's Script.Run falls back to Eval on NOSCRIPT
+		}
 		return r.UniversalClient.EvalSha(ctx, sha, keys, args...)
 	}
-	if s := foldedScripts[sha]; s != nil && r.fold && len(keys) == 2 && len(args) == 3 {
-		res := s.Run(ctx, r.UniversalClient, []string{keys[0], keys[1], cl.key},
-			args[0], args[1], args[2], cl.value, cl.ttl.Milliseconds())
+	if s := foldedScripts[sha]; s != nil && r.batch != nil && len(keys) == 2 && len(args) == 3 {
+		keys, args := []string{keys[0], keys[1], cl.key}, []any{args[0], args[1], args[2], cl.value, cl.ttl.Milliseconds()}
+		res := r.batch.evalSha(ctx, s.Hash(), keys, args...)
+		if isNoScript(res.Err()) {
+			res = s.Eval(ctx, r.UniversalClient, keys, args...)
+		}
 		if held, ok := res.Val().(string); ok && res.Err() == nil {
 			cl.held = held
 			return failedCmd(ctx, errClaimHeld)
@@ -153,6 +163,11 @@ func (cl *claim) take(ctx context.Context, rc redis.UniversalClient) error {
 		}
 		return nil
 	}
+}
+
+// isNoScript: Redis does not hold the script (restarted, flushed).
+func isNoScript(err error) bool {
+	return err != nil && (errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT"))
 }
 
 func failedCmd(ctx context.Context, err error) *redis.Cmd {

@@ -56,6 +56,7 @@ type Options struct {
 // concurrent use.
 type Client struct {
 	asynq     *asynq.Client
+	claims    claimRedis // under asynq
 	inspector *asynq.Inspector
 	rc        redis.UniversalClient
 	ownsRC    bool
@@ -90,7 +91,8 @@ func NewFromRedisClient(rc redis.UniversalClient, opts Options) *Client {
 	if opts.ApprovalTTL <= 0 {
 		opts.ApprovalTTL = tasks.DefaultApprovalTTL
 	}
-	return &Client{asynq: asynq.NewClientFromRedisClient(newClaimRedis(rc)), inspector: asynq.NewInspectorFromRedisClient(rc), rc: rc, opts: opts}
+	claims := newClaimRedis(rc)
+	return &Client{asynq: asynq.NewClientFromRedisClient(claims), claims: claims, inspector: asynq.NewInspectorFromRedisClient(rc), rc: rc, opts: opts}
 }
 
 // Close releases the Redis connection if the Client opened it.

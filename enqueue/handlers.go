@@ -8,7 +8,9 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/oktaq/oktaq/tasks"
 )
@@ -41,6 +43,9 @@ func refOf(info *Info) actionRef {
 		Links: links{Self: "/v1/actions/" + url.PathEscape(info.ID)}}
 }
 
+// smallBody is the most readJSON allocates for a body before it arrives.
+const smallBody = 64 << 10
+
 // readJSON reads a JSON body of at most limit bytes.
 func readJSON(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *Problem) {
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" { // the usual one needs no parse (a map a request)
@@ -54,6 +59,15 @@ func readJSON(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *Pro
 	}
 	if r.ContentLength > limit {
 		return nil, tooLarge()
+	}
+	if n := r.ContentLength; n >= 0 && n <= smallBody {
+		// The server ends the body at its Content-Length: read it into a
+		// buffer of that size, without io.ReadAll's growing one.
+		b := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, b); err != nil {
+			return nil, fieldProblem("payload", "could not be read")
+		}
+		return b, nil
 	}
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var mbe *http.MaxBytesError
@@ -178,9 +192,52 @@ func (a *api) postAction(w http.ResponseWriter, r *http.Request, producer string
 	if info.Existing {
 		status = http.StatusOK
 	}
-	ref := refOf(info)
-	w.Header().Set("Location", ref.Links.Self)
-	writeJSON(w, status, ref)
+	writeActionRef(w, status, refOf(info))
+}
+
+// writeActionRef answers an accepted action, with its Location. The
+// answer is encoded by hand, byte for byte as writeJSON would encode it
+// (TestActionRefEncoding): json.Encoder's reflection was ~2 µs of each
+// accepted action.
+func writeActionRef(w http.ResponseWriter, status int, ref actionRef) {
+	bp := refBufs.Get().(*[]byte)
+	defer refBufs.Put(bp)
+	b := append((*bp)[:0], `{"id":`...)
+	b = appendJSONString(b, ref.ID)
+	b = append(b, `,"action":`...)
+	b = appendJSONString(b, ref.Action)
+	b = append(b, `,"state":`...)
+	b = appendJSONString(b, ref.State)
+	b = append(b, `,"links":{"self":`...)
+	b = appendJSONString(b, ref.Links.Self)
+	b = append(b, "}}\n"...)
+	*bp = b
+	h := w.Header()
+	h.Set("Location", ref.Links.Self)
+	h["Content-Type"] = jsonContentType
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+var refBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// jsonContentType is the Content-Type header's value, shared: a header
+// value slice is replaced, never written into.
+var jsonContentType = []string{"application/json"}
+
+// appendJSONString appends s as encoding/json writes it: a string that
+// needs no escape as it is, any other through json.Marshal.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 func (a *api) postBatch(w http.ResponseWriter, r *http.Request, producer string) {
