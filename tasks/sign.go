@@ -6,8 +6,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Task headers that carry the signature (asynq v0.26 task headers).
@@ -28,6 +30,10 @@ var ErrSignature = errors.New("task signature rejected")
 type Keyring struct {
 	signing string
 	keys    map[string][]byte
+	// macs holds, per key id, HMACs keyed and ready (hmac.New hashes the
+	// key into two pads each time: half of a MAC's cost, 5 allocations,
+	// on every enqueue and every attempt).
+	macs map[string]*sync.Pool
 }
 
 // ParseKeyring parses "kid=secret,kid2=secret2". Secrets may contain '='
@@ -54,6 +60,10 @@ func ParseKeyring(s string) (*Keyring, error) {
 			kr.signing = kid
 		}
 		kr.keys[kid] = []byte(secret)
+	}
+	kr.macs = make(map[string]*sync.Pool, len(kr.keys))
+	for kid, key := range kr.keys {
+		kr.macs[kid] = &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}
 	}
 	return kr, nil
 }
@@ -84,7 +94,7 @@ type Envelope struct {
 func (k *Keyring) Sign(e Envelope) map[string]string {
 	return map[string]string{
 		HeaderKeyID: k.signing,
-		HeaderMAC:   base64.RawURLEncoding.EncodeToString(mac(k.keys[k.signing], e)),
+		HeaderMAC:   base64.RawURLEncoding.EncodeToString(k.mac(k.signing, e)),
 	}
 }
 
@@ -95,8 +105,7 @@ func (k *Keyring) Verify(e Envelope, headers map[string]string) error {
 	if kid == "" {
 		return fmt.Errorf("%w: no key id", ErrSignature)
 	}
-	key, ok := k.keys[kid]
-	if !ok {
+	if _, ok := k.keys[kid]; !ok {
 		return fmt.Errorf("%w: unknown key id %q", ErrSignature, kid)
 	}
 	if sig == "" {
@@ -106,7 +115,7 @@ func (k *Keyring) Verify(e Envelope, headers map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("%w: MAC is not base64url", ErrSignature)
 	}
-	if !hmac.Equal(got, mac(key, e)) {
+	if !hmac.Equal(got, k.mac(kid, e)) {
 		return fmt.Errorf("%w: MAC does not match the task id, queue, type and payload", ErrSignature)
 	}
 	return nil
@@ -116,8 +125,11 @@ func (k *Keyring) Verify(e Envelope, headers map[string]string) error {
 // a length prefix so that bytes cannot move from one to the next. The
 // domain string is v2: a v1 MAC (type and payload only) never verifies,
 // since it would let a payload be replayed under a new id.
-func mac(key []byte, e Envelope) []byte {
-	h := hmac.New(sha256.New, key)
+func (k *Keyring) mac(kid string, e Envelope) []byte {
+	pool := k.macs[kid]
+	h := pool.Get().(hash.Hash)
+	defer pool.Put(h)
+	h.Reset()
 	// One buffer, no fmt: every task is verified (fmt was 3/4 of it).
 	buf := make([]byte, 0, 128)
 	buf = append(buf, "oktaq-task-v2\x00"...)

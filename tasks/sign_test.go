@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/oktaq/oktaq/tasks"
@@ -124,4 +125,41 @@ func TestSealOpen(t *testing.T) {
 	if _, err := tasks.Open(s, pub2, priv2); err == nil {
 		t.Fatal("opened with another key pair")
 	}
+}
+
+// The keyed HMACs are reused: concurrent signs and verifies under two
+// keys must each see only their own envelope.
+func TestKeyringReusesMACsSafely(t *testing.T) {
+	signer, err := tasks.ParseKeyring("new=" + strings.Repeat("n", 32) + ",old=" + strings.Repeat("o", 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := tasks.ParseKeyring("old=" + strings.Repeat("o", 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				e := tasks.Envelope{TaskID: fmt.Sprintf("t-%d-%d", g, i), Queue: "default", Type: "okta:user.suspend", Payload: []byte(`{"v":1}`)}
+				for _, kr := range []*tasks.Keyring{signer, old} {
+					h := kr.Sign(e)
+					if err := signer.Verify(e, h); err != nil {
+						t.Errorf("%s: %v", e.TaskID, err)
+						return
+					}
+					other := e
+					other.TaskID += "x"
+					if err := signer.Verify(other, h); !errors.Is(err, tasks.ErrSignature) {
+						t.Errorf("%s: a MAC verified for another task id", e.TaskID)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
